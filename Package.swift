@@ -1,0 +1,145 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point downward only:
+//   backfill (executable) → BackfillServer → BackfillScheduler, BackfillProviders, BackfillStore
+//   → BackfillCore and the C wrappers (BackfillRedis over hiredis, BackfillHTTP over libcurl).
+// BackfillSimulator stands beside the service: tests and the demo talk to it over real HTTP.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Backfill",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "backfill", targets: ["backfill"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+    ],
+    targets: [
+        // MARK: C libraries (system packages; installed by ops/setup)
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // MARK: Core: models, state machine, ranges, progress, error classification. No I/O.
+        .target(name: "BackfillCore", swiftSettings: strict),
+
+        // MARK: Thin wrappers over the C libraries. C types never leave them.
+        .target(
+            name: "BackfillRedis",
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "BackfillHTTP",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // MARK: The message store (SQLite through GRDB).
+        .target(
+            name: "BackfillStore",
+            dependencies: ["BackfillCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+
+        // MARK: The scheduler: job state, leases, nudges, retries in Redis.
+        .target(
+            name: "BackfillScheduler",
+            dependencies: [
+                "BackfillCore", "BackfillRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Scripts")],
+            swiftSettings: strict
+        ),
+
+        // MARK: Provider clients (Graph, Gmail) over the HTTP client.
+        .target(
+            name: "BackfillProviders",
+            dependencies: [
+                "BackfillCore", "BackfillHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: The provider simulator (Graph + Gmail over real HTTP).
+        .target(
+            name: "BackfillSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: The service: HTTP API, console, webhooks, metrics, service group.
+        .target(
+            name: "BackfillServer",
+            dependencies: [
+                "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: The executable: serve, demo, simulate, support subcommands.
+        .executableTarget(
+            name: "backfill",
+            dependencies: [
+                "BackfillServer", "BackfillSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Benchmarks (run by ops/bench/run in release mode).
+        .executableTarget(
+            name: "RedisBench",
+            dependencies: ["BackfillRedis"],
+            path: "ops/bench/RedisBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "StoreBench",
+            dependencies: ["BackfillCore", "BackfillStore"],
+            path: "ops/bench/StoreBench",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "BackfillCoreTests", dependencies: ["BackfillCore"], swiftSettings: strict),
+        .testTarget(name: "BackfillRedisTests", dependencies: ["BackfillRedis"], swiftSettings: strict),
+        .testTarget(
+            name: "BackfillHTTPTests",
+            dependencies: ["BackfillHTTP", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "BackfillStoreTests", dependencies: ["BackfillStore"], swiftSettings: strict),
+        .testTarget(
+            name: "BackfillSchedulerTests",
+            dependencies: ["BackfillScheduler", "BackfillRedis"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BackfillSimulatorTests",
+            dependencies: ["BackfillSimulator", "BackfillHTTP"],
+            swiftSettings: strict
+        ),
+    ]
+)

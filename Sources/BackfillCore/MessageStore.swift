@@ -1,0 +1,34 @@
+import Foundation
+
+/// Where pulled messages are kept. Implementations must make `insert` idempotent on
+/// (connectionId, providerMessageId): storing the same message twice leaves one row.
+public protocol MessageStore: Sendable {
+    /// Stores a batch in one transaction and returns how many of its messages were new.
+    func insert(_ messages: [StoredMessage]) async throws -> Int
+    /// Messages of one connection, newest first (by received time, then provider id), after a cursor.
+    func messages(connectionId: String, limit: Int, after cursor: MessagePageCursor?) async throws -> MessagePage
+    /// How many messages are stored for a connection.
+    func count(connectionId: String) async throws -> Int
+}
+
+/// Position after the last message of a page, for keyset paging (newest first).
+public struct MessagePageCursor: Sendable, Hashable, Codable {
+    public var receivedAt: Date
+    public var providerMessageId: String
+
+    public init(receivedAt: Date, providerMessageId: String) {
+        self.receivedAt = receivedAt
+        self.providerMessageId = providerMessageId
+    }
+}
+
+/// One page of stored messages and the cursor for the next page (nil on the last).
+public struct MessagePage: Sendable {
+    public var messages: [StoredMessage]
+    public var next: MessagePageCursor?
+
+    public init(messages: [StoredMessage], next: MessagePageCursor?) {
+        self.messages = messages
+        self.next = next
+    }
+}
