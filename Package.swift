@@ -27,8 +27,10 @@ let package = Package(
     ],
     targets: [
         // MARK: C libraries (system packages; installed by ops/setup)
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Headers sit on the default include path on Debian; no pkgConfig, whose cflags SwiftPM rejects
+        // with a warning (-D_FILE_OFFSET_BITS=64).
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // MARK: Core: models, state machine, ranges, progress, error classification. No I/O.
         .target(name: "BackfillCore", swiftSettings: strict),
@@ -61,7 +63,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Scripts")],
             swiftSettings: strict
         ),
 

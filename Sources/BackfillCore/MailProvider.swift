@@ -1,0 +1,45 @@
+/// What the scheduler's workers need from a mail provider (Graph, Gmail, or a test double). The
+/// provider owns its credentials and its cursor format: the scheduler stores cursors as opaque strings.
+/// Every error a provider throws should be a `ProviderFailure`; anything else counts as transient.
+public protocol MailProvider: Sendable {
+    /// Runs once before the first page: takes the real-time cursor, ensures the subscription or watch,
+    /// and estimates how many messages the window holds.
+    func prepare(_ job: BackfillJob) async throws -> BackfillPreparation
+    /// Fetches the page at `cursor` (nil: the first page). Pages of one backfill never overlap, so the
+    /// sum of their sizes is the exact number of messages pulled.
+    func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage
+    /// Runs once after the last page: writes the final real-time cursor and ensures the subscription.
+    func finish(_ job: BackfillJob) async throws
+}
+
+/// The scheduler's description of the work, handed to the provider.
+public struct BackfillJob: Sendable, Equatable {
+    public var connectionId: String
+    public var backfillId: String
+    public var window: DateWindow
+
+    public init(connectionId: String, backfillId: String, window: DateWindow) {
+        self.connectionId = connectionId
+        self.backfillId = backfillId
+        self.window = window
+    }
+}
+
+public struct BackfillPreparation: Sendable, Equatable {
+    public var estimatedTotal: Int
+
+    public init(estimatedTotal: Int) {
+        self.estimatedTotal = estimatedTotal
+    }
+}
+
+public struct BackfillPage: Sendable {
+    public var messages: [StoredMessage]
+    /// Where the next page starts; nil when this was the last page.
+    public var nextCursor: String?
+
+    public init(messages: [StoredMessage], nextCursor: String?) {
+        self.messages = messages
+        self.nextCursor = nextCursor
+    }
+}

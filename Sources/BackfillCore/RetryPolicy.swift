@@ -1,0 +1,44 @@
+/// How long to back off after a failure that is not throttling, and when to give up.
+/// Throttling never counts against `maxAttempts`: the provider's Retry-After decides it.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Transient failures in a row before the backfill fails (retryable).
+    public var maxAttempts: Int
+    /// First backoff; doubles with each further attempt.
+    public var baseDelay: Duration
+    /// Upper bound of one backoff.
+    public var maxDelay: Duration
+    /// Wait used when a throttling answer names no time.
+    public var throttleDefault: Duration
+
+    public init(
+        maxAttempts: Int = 6, baseDelay: Duration = .seconds(2), maxDelay: Duration = .seconds(300),
+        throttleDefault: Duration = .seconds(30)
+    ) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.throttleDefault = throttleDefault
+    }
+
+    /// What to do after the `attempt`-th failure in a row (1-based), with `jitter` in [0, 1) chosen by
+    /// the caller (so tests are exact): full backoff scaled into [1/2, 1) of the exponential delay.
+    public func decision(after failure: ProviderFailure, attempt: Int, jitter: Double) -> RetryDecision {
+        switch failure {
+        case .throttled(let after):
+            return .wait(after ?? throttleDefault, countsAsFailure: false)
+        case .tokenExpired, .permissionLost:
+            return .fail(retryable: false)
+        case .transient, .invalidResponse, .cursorExpired:
+            guard attempt < maxAttempts else { return .fail(retryable: true) }
+            let exponent = min(max(attempt - 1, 0), 30)
+            let full = min(baseDelay.seconds * Double(1 << exponent), maxDelay.seconds)
+            let scaled = full * (0.5 + 0.5 * min(max(jitter, 0), 0.999_999))
+            return .wait(.milliseconds(Int64(scaled * 1000)), countsAsFailure: true)
+        }
+    }
+}
+
+public enum RetryDecision: Sendable, Equatable {
+    case wait(Duration, countsAsFailure: Bool)
+    case fail(retryable: Bool)
+}
