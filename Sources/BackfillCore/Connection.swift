@@ -1,0 +1,64 @@
+import Foundation
+
+/// The mail providers Backfill speaks to.
+public enum ProviderKind: String, Sendable, Codable, CaseIterable {
+    case graph
+    case gmail
+}
+
+/// One connected mailbox. A shared mailbox (support@) has a `parentId`: the personal connection whose
+/// token may read it.
+public struct Connection: Sendable, Equatable, Codable {
+    public var id: String
+    public var provider: ProviderKind
+    /// The mailbox address (UPN for Graph, email for Gmail). Never logged, never a metric label.
+    public var address: String
+    public var parentId: String?
+    public var health: ConnectionHealth
+    public var errorCode: BackfillErrorCode?
+    public var errorMessage: String?
+    public var createdAt: Date
+
+    public init(
+        id: String, provider: ProviderKind, address: String, parentId: String? = nil, health: ConnectionHealth = .healthy,
+        errorCode: BackfillErrorCode? = nil, errorMessage: String? = nil, createdAt: Date
+    ) {
+        self.id = id
+        self.provider = provider
+        self.address = address
+        self.parentId = parentId
+        self.health = health
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.createdAt = createdAt
+    }
+}
+
+/// OAuth tokens of a connection. Stored encrypted; never logged (the description hides them).
+public struct OAuthCredentials: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var accessToken: String
+    public var refreshToken: String
+    public var expiresAt: Date?
+
+    public init(accessToken: String, refreshToken: String, expiresAt: Date?) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+    }
+
+    public var description: String { "OAuthCredentials(redacted, expiresAt: \(expiresAt.map { "\($0)" } ?? "unknown"))" }
+}
+
+/// Where connections, their credentials and their real-time sync state live. Provider clients read and
+/// update credentials (refresh, rotation) and sync state (delta links, history ids, subscriptions)
+/// through this; the scheduler's Redis implementation encrypts credentials at rest.
+public protocol ConnectionDirectory: Sendable {
+    func connection(_ id: String) async throws -> Connection?
+    /// Decrypted credentials, or nil when the connection has none (disconnected).
+    func credentials(for id: String) async throws -> OAuthCredentials?
+    func updateCredentials(_ credentials: OAuthCredentials, for id: String) async throws
+    /// The provider's real-time state, opaque to everyone else: field → value.
+    func syncState(for id: String) async throws -> [String: String]
+    /// Sets the given fields (an empty value removes the field).
+    func updateSyncState(_ changes: [String: String], for id: String) async throws
+}
