@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+
+/// One Redis connection driven by its own thread. Callers enqueue requests under a lock and suspend;
+/// the thread takes every queued request at once, writes all their commands, reads the replies and
+/// resumes each continuation directly. Blocking hiredis calls therefore never run on Swift's
+/// cooperative pool, and concurrent callers share round trips.
+///
+/// A dropped connection is reconnected on the next request, with backoff while the server is away;
+/// requests wait for the reconnect until their timeout.
+final class RedisConnection: @unchecked Sendable {
+    /// What a request carries in and how its result goes back.
+    enum Payload {
+        case command([String], UnsafeContinuation<RedisReply, any Error>)
+        case binaryCommand([[UInt8]], UnsafeContinuation<RedisReply, any Error>)
+        case pipeline([[String]], UnsafeContinuation<[RedisReply], any Error>)
+    }
+
+    struct Request {
+        var payload: Payload
+        /// Overrides the configured command timeout (blocking commands).
+        var timeout: Duration?
+        /// Set when the request first has to wait for a reconnect.
+        var deadline: ContinuousClock.Instant?
+    }
+
+    private let configuration: RedisConfiguration
+    private let logger: Logger
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Request] = []
+    private var load = 0
+    private var isClosed = false
+    private var isRunning = false
+    private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    // Owned by the connection thread.
+    private var context: HiredisContext?
+    private var lastUse = ContinuousClock.now
+    private var nextConnectAttempt = ContinuousClock.now
+    private var backoff = Duration.zero
+    private var lastConnectError = RedisError(code: .connection, message: "not connected yet")
+
+    /// An idle socket is checked for a server-side close before it is used again after this long.
+    private static let staleCheckAfter = Duration.milliseconds(100)
+    private static let firstBackoff = Duration.milliseconds(25)
+    private static let maximumBackoff = Duration.seconds(1)
+
+    init(configuration: RedisConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Requests queued or running; the pool sends new work to the least loaded connection.
+    var currentLoad: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return load
+    }
+
+    func send(_ command: [String]) async throws -> RedisReply {
+        try await withUnsafeThrowingContinuation { enqueue(Request(payload: .command(command, $0))) }
+    }
+
+    func send(bytes command: [[UInt8]]) async throws -> RedisReply {
+        try await withUnsafeThrowingContinuation { enqueue(Request(payload: .binaryCommand(command, $0))) }
+    }
+
+    func send(_ command: [String], timeout: Duration) async throws -> RedisReply {
+        try await withUnsafeThrowingContinuation {
+            enqueue(Request(payload: .command(command, $0), timeout: timeout))
+        }
+    }
+
+    func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
+        try await withUnsafeThrowingContinuation { enqueue(Request(payload: .pipeline(commands, $0))) }
+    }
+
+    /// Fails queued requests with `.closed`, lets the running batch finish, and returns once the thread
+    /// has freed its connection.
+    func close() async {
+        await withUnsafeContinuation { waiter in
+            condition.lock()
+            isClosed = true
+            guard isRunning else {
+                condition.unlock()
+                waiter.resume()
+                return
+            }
+            closeWaiters.append(waiter)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// Tells the thread to stop without waiting (for `deinit` of the client).
+    func closeSoon() {
+        condition.lock()
+        isClosed = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func enqueue(_ request: Request) {
+        condition.lock()
+        guard !isClosed else {
+            condition.unlock()
+            request.fail(RedisError(code: .closed, message: "the Redis client is closed"))
+            return
+        }
+        queue.append(request)
+        load += 1
+        if !isRunning {
+            isRunning = true
+            startThread()
+        } else if queue.count == 1 {
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    private func startThread() {
+        let thread = Thread { [self] in
+            Self.ignoreBrokenPipeOnThisThread()
+            run()
+        }
+        thread.name = "redis-connection"
+        thread.start()
+    }
+
+    // MARK: The connection thread
+
+    private func run() {
+        while let batch = nextBatch() {
+            execute(batch)
+            condition.lock()
+            load -= batch.count
+            condition.unlock()
+        }
+        context = nil
+        condition.lock()
+        isRunning = false
+        let waiters = closeWaiters
+        closeWaiters = []
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Blocks until requests are queued; nil once the connection is closed.
+    private func nextBatch() -> [Request]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !isClosed { condition.wait() }
+        if isClosed {
+            let abandoned = queue
+            queue = []
+            load -= abandoned.count
+            for request in abandoned { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+            return nil
+        }
+        defer { queue = [] }
+        return queue
+    }
+
+    private func execute(_ batch: [Request]) {
+        var pending = batch
+        guard let context = connectedContext(for: &pending) else { return }
+        var next = 0
+        do {
+            for request in pending { try request.append(to: context) }
+            while next < pending.count {
+                try pending[next].complete(from: context)
+                next += 1
+            }
+            lastUse = .now
+        } catch {
+            // The context is unusable after any I/O or protocol error: fail what is left, reconnect later.
+            self.context = nil
+            nextConnectAttempt = .now
+            logger.warning("redis connection failed", metadata: [
+                RedisLogKey.endpoint: "\(configuration.endpoint)", RedisLogKey.error: "\(error.message)",
+            ])
+            for request in pending[next...] { request.fail(error) }
+        }
+    }
+
+    /// Returns a usable context, connecting (with backoff) when there is none. Requests whose deadline
+    /// passes while the server is unreachable are failed and removed; nil when none are left.
+    private func connectedContext(for pending: inout [Request]) -> HiredisContext? {
+        while true {
+            if let context {
+                if ContinuousClock.now - lastUse < Self.staleCheckAfter || !context.isStale {
+                    if let timeout = pending.first?.timeout {
+                        do { try context.setTimeout(timeout) } catch {
+                            self.context = nil
+                            continue
+                        }
+                    }
+                    return context
+                }
+                self.context = nil
+            }
+            let now = ContinuousClock.now
+            if now >= nextConnectAttempt {
+                do {
+                    context = try HiredisContext(configuration: configuration)
+                    if backoff != .zero {
+                        logger.info("redis reconnected", metadata: [RedisLogKey.endpoint: "\(configuration.endpoint)"])
+                    }
+                    backoff = .zero
+                    lastUse = .now
+                    continue
+                } catch {
+                    lastConnectError = error
+                    backoff = backoff == .zero ? Self.firstBackoff : min(backoff * 2, Self.maximumBackoff)
+                    nextConnectAttempt = .now + backoff
+                    logger.warning("redis connect failed", metadata: [
+                        RedisLogKey.endpoint: "\(configuration.endpoint)", RedisLogKey.error: "\(error.message)",
+                        RedisLogKey.retryInMilliseconds: "\(Int(backoff / .milliseconds(1)))",
+                    ])
+                }
+            }
+            let checked = ContinuousClock.now
+            pending = pending.compactMap { request in
+                var request = request
+                let deadline = request.deadline ?? checked + (request.timeout ?? configuration.commandTimeout)
+                guard checked < deadline else {
+                    request.fail(lastConnectError)
+                    return nil
+                }
+                request.deadline = deadline
+                return request
+            }
+            guard let earliest = pending.lazy.compactMap(\.deadline).min() else { return nil }
+            if !waitUntil(min(earliest, nextConnectAttempt)) {
+                for request in pending { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+                return nil
+            }
+        }
+    }
+
+    /// Sleeps until `instant` unless the connection is closed first; false when closed.
+    private func waitUntil(_ instant: ContinuousClock.Instant) -> Bool {
+        let date = Date(timeIntervalSinceNow: max(0, ContinuousClock.now.duration(to: instant) / .seconds(1)))
+        condition.lock()
+        defer { condition.unlock() }
+        while !isClosed && Date() < date { _ = condition.wait(until: date) }
+        return !isClosed
+    }
+
+    /// hiredis writes with `write(2)`; a server that went away must give EPIPE, not kill the process.
+    /// SIGPIPE is blocked on this thread only, so the rest of the process is untouched.
+    private static func ignoreBrokenPipeOnThisThread() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+}
+
+extension RedisConnection.Request {
+    fileprivate func append(to context: HiredisContext) throws(RedisError) {
+        switch payload {
+        case .command(let command, _): try context.append(command)
+        case .binaryCommand(let command, _): try context.append(command)
+        case .pipeline(let commands, _): for command in commands { try context.append(command) }
+        }
+    }
+
+    /// Reads this request's replies and resumes its caller.
+    fileprivate func complete(from context: HiredisContext) throws(RedisError) {
+        switch payload {
+        case .command(_, let continuation), .binaryCommand(_, let continuation):
+            switch try context.readReply() {
+            case .error(let message): continuation.resume(throwing: RedisError(code: .server, message: message))
+            case let reply: continuation.resume(returning: reply)
+            }
+        case .pipeline(let commands, let continuation):
+            var replies: [RedisReply] = []
+            replies.reserveCapacity(commands.count)
+            for _ in commands { replies.append(try context.readReply()) }
+            continuation.resume(returning: replies)
+        }
+    }
+
+    fileprivate func fail(_ error: RedisError) {
+        switch payload {
+        case .command(_, let continuation), .binaryCommand(_, let continuation): continuation.resume(throwing: error)
+        case .pipeline(_, let continuation): continuation.resume(throwing: error)
+        }
+    }
+}
