@@ -117,6 +117,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "SchedulerBench",
+            dependencies: [
+                "BackfillCore", "BackfillScheduler", "BackfillRedis",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "ops/bench/SchedulerBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "StoreBench",
             dependencies: ["BackfillCore", "BackfillStore"],
             path: "ops/bench/StoreBench",
@@ -134,7 +143,25 @@ let package = Package(
         .testTarget(name: "BackfillStoreTests", dependencies: ["BackfillStore"], swiftSettings: strict),
         .testTarget(
             name: "BackfillSchedulerTests",
-            dependencies: ["BackfillScheduler", "BackfillRedis"],
+            dependencies: ["BackfillScheduler", "BackfillRedis", "SchedulerTestSupport"],
+            swiftSettings: strict
+        ),
+        // A deterministic provider and a Redis-backed store for scheduler tests, and the program that
+        // runs one scheduler instance as its own process (tests start several and kill them).
+        .target(
+            name: "SchedulerTestSupport",
+            dependencies: ["BackfillCore", "BackfillRedis", "BackfillScheduler"],
+            path: "Tests/SchedulerTestSupport",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SchedulerHarness",
+            dependencies: [
+                "SchedulerTestSupport", "BackfillScheduler",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SchedulerHarness",
             swiftSettings: strict
         ),
         .testTarget(

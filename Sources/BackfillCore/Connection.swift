@@ -62,3 +62,10 @@ public protocol ConnectionDirectory: Sendable {
     /// Sets the given fields (an empty value removes the field).
     func updateSyncState(_ changes: [String: String], for id: String) async throws
 }
+
+/// Seals credentials for storage at rest (authenticated encryption) and opens them again. The
+/// implementation lives with the crypto library; the core only names what storage needs.
+public protocol CredentialSealer: Sendable {
+    func seal(_ plaintext: Data) throws -> String
+    func open(_ sealed: String) throws -> Data
+}

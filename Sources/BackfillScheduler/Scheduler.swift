@@ -1,0 +1,230 @@
+import BackfillCore
+import BackfillRedis
+import Foundation
+import Logging
+
+/// The scheduler's state in Redis and every transition on it. Support operations (the API and CLI
+/// call these) and the worker-side transitions (claim, commit, park, ...) each run one Lua script.
+public final class Scheduler: Sendable {
+    public let redis: RedisClient
+    public let keys: SchedulerKeys
+    public let configuration: SchedulerConfiguration
+    let logger: Logger
+
+    public init(redis: RedisClient, configuration: SchedulerConfiguration, logger: Logger) {
+        self.redis = redis
+        self.keys = SchedulerKeys(prefix: configuration.keyPrefix)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Support operations
+
+    /// Starts a backfill over `range` pinned at `now`. `skip` creates none. Refused while one is unfinished.
+    public func startBackfill(connectionId: String, range: BackfillRange, now: Date = Date()) async throws -> StartOutcome {
+        try await create(connectionId: connectionId, range: range, now: now, mode: "create")
+    }
+
+    /// Replaces the current backfill (whatever its state) with a new one over `range`. The old one goes to
+    /// the history; a worker still on it is fenced off by the lease epoch.
+    public func resetBackfill(connectionId: String, range: BackfillRange, now: Date = Date()) async throws -> StartOutcome {
+        try await create(connectionId: connectionId, range: range, now: now, mode: "reset")
+    }
+
+    private func create(connectionId: String, range: BackfillRange, now: Date, mode: String) async throws -> StartOutcome {
+        guard let window = range.window(pinnedAt: now) else { return .skipped }
+        let id = "bf_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let reply = try await run(SchedulerScripts.create, connectionId, [
+            String(id), range.rawValue, String(window.start.milliseconds), String(window.end.milliseconds), mode,
+        ])
+        switch reply.first {
+        case "created": return .created(backfillId: String(id))
+        case "exists": return .alreadyRunning(BackfillState(rawValue: reply[safe: 1] ?? "") ?? .running)
+        default: throw SchedulerError.unexpectedReply(script: "create", reply)
+        }
+    }
+
+    /// The connection's current backfill, or nil.
+    public func backfill(connectionId: String) async throws -> BackfillRecord? {
+        let reply = try await redis.send(["HGETALL", keys.backfill(connectionId)])
+        let flat = reply.array?.compactMap(\.string) ?? []
+        return flat.isEmpty ? nil : BackfillRecord(flat: flat)
+    }
+
+    /// Past backfills of the connection, newest first.
+    public func history(connectionId: String) async throws -> [BackfillRecord] {
+        let reply = try await redis.send(["LRANGE", keys.history(connectionId), "0", "-1"])
+        return (reply.array ?? []).compactMap { item in
+            guard let data = item.string?.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { return nil }
+            return BackfillRecord(fields: object.mapValues { "\($0)" })
+        }
+    }
+
+    /// Pause, resume, cancel or retry, applied atomically with the same table as the core.
+    public func apply(_ command: BackfillCommand, connectionId: String) async throws -> CommandResult {
+        let reply = try await run(SchedulerScripts.command, connectionId, [command.rawValue])
+        let state = reply[safe: 1].flatMap(BackfillState.init(rawValue:))
+        switch (reply.first, state) {
+        case ("moved", let state?): return .moved(to: state)
+        case ("unchanged", let state?): return .unchanged(state)
+        case ("refused", let state?):
+            if case .refused(let reason) = command.outcome(in: state) { return .refused(state, reason) }
+            return .refused(state, "cannot \(command.rawValue) a backfill that is \(state.rawValue)")
+        case ("missing", _): return .missing
+        default: throw SchedulerError.unexpectedReply(script: "command", reply)
+        }
+    }
+
+    /// Wakes workers for these connections at once. Coalesced: each is queued at most once.
+    @discardableResult
+    public func nudge(_ connectionIds: [String]) async throws -> Int {
+        guard !connectionIds.isEmpty else { return 0 }
+        let reply = try await redis.run(SchedulerScripts.nudge, keys: [keys.nudged, keys.nudges], arguments: connectionIds)
+        return reply.int ?? 0
+    }
+
+    /// A parent connection is usable again: its children waiting on it go back to the queue.
+    public func parentReconnected(children: [String]) async throws {
+        for child in children {
+            _ = try await run(SchedulerScripts.parentBack, child, [])
+        }
+    }
+
+    /// Counters shared by all instances (`P:stats`).
+    public func stats() async throws -> [String: Int] {
+        let flat = try await redis.send(["HGETALL", keys.stats]).array?.compactMap(\.string) ?? []
+        var stats: [String: Int] = [:]
+        var iterator = flat.makeIterator()
+        while let key = iterator.next(), let value = iterator.next() { stats[key] = Int(value) }
+        return stats
+    }
+
+    // MARK: Worker-side transitions
+
+    func claim(connectionId: String, owner: String) async throws -> ClaimResult {
+        let reply = try await run(SchedulerScripts.claim, connectionId, [owner, String(configuration.leaseDuration.milliseconds)])
+        switch reply.first {
+        case "claimed":
+            guard let epoch = reply[safe: 1], let latency = reply[safe: 2].flatMap(Int.init),
+                  let record = BackfillRecord(flat: reply.dropFirst(3))
+            else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
+            let lease = Lease(connectionId: connectionId, owner: owner, epoch: epoch)
+            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil)
+        case "none", "idle", "wait", "busy": return .notClaimed(reply.first ?? "")
+        default: throw SchedulerError.unexpectedReply(script: "claim", reply)
+        }
+    }
+
+    func commit(_ lease: Lease, count: Int, nextCursor: String?) async throws -> CommitAnswer {
+        let reply = try await run(SchedulerScripts.commit, lease.connectionId, lease.arguments + [
+            String(count), nextCursor ?? "", nextCursor == nil ? "1" : "0", String(configuration.leaseDuration.milliseconds),
+        ])
+        switch reply.first {
+        case "continue": return .proceed
+        case "pause": return .pause
+        case "cancel": return .cancel
+        case "stale": return .stale
+        default: throw SchedulerError.unexpectedReply(script: "commit", reply)
+        }
+    }
+
+    func prepared(_ lease: Lease, estimatedTotal: Int) async throws -> Bool {
+        try await run(SchedulerScripts.prepared, lease.connectionId, lease.arguments + [String(estimatedTotal)]).first == "ok"
+    }
+
+    /// Returns what happened: `completed`, `pause`, `cancel` or `stale`.
+    func complete(_ lease: Lease) async throws -> String {
+        try await run(SchedulerScripts.complete, lease.connectionId, lease.arguments).first ?? ""
+    }
+
+    func park(_ lease: Lease, delay: Duration, state: BackfillState, failure: ProviderFailure, countsAsFailure: Bool) async throws -> String {
+        try await run(SchedulerScripts.park, lease.connectionId, lease.arguments + [
+            String(delay.milliseconds), state.rawValue, failure.code.rawValue, failure.message, countsAsFailure ? "1" : "0",
+        ]).first ?? ""
+    }
+
+    func stop(_ lease: Lease, state: BackfillState, code: BackfillErrorCode, message: String) async throws -> String {
+        try await run(SchedulerScripts.stop, lease.connectionId, lease.arguments + [
+            state.rawValue, code.rawValue, message, code.isRetryable ? "1" : "0",
+        ]).first ?? ""
+    }
+
+    func release(_ lease: Lease) async throws {
+        _ = try await run(SchedulerScripts.release, lease.connectionId, lease.arguments)
+    }
+
+    // MARK: Script plumbing
+
+    /// The per-connection key list every connection script takes (see `SchedulerScripts`).
+    private func connectionKeys(_ id: String) -> [String] {
+        [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
+         keys.nudges, keys.nudged, keys.stats]
+    }
+
+    private func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {
+        let reply = try await redis.run(script, keys: connectionKeys(connectionId), arguments: [connectionId] + arguments)
+        return reply.strings
+    }
+}
+
+extension Scheduler {
+    public enum StartOutcome: Sendable, Equatable {
+        case created(backfillId: String)
+        /// `skip`: no backfill; the connection goes straight to real-time sync.
+        case skipped
+        /// A backfill is already unfinished in this state; reset it to change the range.
+        case alreadyRunning(BackfillState)
+    }
+
+    public enum CommandResult: Sendable, Equatable {
+        case moved(to: BackfillState)
+        case unchanged(BackfillState)
+        case refused(BackfillState, String)
+        case missing
+    }
+
+    enum ClaimResult: Sendable {
+        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?)
+        case notClaimed(String)
+    }
+
+    enum CommitAnswer: Sendable {
+        case proceed, pause, cancel, stale
+    }
+}
+
+/// A worker's hold on a connection: the fencing epoch it claimed with.
+struct Lease: Sendable, Equatable {
+    var connectionId: String
+    var owner: String
+    var epoch: String
+
+    var arguments: [String] { [owner, epoch] }
+}
+
+public struct SchedulerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    static func unexpectedReply(script: String, _ reply: [String]) -> SchedulerError {
+        SchedulerError(message: "script \(script) replied unexpectedly: \(reply.prefix(3))")
+    }
+
+    public var description: String { message }
+}
+
+extension RedisReply {
+    /// The elements of an array reply as strings (integers spelled out); a scalar as one element.
+    var strings: [String] {
+        (array ?? [self]).compactMap { $0.string ?? $0.int.map(String.init) }
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
+
+extension Date {
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,41 @@
+import BackfillCore
+
+/// How one scheduler instance behaves. Defaults suit production; tests shorten the periods.
+public struct SchedulerConfiguration: Sendable {
+    /// Prefix of every Redis key (see `SchedulerKeys`).
+    public var keyPrefix: String = "backfill"
+    /// This instance's name in leases and logs; unique per process.
+    public var instanceId: String
+    /// Connections this instance works on at once.
+    public var workerConcurrency: Int = 8
+    /// How long a lease lasts without a commit before another instance may take the connection.
+    public var leaseDuration: Duration = .seconds(30)
+    /// A worker yields the connection after this many pages or this long, so big mailboxes share.
+    public var slicePages: Int = 20
+    public var sliceDuration: Duration = .seconds(20)
+    /// How often the auditor looks for leases that expired without a commit (killed workers).
+    public var auditPeriod: Duration = .seconds(10)
+    /// The safety-net tick: nudges every unfinished backfill, renews subscriptions, flags stalls.
+    public var tickPeriod: Duration = .seconds(3600)
+    /// A running backfill with no progress for this long is flagged stalled.
+    public var stallAfter: Duration = .seconds(300)
+    /// The longest an idle blocking wait lasts before it looks at shutdown again.
+    public var idleWait: Duration = .seconds(2)
+    /// Backoff for failures other than throttling.
+    public var retryPolicy = RetryPolicy()
+    /// Provider requests in flight per mailbox, across all instances.
+    public var requestsPerMailbox: Int = 4
+    /// A request slot is returned by itself after this long (a killed worker's slots).
+    public var requestSlotLifetime: Duration = .seconds(120)
+
+    public init(instanceId: String) {
+        self.instanceId = instanceId
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for Redis arguments.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

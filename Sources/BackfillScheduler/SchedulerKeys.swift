@@ -1,0 +1,48 @@
+/// Every Redis key the scheduler uses, in one place. All derive from one configurable prefix;
+/// per-connection keys carry the connection id in a hash tag (`{id}`) so they could move to a cluster.
+///
+/// | key | type | holds |
+/// |---|---|---|
+/// | `P:bf:{id}` | hash | the connection's current backfill: `id state range windowStart windowEnd cursor pagesDone pulled estimatedTotal prepared createdAt startedAt lastProgressAt completedAt retryAt rateSince rateSincePulled errorCode errorMessage errorRetryable attempts throttles pages stalled` (times in ms since 1970) |
+/// | `P:bfhist:{id}` | list | past backfills of the connection as JSON, newest first, at most 10 |
+/// | `P:lease:{id}` | hash | `owner` (instance/worker id, empty when free), `epoch` (fencing token, only ever increases), `expiresAt` (ms) |
+/// | `P:slots:{id}` | zset | provider requests in flight for the mailbox: permit id → expiry (ms) |
+/// | `P:active` | set | connections whose backfill is not finished (the hourly tick nudges them) |
+/// | `P:leases` | zset | connection id → lease expiry (ms), for the auditor |
+/// | `P:retry` | zset | connection id → `retryAt` (ms): throttled or backing off |
+/// | `P:retry:wake` | list | a token pushed when an earlier `retryAt` arrives, to wake a promoter |
+/// | `P:nudges` | list | the nudge queue of connection ids (workers block on it) |
+/// | `P:nudged` | hash | id → nudge time (ms) of the ids currently in `P:nudges`: a connection is queued at most once |
+/// | `P:tick` | hash | `last` (the last hourly tick id run), `at` (ms), `owner`; `P:tick:log` list of recent `tickId owner` |
+/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed) |
+/// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
+/// | `P:conn:index` | hash | `provider:address` (address lower-cased) → connection id, so a reconnect keeps its id |
+/// | `P:connections` | set | every connection id |
+/// | `P:children:{id}` | set | shared-mailbox connections that borrow this personal connection's token |
+/// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks` |
+public struct SchedulerKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String = "backfill") {
+        self.prefix = prefix
+    }
+
+    public func backfill(_ id: String) -> String { "\(prefix):bf:{\(id)}" }
+    public func history(_ id: String) -> String { "\(prefix):bfhist:{\(id)}" }
+    public func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
+    public func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
+    public func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
+    public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
+    public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
+    public var connectionIndex: String { "\(prefix):conn:index" }
+    public var connections: String { "\(prefix):connections" }
+    public var active: String { "\(prefix):active" }
+    public var leases: String { "\(prefix):leases" }
+    public var retry: String { "\(prefix):retry" }
+    public var retryWake: String { "\(prefix):retry:wake" }
+    public var nudges: String { "\(prefix):nudges" }
+    public var nudged: String { "\(prefix):nudged" }
+    public var tick: String { "\(prefix):tick" }
+    public var tickLog: String { "\(prefix):tick:log" }
+    public var stats: String { "\(prefix):stats" }
+}

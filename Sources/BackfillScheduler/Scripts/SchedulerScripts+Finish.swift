@@ -1,0 +1,85 @@
+import BackfillRedis
+
+extension SchedulerScripts {
+    /// Marks the backfill completed after its last page and the real-time handoff.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// Replies: {'completed', pulled} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
+    static let complete = make("complete", """
+        local now = now_ms()
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
+          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
+          return {'stale'}
+        end
+        release(KEYS[3], KEYS[5], ARGV[1])
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if state == 'paused' then return {'pause'} end
+        if state == 'cancelled' then return {'cancel'} end
+        redis.call('HSET', KEYS[1], 'state', 'completed', 'completedAt', now)
+        redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable', 'retryAt')
+        redis.call('SREM', KEYS[4], ARGV[1])
+        return {'completed', redis.call('HGET', KEYS[1], 'pulled')}
+        """)
+
+    /// Parks the backfill until a time: throttling (state `throttled`) or a transient failure's backoff
+    /// (state `queued`, the error shown). The connection goes into the retry set; the lease is released.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 10 stats.
+    /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 delay (ms), 5 new state `throttled`|`queued`,
+    ///       6 error code, 7 error message, 8 `1` when the failure counts against the attempt budget.
+    /// Replies: {'parked', retryAt} | {state} (paused or cancelled meanwhile; retryAt is kept) | {'stale'}.
+    static let park = make("park", """
+        local now = now_ms()
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
+          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
+          return {'stale'}
+        end
+        local at = now + tonumber(ARGV[4])
+        redis.call('HSET', KEYS[1], 'retryAt', at, 'errorCode', ARGV[6], 'errorMessage', ARGV[7], 'errorRetryable', 1)
+        if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+        if ARGV[5] == 'throttled' then
+          redis.call('HINCRBY', KEYS[1], 'throttles', 1)
+          redis.call('HINCRBY', KEYS[10], 'throttleParks', 1)
+        end
+        release(KEYS[3], KEYS[5], ARGV[1])
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if state ~= 'running' and state ~= 'queued' then return {state} end
+        redis.call('HSET', KEYS[1], 'state', ARGV[5])
+        schedule_retry(KEYS[6], KEYS[7], ARGV[1], at)
+        return {'parked', tostring(at)}
+        """)
+
+    /// Stops the backfill on an error (`failed`) or until the parent connection is back (`waiting_on_parent`).
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 10 stats.
+    /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 state `failed`|`waiting_on_parent`, 5 error code,
+    ///       6 error message, 7 `1` if retryable.
+    /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
+    static let stop = make("stop", """
+        local now = now_ms()
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
+          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
+          return {'stale'}
+        end
+        release(KEYS[3], KEYS[5], ARGV[1])
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if state ~= 'running' and state ~= 'queued' then return {state} end
+        redis.call('HSET', KEYS[1], 'state', ARGV[4], 'errorCode', ARGV[5], 'errorMessage', ARGV[6],
+          'errorRetryable', ARGV[7])
+        redis.call('ZREM', KEYS[6], ARGV[1])
+        if ARGV[4] == 'failed' then
+          redis.call('HSET', KEYS[1], 'completedAt', now)
+          redis.call('SREM', KEYS[4], ARGV[1])
+        end
+        return {'stopped'}
+        """)
+
+    /// Gives the lease back (end of a slice, or shutdown) and queues the connection again at the tail,
+    /// so other connections get a turn and another instance can take it at once.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// Replies: {'released'} | {'stale'}.
+    static let release = make("release", """
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
+        release(KEYS[3], KEYS[5], ARGV[1])
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if state == 'running' or state == 'queued' then nudge(KEYS[9], KEYS[8], ARGV[1]) end
+        return {'released'}
+        """)
+}

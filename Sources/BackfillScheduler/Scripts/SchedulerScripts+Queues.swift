@@ -1,0 +1,66 @@
+import BackfillRedis
+
+extension SchedulerScripts {
+    /// Queues connections on the nudge queue, each at most once.
+    /// KEYS: 1 nudged, 2 nudges. ARGV: connection ids. Replies: how many were newly queued.
+    static let nudge = make("nudge", """
+        local queued = 0
+        for i = 1, #ARGV do queued = queued + nudge(KEYS[1], KEYS[2], ARGV[i]) end
+        return queued
+        """)
+
+    /// Moves due entries of the retry set to the nudge queue.
+    /// KEYS: 1 retry, 2 nudged, 3 nudges. ARGV: 1 most entries to move.
+    /// Replies: {moved, next due time in ms or -1, Redis now in ms}.
+    static let promote = make("promote", """
+        local now = now_ms()
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+        for _, id in ipairs(due) do
+          redis.call('ZREM', KEYS[1], id)
+          nudge(KEYS[2], KEYS[3], id)
+        end
+        local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+        return {#due, nxt[2] or '-1', tostring(now)}
+        """)
+
+    /// Nudges connections whose lease expired without a commit (a killed worker).
+    /// KEYS: 1 leases, 2 nudged, 3 nudges. ARGV: 1 most entries. Replies: how many were found.
+    static let audit = make("audit", """
+        local now = now_ms()
+        local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+        for _, id in ipairs(expired) do
+          redis.call('ZREM', KEYS[1], id)
+          nudge(KEYS[2], KEYS[3], id)
+        end
+        return #expired
+        """)
+
+    /// Claims a periodic tick: exactly one caller wins each tick id, and a tick id at or below the last
+    /// one run is refused (after downtime only the current tick runs: one catch-up, not one per hour).
+    /// KEYS: 1 tick, 2 tick:log, 3 stats. ARGV: 1 tick id, 2 owner. Replies: 1 (run it) | 0.
+    static let tick = make("tick", """
+        local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1')
+        if last >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'last', ARGV[1], 'at', now_ms(), 'owner', ARGV[2])
+        redis.call('LPUSH', KEYS[2], ARGV[1] .. ' ' .. ARGV[2])
+        redis.call('LTRIM', KEYS[2], 0, 99)
+        redis.call('HINCRBY', KEYS[3], 'ticks', 1)
+        return 1
+        """)
+
+    /// Takes one of a mailbox's request slots (at most `limit` provider requests in flight across all
+    /// instances). Slots expire, so a killed worker's slots come back by themselves.
+    /// KEYS: 1 slots:{id}. ARGV: 1 permit id, 2 limit, 3 slot lifetime (ms).
+    /// Replies: {1} (taken) | {0, ms until the earliest slot expires}.
+    static let acquireSlot = make("acquireSlot", """
+        local now = now_ms()
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+          redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+          redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+          return {1}
+        end
+        local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+        return {0, tonumber(first[2]) - now}
+        """)
+}

@@ -1,0 +1,59 @@
+import BackfillRedis
+
+/// The scheduler's Lua scripts: every state transition that touches more than one key is one script,
+/// loaded once and called by SHA. Times come from Redis (`TIME`), never from an instance's clock.
+///
+/// Most scripts take the same per-connection key list, `connectionKeys` in `Scheduler`:
+/// KEYS[1] `bf:{id}`, KEYS[2] `bfhist:{id}`, KEYS[3] `lease:{id}`, KEYS[4] `active`, KEYS[5] `leases`,
+/// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`;
+/// ARGV[1] is always the connection id. Each script's header says which of them it uses.
+enum SchedulerScripts {
+    /// Helpers prepended to every script.
+    static let prelude = """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        -- Queues a connection unless it is already queued (nudges coalesce).
+        -- `nudged` maps each queued id to its nudge time, for the nudge-to-claim latency.
+        local function nudge(nudged, nudges, id)
+          if redis.call('HSETNX', nudged, id, now_ms()) == 1 then
+            redis.call('RPUSH', nudges, id)
+            return 1
+          end
+          return 0
+        end
+        -- True when `owner` still holds the lease at `epoch` (the fencing check).
+        local function holds(lease, epoch, owner)
+          local l = redis.call('HMGET', lease, 'epoch', 'owner')
+          return l[1] == epoch and l[2] == owner and owner ~= ''
+        end
+        local function release(lease, leases, id)
+          redis.call('HSET', lease, 'owner', '', 'expiresAt', 0)
+          redis.call('ZREM', leases, id)
+        end
+        -- Puts a connection in the retry set, waking a promoter when it is now the earliest entry.
+        local function schedule_retry(retry, wake, id, at)
+          local first = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
+          redis.call('ZADD', retry, at, id)
+          if first[2] == nil or tonumber(first[2]) > at then
+            redis.call('DEL', wake)
+            redis.call('RPUSH', wake, '1')
+          end
+        end
+        -- Runs a backfill now, or at its retryAt if the provider asked to wait.
+        local function wake_up(bf, retry, wake, nudged, nudges, id, now)
+          local at = tonumber(redis.call('HGET', bf, 'retryAt') or '')
+          if at and at > now then
+            schedule_retry(retry, wake, id, at)
+          else
+            nudge(nudged, nudges, id)
+          end
+        end
+
+        """
+
+    static func make(_ name: String, _ body: String) -> RedisScript {
+        RedisScript(name: name, source: prelude + body)
+    }
+}

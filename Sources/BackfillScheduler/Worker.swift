@@ -1,0 +1,111 @@
+import BackfillCore
+import Foundation
+import Logging
+
+/// Runs one slice of one connection's backfill: claim, then pages (fetch, store, commit) until the slice
+/// ends, the user pauses or cancels, the provider pushes back, or the backfill completes.
+struct Worker: Sendable {
+    let scheduler: Scheduler
+    let provider: any MailProvider
+    let store: any MessageStore
+    let metrics: SchedulerMetrics
+    let owner: String
+    let logger: Logger
+    /// Set when the instance shuts down: the worker stops after its current page and releases.
+    let stopping: @Sendable () -> Bool
+
+    func work(on connectionId: String) async {
+        var logger = logger
+        logger[metadataKey: LogKey.connection] = "\(connectionId)"
+        do {
+            guard case .claimed(let lease, let record, let latency) = try await scheduler.claim(connectionId: connectionId, owner: owner)
+            else { return }
+            if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
+            logger[metadataKey: LogKey.backfill] = "\(record.id)"
+            logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
+            do {
+                try await runSlice(lease, record, logger: logger)
+            } catch {
+                await handle(error, lease: lease, record: record, logger: logger)
+            }
+        } catch {
+            logger.warning("scheduler call failed; the auditor will bring the connection back", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    private func runSlice(_ lease: Lease, _ record: BackfillRecord, logger: Logger) async throws {
+        let job = record.job(connectionId: lease.connectionId)
+        if !record.prepared {
+            let preparation = try await provider.prepare(job)
+            guard try await scheduler.prepared(lease, estimatedTotal: preparation.estimatedTotal) else {
+                return refused(logger)
+            }
+        }
+        var cursor = record.cursor
+        var pagesDone = record.pagesDone
+        let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
+        var pages = 0
+        while !pagesDone {
+            if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
+                try await scheduler.release(lease)
+                return
+            }
+            let page = try await provider.fetchPage(job, cursor: cursor)
+            if !page.messages.isEmpty {
+                _ = try await store.insert(page.messages)
+            }
+            switch try await scheduler.commit(lease, count: page.messages.count, nextCursor: page.nextCursor) {
+            case .proceed: break
+            case .pause, .cancel: return
+            case .stale: return refused(logger)
+            }
+            metrics.pages.increment()
+            metrics.messages.increment(by: page.messages.count)
+            cursor = page.nextCursor
+            pagesDone = cursor == nil
+            pages += 1
+        }
+        try await provider.finish(job)
+        switch try await scheduler.complete(lease) {
+        case "completed":
+            metrics.completions.increment()
+            logger.info("backfill completed")
+        case "stale": refused(logger)
+        default: break
+        }
+    }
+
+    private func refused(_ logger: Logger) {
+        metrics.staleCommits.increment()
+        logger.warning("commit refused: another worker holds this connection now; stopping")
+    }
+
+    /// Turns a failure into the scheduler's answer: park (throttled or backing off) or stop.
+    private func handle(_ error: any Error, lease: Lease, record: BackfillRecord, logger: Logger) async {
+        let failure = (error as? ProviderFailure) ?? .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
+        let decision = scheduler.configuration.retryPolicy.decision(
+            after: failure, attempt: record.attempts + 1, jitter: Double.random(in: 0..<1)
+        )
+        do {
+            switch decision {
+            case .wait(let delay, let countsAsFailure):
+                let state: BackfillState = if case .throttled = failure { .throttled } else { .queued }
+                if state == .throttled { metrics.throttleParks.increment() } else { metrics.transientFailures.increment() }
+                logger.notice("backfill parked", metadata: [
+                    LogKey.errorCode: "\(failure.code.rawValue)", LogKey.delay: "\(delay.secondsDescription)",
+                ])
+                if try await scheduler.park(lease, delay: delay, state: state, failure: failure, countsAsFailure: countsAsFailure) == "stale" {
+                    refused(logger)
+                }
+            case .fail:
+                metrics.failures.increment()
+                logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])
+                if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == "stale" {
+                    refused(logger)
+                }
+            }
+        } catch {
+            logger.warning("could not record the failure; the auditor will bring the connection back", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+}

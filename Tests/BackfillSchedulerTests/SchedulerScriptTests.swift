@@ -1,0 +1,125 @@
+import BackfillCore
+import BackfillRedis
+@testable import BackfillScheduler
+import Foundation
+import Testing
+
+@Suite("Scheduler scripts")
+struct SchedulerScriptTests {
+    @Test("commands in Redis follow the core's table for every state")
+    func commandTable() async throws {
+        let env = try TestEnvironment()
+        for state in BackfillState.allCases {
+            for command in BackfillCommand.allCases {
+                let id = "table-\(state.rawValue)-\(command.rawValue)-10"
+                _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+                _ = try await env.redis.send(["HSET", env.scheduler.keys.backfill(id), "state", state.rawValue])
+                let result = try await env.scheduler.apply(command, connectionId: id)
+                let after = try await env.record(id).state
+                switch command.outcome(in: state) {
+                case .moves(let target):
+                    #expect(result == .moved(to: target), "\(command) in \(state)")
+                    #expect(after == target, "\(command) in \(state)")
+                case .unchanged:
+                    #expect(result == .unchanged(state), "\(command) in \(state)")
+                    #expect(after == state, "\(command) in \(state)")
+                case .refused(let reason):
+                    #expect(result == .refused(state, reason), "\(command) in \(state)")
+                    #expect(after == state, "\(command) in \(state)")
+                }
+            }
+        }
+    }
+
+    @Test("a second start is refused while one runs; reset replaces it and keeps the old in history")
+    func startAndReset() async throws {
+        let env = try TestEnvironment()
+        let first = try await env.scheduler.startBackfill(connectionId: "reset-10", range: .last90Days)
+        guard case .created(let firstId) = first else { Issue.record("not created: \(first)"); return }
+        #expect(try await env.scheduler.startBackfill(connectionId: "reset-10", range: .last30Days) == .alreadyRunning(.queued))
+        #expect(try await env.scheduler.startBackfill(connectionId: "reset-10", range: .skip) == .skipped)
+        guard case .created(let secondId) = try await env.scheduler.resetBackfill(connectionId: "reset-10", range: .last12Months)
+        else { Issue.record("reset did not create"); return }
+        let current = try await env.record("reset-10")
+        #expect(current.id == secondId)
+        #expect(current.range == .last12Months)
+        #expect(current.state == .queued)
+        let history = try await env.scheduler.history(connectionId: "reset-10")
+        #expect(history.map(\.id) == [firstId])
+        #expect(history.first?.range == .last90Days)
+    }
+
+    @Test("the window is pinned when the backfill is created")
+    func pinnedWindow() async throws {
+        let env = try TestEnvironment()
+        let created = Date(timeIntervalSince1970: 1_780_000_000)
+        _ = try await env.scheduler.startBackfill(connectionId: "pin-10", range: .last30Days, now: created)
+        let record = try await env.record("pin-10")
+        #expect(record.window == BackfillRange.last30Days.window(pinnedAt: created))
+    }
+
+    @Test("nudges coalesce: a connection is queued at most once")
+    func coalescing() async throws {
+        let env = try TestEnvironment()
+        #expect(try await env.scheduler.nudge(["a", "b", "a"]) == 2)
+        #expect(try await env.scheduler.nudge(["a"]) == 0)
+        let queue = try await env.redis.send(["LRANGE", env.scheduler.keys.nudges, "0", "-1"]).strings
+        #expect(queue == ["a", "b"])
+    }
+
+    @Test("a claim takes the lease once; the epoch only goes up")
+    func claimFencing() async throws {
+        let env = try TestEnvironment()
+        _ = try await env.scheduler.startBackfill(connectionId: "claim-10", range: .last30Days)
+        guard case .claimed(let first, let record, _) = try await env.scheduler.claim(connectionId: "claim-10", owner: "a")
+        else { Issue.record("first claim failed"); return }
+        #expect(record.state == .running)
+        guard case .notClaimed(let why) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
+        else { Issue.record("second claim succeeded while the lease was held"); return }
+        #expect(why == "busy")
+        try await env.scheduler.release(first)
+        guard case .claimed(let second, _, _) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
+        else { Issue.record("claim after release failed"); return }
+        #expect(Int(second.epoch)! == Int(first.epoch)! + 1)
+        #expect(try await env.scheduler.commit(first, count: 10, nextCursor: nil) == .stale)
+        #expect(try await env.scheduler.stats()["staleCommits"] == 1)
+        #expect(try await env.record("claim-10").pulled == 0)
+    }
+
+    @Test("at most four provider requests in flight per mailbox across instances")
+    func requestSlots() async throws {
+        let env = try TestEnvironment()
+        let other = try TestEnvironment()
+        let twin = Scheduler(redis: other.redis, configuration: env.scheduler.configuration, logger: .init(label: "twin"))
+        let gauge = InFlightGauge()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<12 {
+                let slots = RedisRequestSlots(scheduler: index % 2 == 0 ? env.scheduler : twin)
+                group.addTask {
+                    try await slots.withSlot(mailbox: "shared-mailbox") {
+                        await gauge.enter()
+                        try await Task.sleep(for: .milliseconds(100))
+                        await gauge.leave()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await gauge.peak == 4)
+        #expect(await gauge.total == 12)
+    }
+}
+
+actor InFlightGauge {
+    private(set) var current = 0
+    private(set) var peak = 0
+    private(set) var total = 0
+
+    func enter() {
+        current += 1
+        total += 1
+        peak = max(peak, current)
+    }
+
+    func leave() { current -= 1 }
+}

@@ -1,0 +1,187 @@
+import BackfillCore
+import BackfillRedis
+@testable import BackfillScheduler
+import Foundation
+import Logging
+import SchedulerTestSupport
+import ServiceLifecycle
+import Testing
+
+@Suite("Workers")
+struct WorkerTests {
+    /// Runs an instance's services (workers, promoter, auditor) around `body`, then shuts them down.
+    func withInstance(
+        _ env: TestEnvironment, pageDelay: Duration = .zero, instance: String = "in-process",
+        _ body: @Sendable () async throws -> Void
+    ) async throws {
+        let logger = Logger(label: "test.instance")
+        let pool = WorkerPool(scheduler: env.scheduler, provider: env.provider(pageDelay: pageDelay, instance: instance),
+                              store: env.store, logger: logger)
+        let group = ServiceGroup(services: [pool, Promoter(scheduler: env.scheduler, logger: logger),
+                                            Auditor(scheduler: env.scheduler, logger: logger)], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test("a backfill runs to completion: exact set, exact pulled")
+    func completes() async throws {
+        let env = try TestEnvironment()
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: "basic-95", range: .last90Days)
+            try await env.eventually("completed") { try await env.record("basic-95").state == .completed }
+        }
+        let record = try await env.record("basic-95")
+        #expect(record.pulled == 95)
+        #expect(record.estimatedTotal == 95)
+        #expect(record.pages == 10)
+        #expect(try await env.stored("basic-95") == env.expectedIds("basic-95"))
+        #expect(try await env.fetches("basic-95").map(\.offset) == Array(stride(from: 0, to: 95, by: 10)))
+    }
+
+    @Test("a stale worker's commit is refused and counted; pulled counts each page once")
+    func noDoubleCommit() async throws {
+        let env = try TestEnvironment { $0.leaseDuration = .milliseconds(500) }
+        let id = "stale-30"
+        _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+        try await env.inject(id, "hold:10", "worker-a")
+        let logger = Logger(label: "test.worker")
+        func worker(_ name: String) -> Worker {
+            Worker(scheduler: env.scheduler, provider: env.provider(instance: name), store: env.store,
+                   metrics: SchedulerMetrics(), owner: name, logger: logger, stopping: { false })
+        }
+        // Worker A commits page 0, then hangs on page 10 past its lease.
+        async let a: Void = worker("worker-a").work(on: id)
+        try await env.eventually("worker A holds page 10") { try await env.record(id).pulled == 10 }
+        try await Task.sleep(for: .milliseconds(600))
+        // Worker B takes over and finishes the backfill.
+        await worker("worker-b").work(on: id)
+        #expect(try await env.record(id).state == .completed)
+        // A wakes up and tries to commit page 10 again.
+        _ = try await env.redis.send(["HDEL", env.testKeys.faults(id), "hold:10"])
+        await a
+        let record = try await env.record(id)
+        #expect(record.pulled == 30)
+        #expect(record.state == .completed)
+        #expect(try await env.scheduler.stats()["staleCommits"] == 1)
+        #expect(try await env.scheduler.stats()["leaseRecoveries"] == 1)
+        #expect(try await env.stored(id) == env.expectedIds(id))
+    }
+
+    @Test("a throttled page parks the backfill until Retry-After, without using the failure budget")
+    func throttling() async throws {
+        let env = try TestEnvironment()
+        let id = "throttle-40"
+        try await env.inject(id, "throttle:20", "1.5")
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+            try await env.eventually("throttled") { try await env.record(id).state == .throttled }
+            let parked = try await env.record(id)
+            let retryAt = try #require(parked.retryAt)
+            #expect(parked.attempts == 0)
+            #expect(parked.throttles == 1)
+            #expect(parked.error?.code == .throttled)
+            // A nudge (a webhook, support) while throttled must not jump the provider's Retry-After.
+            #expect(try await env.scheduler.nudge([id]) == 1)
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+            let resumed = try #require(try await env.fetches(id).first { $0.offset == 20 })
+            let retryMs = Int64(retryAt.timeIntervalSince1970 * 1000)
+            #expect(resumed.at >= retryMs, "claimed \(retryMs - resumed.at) ms before retryAt")
+            #expect(resumed.at <= retryMs + 1000, "claimed \(resumed.at - retryMs) ms after retryAt")
+        }
+        let record = try await env.record(id)
+        #expect(record.pulled == 40)
+        #expect(record.attempts == 0)
+        #expect(record.error == nil)
+    }
+
+    @Test("transient failures back off and count; success resets the count")
+    func transient() async throws {
+        let env = try TestEnvironment { $0.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1)) }
+        let id = "transient-30"
+        try await env.inject(id, "fail:10")
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+        }
+        let record = try await env.record(id)
+        #expect(record.pulled == 30)
+        #expect(record.attempts == 0)
+        #expect(try await env.fetches(id).map(\.offset) == [0, 10, 20])
+    }
+
+    @Test("pause stops at the end of the page; resume continues with nothing repeated or skipped")
+    func pauseResume() async throws {
+        let env = try TestEnvironment()
+        let id = "pause-200"
+        try await withInstance(env, pageDelay: .milliseconds(50)) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last90Days)
+            try await env.eventually("some progress") { try await env.record(id).pulled >= 30 }
+            #expect(try await env.scheduler.apply(.pause, connectionId: id) == .moved(to: .paused))
+            let fetchedAtPause = try await env.fetches(id).count
+            try await env.eventually("lease released") {
+                try await env.redis.send(["HGET", env.scheduler.keys.lease(id), "owner"]).string == ""
+            }
+            let paused = try await env.record(id)
+            #expect(paused.state == .paused)
+            #expect(paused.pulled == 10 * (try await env.fetches(id).count))
+            #expect(try await env.fetches(id).count <= fetchedAtPause + 1)
+            // Nothing moves while paused, for several page times.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await env.record(id).pulled == paused.pulled)
+            #expect(try await env.scheduler.apply(.resume, connectionId: id) == .moved(to: .queued))
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+        }
+        #expect(try await env.record(id).pulled == 200)
+        #expect(try await env.fetches(id).map(\.offset) == Array(stride(from: 0, to: 200, by: 10)))
+        #expect(try await env.stored(id) == env.expectedIds(id))
+    }
+
+    @Test("cancel ends the backfill for good and keeps what was stored")
+    func cancel() async throws {
+        let env = try TestEnvironment()
+        let id = "cancel-300"
+        try await withInstance(env, pageDelay: .milliseconds(50)) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last90Days)
+            try await env.eventually("some progress") { try await env.record(id).pulled >= 20 }
+            #expect(try await env.scheduler.apply(.cancel, connectionId: id) == .moved(to: .cancelled))
+            try await env.eventually("lease released") {
+                try await env.redis.send(["HGET", env.scheduler.keys.lease(id), "owner"]).string == ""
+            }
+            _ = try await env.scheduler.nudge([id])
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let record = try await env.record(id)
+        #expect(record.state == .cancelled)
+        #expect(record.pulled < 300)
+        #expect(try await env.stored(id).count == record.pulled)
+        #expect(try await env.scheduler.apply(.resume, connectionId: id) == .refused(.cancelled, "cannot resume a backfill that is cancelled"))
+    }
+
+    @Test("one huge mailbox delays a small one nudged after it by at most one slice")
+    func fairShare() async throws {
+        let env = try TestEnvironment {
+            $0.workerConcurrency = 1
+            $0.slicePages = 3
+        }
+        try await withInstance(env, pageDelay: .milliseconds(10)) {
+            _ = try await env.scheduler.startBackfill(connectionId: "huge-2000", range: .everything)
+            try await env.eventually("huge started") { try await env.fetches("huge-2000").count >= 1 }
+            let nudgedAt = Int64(Date().timeIntervalSince1970 * 1000)
+            _ = try await env.scheduler.startBackfill(connectionId: "small-20", range: .everything)
+            try await env.eventually("small completed") { try await env.record("small-20").state == .completed }
+            let smallStart = try #require(try await env.fetches("small-20").first).at
+            let hugePagesBetween = try await env.fetches("huge-2000").filter { $0.at > nudgedAt && $0.at < smallStart }
+            #expect(hugePagesBetween.count <= 3)
+            #expect(try await env.record("huge-2000").state == .running)
+        }
+    }
+}
