@@ -6,6 +6,11 @@
 const TOKEN_KEY = "backfill.apiToken";
 const COMPLETE_SHOWN_MS = 6000; // how long "Sync complete" stays before the card settles to Healthy
 const STREAM_SILENCE_MS = 45000; // three missed heartbeats: the stream is dead, reconnect
+// Browsers open at most 6 HTTP/1.1 connections per origin: stream at most 4 mailboxes (active
+// backfills first), keep 2 for API calls, and poll the list for the rest.
+const MAX_STREAMS = 4;
+const POLL_MS = 5000;
+const FINISHED = ["completed", "cancelled", "failed"];
 const numbers = new Intl.NumberFormat("en-US");
 const PROVIDERS = { graph: "Microsoft 365", gmail: "Gmail" };
 const RANGE_PHRASES = { "30d": "last 30 days", "90d": "last 90 days", "12m": "last 12 months", all: "all time" };
@@ -98,7 +103,7 @@ async function loadAll() {
     const list = (await api("GET", "/v1/connections")).connections ?? [];
     const seen = new Set(list.map((c) => c.id));
     for (const id of [...cards.keys()]) if (!seen.has(id)) remove(id);
-    list.forEach(update);
+    for (const c of list) if (!streams.has(c.id)) update(c); // a stream is fresher than this list
     fillParentChoices();
   } catch (error) {
     if (error.status !== 401) showNotice(error.message);
@@ -110,6 +115,16 @@ async function loadAll() {
 
 // ---- Live updates ----
 // fetch() rather than EventSource: EventSource cannot send the Authorization header.
+
+function planStreams() {
+  const active = (c) => (c.backfill && !FINISHED.includes(c.backfill.state) ? 0 : 1);
+  const wanted = [...connections.values()]
+    .filter((c) => c.health !== "disconnected")
+    .sort((a, b) => active(a) - active(b)) // stable: list order within each group
+    .slice(0, MAX_STREAMS).map((c) => c.id);
+  for (const [id, stop] of streams) if (!wanted.includes(id)) { stop.abort(); streams.delete(id); }
+  wanted.forEach(follow);
+}
 
 function follow(id) {
   if (streams.has(id)) return;
@@ -381,10 +396,10 @@ function update(c) {
     q("eta").hidden = !showEta;
   }
 
-  const support = c.health === "disconnected" ? [] : ["nudge", "reset", "disconnect"];
+  const support = c.health === "disconnected" ? [] : c.backfill ? ["nudge", "reset", "disconnect"] : ["nudge", "disconnect"];
   replaceButtons(q("actions"), c, v.actions ?? [], labelId);
   replaceButtons(q("support-actions"), c, (v.support ?? support).filter((k) => !(v.actions ?? []).includes(k)), labelId);
-  follow(c.id);
+  planStreams();
 }
 
 // Rebuilds a button row only when its set of buttons changes, keeping keyboard focus where it was.
@@ -509,7 +524,7 @@ function wire() {
   });
 }
 
-// Loads the list, follows every connection, and opens the range picker after an OAuth round trip.
+// Loads the list (update() starts the streams), and opens the range picker after an OAuth round trip.
 async function start() {
   await loadAll();
   const connected = new URLSearchParams(location.search).get("connected");
@@ -522,4 +537,10 @@ async function start() {
 
 wire();
 start();
-setInterval(() => { if ($("token-form").hidden) loadAll(); }, 30000); // picks up mailboxes connected elsewhere
+// Polls the list: often while some mailbox has no stream, rarely otherwise (to see mailboxes connected elsewhere).
+let polls = 0;
+setInterval(() => {
+  polls += 1;
+  const unstreamed = [...connections.values()].some((c) => c.health !== "disconnected" && !streams.has(c.id));
+  if ($("token-form").hidden && (unstreamed || polls % 6 === 0)) loadAll();
+}, POLL_MS);
