@@ -267,7 +267,7 @@ function settleLater(connectionId, backfillId) {
 // ---- Buttons ----
 
 const BUTTONS = {
-  "start-backfill": { text: "Start backfill", style: "primary", run: (c) => pickRange(c, "start") },
+  "start-backfill": { text: "Start backfill", style: "primary", run: (c, button) => pickRange(c, "start", button) },
   pause: { text: "Pause", run: (c) => command(c, "/backfill/pause") },
   resume: { text: "Resume", style: "primary", run: (c) => command(c, "/backfill/resume") },
   retry: { text: "Retry", style: "primary", run: (c) => command(c, "/backfill/retry") },
@@ -281,7 +281,7 @@ const BUTTONS = {
       }
     },
   },
-  reset: { text: "Reset…", run: (c) => pickRange(c, "reset") },
+  reset: { text: "Reset…", run: (c, button) => pickRange(c, "reset", button) },
   disconnect: {
     text: "Disconnect", style: "danger",
     run: async (c) => {
@@ -311,9 +311,11 @@ function buttonsFor(c, keys, labelId) {
     }
     const spec = BUTTONS[key];
     const button = element("button", { type: "button", class: spec.style ?? "", "data-testid": key, "aria-describedby": labelId }, spec.text);
+    // aria-disabled rather than disabled: a disabled button would drop focus when a dialog closes
     button.addEventListener("click", async () => {
-      button.disabled = true;
-      try { await spec.run(connections.get(c.id) ?? c, button); } finally { button.disabled = false; }
+      if (button.getAttribute("aria-disabled") === "true") return; // no double submits
+      button.setAttribute("aria-disabled", "true");
+      try { await spec.run(connections.get(c.id) ?? c, button); } finally { button.removeAttribute("aria-disabled"); }
     });
     return button;
   });
@@ -424,10 +426,10 @@ function remove(id) {
 
 // ---- Dialogs ----
 
-let rangeTarget = null; // { id, mode: "start" | "reset" }
+let rangeTarget = null; // { id, mode: "start" | "reset", opener }
 
-function pickRange(c, mode) {
-  rangeTarget = { id: c.id, mode };
+function pickRange(c, mode, opener) {
+  rangeTarget = { id: c.id, mode, opener };
   const form = $("range-form");
   $("range-title").textContent = mode === "reset" ? "Reset the backfill" : "How much history?";
   $("range-subtitle").textContent = mode === "reset"
@@ -443,6 +445,12 @@ function pickRange(c, mode) {
 function syncConfirmText() {
   const range = $("range-form").elements.range.value;
   $("range-confirm").textContent = rangeTarget?.mode === "reset" ? "Reset backfill" : range === "skip" ? "Skip history" : "Start backfill";
+}
+
+// Puts focus back where the dialog was opened from, or on the card when that button is gone.
+function restoreFocus(opener, connectionId) {
+  if (opener?.isConnected) opener.focus();
+  else cards.get(connectionId)?.focus();
 }
 
 function confirmAction(title, text, okText, cancelText) {
@@ -484,6 +492,7 @@ function fillParentChoices() {
 function wire() {
   $("range-form").addEventListener("change", syncConfirmText);
   $("range-close").addEventListener("click", () => $("range-dialog").close());
+  $("range-dialog").addEventListener("close", () => restoreFocus(rangeTarget?.opener, rangeTarget?.id));
   $("range-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const range = $("range-form").elements.range.value;
@@ -491,8 +500,7 @@ function wire() {
     $("range-dialog").close();
     const c = connections.get(target.id) ?? { id: target.id };
     await command(c, target.mode === "reset" ? "/backfill/reset" : "/backfill", "POST", { range });
-    const card = cards.get(target.id);
-    if (card && !card.contains(document.activeElement)) card.focus();
+    restoreFocus(target.opener, target.id); // the opener may have gone with the new state
   });
   $("confirm-form").addEventListener("submit", (event) => { event.preventDefault(); $("confirm-dialog").close("ok"); });
   $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close("cancel"));
