@@ -91,11 +91,13 @@ let package = Package(
         .target(
             name: "BackfillServer",
             dependencies: [
-                "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore",
+                "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore", "BackfillRedis", "BackfillHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The console: plain HTML, CSS, one script and the OpenAPI document, served as they are.
+            resources: [.copy("Console")],
             swiftSettings: strict
         ),
 

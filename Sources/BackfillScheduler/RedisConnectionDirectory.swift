@@ -123,3 +123,33 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         )
     }
 }
+
+extension RedisConnectionDirectory {
+    /// The connection of a provider and address (webhooks name mailboxes by address).
+    public func connectionId(provider: ProviderKind, address: String) async throws -> String? {
+        try await redis.send(["HGET", keys.connectionIndex, "\(provider.rawValue):\(address.lowercased())"]).string
+    }
+
+    /// Remembers which connection a Graph subscription belongs to (notifications carry only its id).
+    public func registerSubscription(_ subscriptionId: String, for id: String) async throws {
+        _ = try await redis.send(["HSET", keys.subscriptionIndex, subscriptionId, id])
+    }
+
+    public func connectionId(subscriptionId: String) async throws -> String? {
+        try await redis.send(["HGET", keys.subscriptionIndex, subscriptionId]).string
+    }
+
+    /// Marks that new mail may be waiting (a webhook arrived); the lease holder catches up before its
+    /// next page. Returns whether the connection exists.
+    @discardableResult
+    public func markDirty(_ id: String) async throws -> Bool {
+        guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
+        _ = try await redis.send(["HSET", keys.connection(id), "dirty", "1"])
+        return true
+    }
+
+    /// Clears the dirty mark and says whether it was set.
+    public func takeDirty(_ id: String) async throws -> Bool {
+        try await redis.send(["HDEL", keys.connection(id), "dirty"]).int == 1
+    }
+}

@@ -14,10 +14,11 @@
 /// | `P:nudges` | list | the nudge queue of connection ids (workers block on it) |
 /// | `P:nudged` | hash | id → nudge time (ms) of the ids currently in `P:nudges`: a connection is queued at most once |
 /// | `P:tick` | hash | `last` (the last hourly tick id run), `at` (ms), `owner`; `P:tick:log` list of recent `tickId owner` |
-/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed) |
+/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (a webhook said new mail may wait) |
 /// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
 /// | `P:conn:index` | hash | `provider:address` (address lower-cased) → connection id, so a reconnect keeps its id |
 /// | `P:connections` | set | every connection id |
+/// | `P:sub:index` | hash | Graph subscription id → connection id |
 /// | `P:children:{id}` | set | shared-mailbox connections that borrow this personal connection's token |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks` |
 public struct SchedulerKeys: Sendable {
@@ -35,6 +36,7 @@ public struct SchedulerKeys: Sendable {
     public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
     public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
     public var connectionIndex: String { "\(prefix):conn:index" }
+    public var subscriptionIndex: String { "\(prefix):sub:index" }
     public var connections: String { "\(prefix):connections" }
     public var active: String { "\(prefix):active" }
     public var leases: String { "\(prefix):leases" }

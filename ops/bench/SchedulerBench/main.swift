@@ -50,7 +50,7 @@ struct CountingStore: MessageStore {
 
 func commandCalls(_ redis: RedisClient) async throws -> Int {
     let info = try await redis.send(["INFO", "commandstats"]).string ?? ""
-    return info.split(separator: "\n").reduce(0) { total, line in
+    return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
         guard let range = line.range(of: "calls="), !line.hasPrefix("cmdstat_info") else { return total }
         return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
     }
