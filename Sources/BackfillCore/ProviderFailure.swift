@@ -16,6 +16,9 @@ public enum ProviderFailure: Error, Sendable, Equatable {
     case invalidResponse(String)
     /// The incremental cursor expired (Graph 410, Gmail history 404): a catch-up must start over.
     case cursorExpired(String)
+    /// A shared mailbox's parent connection cannot lend its token; the argument names the parent's
+    /// address for the card ("Waiting on personal@acme.com — reconnect it").
+    case parentUnavailable(String)
 
     /// The stable code the API shows in `error.code`.
     public var code: BackfillErrorCode {
@@ -26,6 +29,7 @@ public enum ProviderFailure: Error, Sendable, Equatable {
         case .transient: .transient
         case .invalidResponse: .invalidResponse
         case .cursorExpired: .cursorExpired
+        case .parentUnavailable: .waitingOnParent
         }
     }
 
@@ -39,6 +43,7 @@ public enum ProviderFailure: Error, Sendable, Equatable {
         case .transient(let detail): "temporary provider failure (\(detail))"
         case .invalidResponse(let detail): "provider sent an invalid response (\(detail))"
         case .cursorExpired(let detail): "sync cursor expired; catching up (\(detail))"
+        case .parentUnavailable(let parent): "Waiting on \(parent) — reconnect it"
         }
     }
 }

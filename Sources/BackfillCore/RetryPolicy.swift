@@ -28,6 +28,8 @@ public struct RetryPolicy: Sendable, Equatable {
             return .wait(after ?? throttleDefault, countsAsFailure: false)
         case .tokenExpired, .permissionLost:
             return .fail(retryable: false)
+        case .parentUnavailable:
+            return .waitOnParent
         case .transient, .invalidResponse, .cursorExpired:
             guard attempt < maxAttempts else { return .fail(retryable: true) }
             let exponent = min(max(attempt - 1, 0), 30)
@@ -41,4 +43,6 @@ public struct RetryPolicy: Sendable, Equatable {
 public enum RetryDecision: Sendable, Equatable {
     case wait(Duration, countsAsFailure: Bool)
     case fail(retryable: Bool)
+    /// Stop until the parent connection is reconnected (which requeues the backfill).
+    case waitOnParent
 }

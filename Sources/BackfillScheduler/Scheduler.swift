@@ -160,7 +160,7 @@ public final class Scheduler: Sendable {
     /// The per-connection key list every connection script takes (see `SchedulerScripts`).
     private func connectionKeys(_ id: String) -> [String] {
         [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
-         keys.nudges, keys.nudged, keys.stats]
+         keys.nudges, keys.nudged, keys.stats, keys.connection(id)]
     }
 
     private func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {

@@ -97,6 +97,11 @@ struct Worker: Sendable {
                 if try await scheduler.park(lease, delay: delay, state: state, failure: failure, countsAsFailure: countsAsFailure) == "stale" {
                     refused(logger)
                 }
+            case .waitOnParent:
+                logger.notice("backfill waits on its parent connection")
+                if try await scheduler.stop(lease, state: .waitingOnParent, code: failure.code, message: failure.message) == "stale" {
+                    refused(logger)
+                }
             case .fail:
                 metrics.failures.increment()
                 logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])

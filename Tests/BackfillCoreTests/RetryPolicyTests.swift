@@ -33,6 +33,8 @@ struct RetryPolicyTests {
     func auth() {
         #expect(policy.decision(after: .tokenExpired("invalid_grant"), attempt: 1, jitter: 0) == .fail(retryable: false))
         #expect(policy.decision(after: .permissionLost("403"), attempt: 1, jitter: 0) == .fail(retryable: false))
+        #expect(policy.decision(after: .parentUnavailable("personal@acme.com"), attempt: 1, jitter: 0) == .waitOnParent)
+        #expect(ProviderFailure.parentUnavailable("personal@acme.com").message == "Waiting on personal@acme.com — reconnect it")
         #expect(!BackfillErrorCode.tokenExpired.isRetryable)
         #expect(BackfillErrorCode.invalidResponse.isRetryable)
     }

@@ -118,6 +118,44 @@ struct WorkerTests {
         #expect(try await env.fetches(id).map(\.offset) == [0, 10, 20])
     }
 
+    @Test("an expired token fails the backfill and puts the connection in error until someone acts")
+    func tokenExpired() async throws {
+        let env = try TestEnvironment()
+        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        let credentials = OAuthCredentials(accessToken: "a", refreshToken: "r", expiresAt: nil)
+        let id = try await directory.connect(provider: .graph, address: "token-30@example.com", credentials: credentials, parentId: nil).connection.id
+        try await env.inject(id, "token:0")
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+            try await env.eventually("failed") { try await env.record(id).state == .failed }
+        }
+        let record = try await env.record(id)
+        #expect(record.error?.code == .tokenExpired)
+        #expect(record.error?.retryable == false)
+        #expect(record.pulled == 0)
+        let connection = try #require(try await directory.connection(id))
+        #expect(connection.health == .error)
+        #expect(connection.errorCode == .tokenExpired)
+    }
+
+    @Test("a shared mailbox waits on its parent and completes by itself once the parent is back")
+    func waitsOnParent() async throws {
+        let env = try TestEnvironment()
+        let id = "child-50"
+        try await env.inject(id, "parent:20", "personal@acme.com")
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+            try await env.eventually("waiting on parent") { try await env.record(id).state == .waitingOnParent }
+            let waiting = try await env.record(id)
+            #expect(waiting.error?.message == "Waiting on personal@acme.com — reconnect it")
+            #expect(waiting.pulled == 20)
+            try await env.scheduler.parentReconnected(children: [id])
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+        }
+        #expect(try await env.record(id).pulled == 50)
+        #expect(try await env.stored(id) == env.expectedIds(id))
+    }
+
     @Test("pause stops at the end of the page; resume continues with nothing repeated or skipped")
     func pauseResume() async throws {
         let env = try TestEnvironment()
@@ -184,4 +222,10 @@ struct WorkerTests {
             #expect(try await env.record("huge-2000").state == .running)
         }
     }
+}
+
+/// Credentials in the clear: scheduler tests are about state, not secrecy.
+struct PlainSealer: CredentialSealer {
+    func seal(_ plaintext: Data) throws -> String { plaintext.base64EncodedString() }
+    func open(_ sealed: String) throws -> Data { Data(base64Encoded: sealed) ?? Data() }
 }

@@ -58,7 +58,8 @@ public struct CountingMailProvider: MailProvider {
         _ = try await redis.send(["RPUSH", keys.fetches(job.connectionId), "finish \(instance)"])
     }
 
-    /// Faults, consumed once each: `throttle:OFFSET` = seconds (fractional allowed), `fail:OFFSET` = any,
+    /// Faults, consumed once each: `throttle:OFFSET` = seconds (fractional allowed), `fail:OFFSET` = any
+    /// (transient), `token:OFFSET` = any (refresh token revoked), `parent:OFFSET` = the parent's address,
     /// `hold:OFFSET` = an instance name (that instance's fetch waits until the field is deleted: a worker
     /// stuck mid-page while others go on).
     private func injectedFault(connectionId: String, offset: Int) async throws {
@@ -66,12 +67,20 @@ public struct CountingMailProvider: MailProvider {
         let replies = try await redis.pipeline([
             ["HGET", faults, "throttle:\(offset)"], ["HDEL", faults, "throttle:\(offset)"],
             ["HGET", faults, "fail:\(offset)"], ["HDEL", faults, "fail:\(offset)"],
+            ["HGET", faults, "token:\(offset)"], ["HDEL", faults, "token:\(offset)"],
+            ["HGET", faults, "parent:\(offset)"], ["HDEL", faults, "parent:\(offset)"],
         ])
         if let seconds = replies[0].string.flatMap(Double.init) {
             throw ProviderFailure.throttled(retryAfter: .milliseconds(Int64(seconds * 1000)))
         }
         if replies[2].string != nil {
             throw ProviderFailure.transient("injected failure at offset \(offset)")
+        }
+        if replies[4].string != nil {
+            throw ProviderFailure.tokenExpired("invalid_grant")
+        }
+        if let parent = replies[6].string {
+            throw ProviderFailure.parentUnavailable(parent)
         }
         while try await redis.send(["HGET", faults, "hold:\(offset)"]).string == instance {
             try await Task.sleep(for: .milliseconds(20))

@@ -48,7 +48,8 @@ extension SchedulerScripts {
         """)
 
     /// Stops the backfill on an error (`failed`) or until the parent connection is back (`waiting_on_parent`).
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 10 stats.
+    /// A failure that is not retryable (token expired, permission lost) also puts the connection in `error`.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 state `failed`|`waiting_on_parent`, 5 error code,
     ///       6 error message, 7 `1` if retryable.
     /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
@@ -67,6 +68,9 @@ extension SchedulerScripts {
         if ARGV[4] == 'failed' then
           redis.call('HSET', KEYS[1], 'completedAt', now)
           redis.call('SREM', KEYS[4], ARGV[1])
+        end
+        if ARGV[7] == '0' and redis.call('EXISTS', KEYS[11]) == 1 then
+          redis.call('HSET', KEYS[11], 'health', 'error', 'errorCode', ARGV[5], 'errorMessage', ARGV[6])
         end
         return {'stopped'}
         """)
