@@ -171,5 +171,10 @@ let package = Package(
             dependencies: ["BackfillSimulator", "BackfillHTTP"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "BackfillProvidersTests",
+            dependencies: ["BackfillProviders", "BackfillSimulator", "BackfillHTTP", "BackfillCore"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -1,0 +1,41 @@
+import BackfillCore
+import Foundation
+
+/// One Gmail mailbox as requests address it (`users/me`, or the address when read with a parent's
+/// token) and every URL the Gmail client requests.
+struct GmailMailbox: Sendable {
+    var connectionId: String
+    var credentialsOwner: String
+    var baseURL: String
+    var userId: String
+
+    var root: String { "\(baseURL)/gmail/v1/users/\(userId)" }
+
+    /// Ids of one label's messages in `window`, widened by a second each side: `after:`/`before:` take
+    /// epoch seconds and their boundary semantics are undocumented, so the exact cut is made on
+    /// `internalDate` afterwards (reference B2).
+    func list(label: String, window: DateWindow, pageToken: String?, pageSize: Int) -> String {
+        let after = Int64(window.start.timeIntervalSince1970.rounded(.down)) - 1
+        let before = Int64(window.end.timeIntervalSince1970.rounded(.up)) + 1
+        var query = [
+            ("labelIds", label), ("q", "after:\(after) before:\(before)"), ("maxResults", String(pageSize)),
+        ]
+        if let pageToken { query.append(("pageToken", pageToken)) }
+        return "\(root)/messages?\(FormEncoding.encode(query))"
+    }
+
+    func message(_ id: String) -> String {
+        "\(root)/messages/\(FormEncoding.escape(id))?"
+            + FormEncoding.encode([("format", "full"), ("fields", GmailMessage.fields)])
+    }
+
+    var profile: String { "\(root)/profile" }
+
+    func history(since historyId: String, pageToken: String?) -> String {
+        var query = [("startHistoryId", historyId), ("historyTypes", "messageAdded"), ("maxResults", "500")]
+        if let pageToken { query.append(("pageToken", pageToken)) }
+        return "\(root)/history?\(FormEncoding.encode(query))"
+    }
+
+    var watch: String { "\(root)/watch" }
+}

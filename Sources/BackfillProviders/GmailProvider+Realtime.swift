@@ -1,0 +1,111 @@
+import BackfillCore
+import Foundation
+
+extension GmailProvider: RealtimeSync {
+    /// Google recommends renewing the watch daily; it lasts 7 days.
+    static let watchRenewalAge: TimeInterval = 24 * 3600
+    static let watchLifetime: TimeInterval = 7 * 24 * 3600
+
+    /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
+    /// them, and stores the response's `historyId`. A 404 (expired id) takes the profile's current id.
+    public func catchUp(connectionId: String) async throws -> CatchUpResult {
+        let mailbox = try await mailbox(connectionId)
+        let stored = try await directory.syncState(for: connectionId)[SyncKey.historyId] ?? ""
+        guard !stored.isEmpty else {
+            try await ensureHistoryCursor(mailbox)
+            return CatchUpResult(messages: [], resyncNeeded: false)
+        }
+        let route = "gmail GET history.list"
+        var added: [String: FolderKind] = [:]
+        var order: [String] = []
+        var pageToken: String?
+        var latest = stored
+        repeat {
+            let response = try await send(mailbox, url: mailbox.history(since: stored, pageToken: pageToken), route: route, allowing: [404])
+            if response.status == 404 {
+                let fresh = try await currentHistoryId(mailbox)
+                try await directory.updateSyncState([SyncKey.historyId: fresh], for: connectionId)
+                return CatchUpResult(messages: [], resyncNeeded: true)
+            }
+            let page = try ResponseDecoding.decode(HistoryPage.self, from: response.body, route: route)
+            for record in page.history ?? [] {
+                for addition in record.messagesAdded ?? [] {
+                    let labels = Set(addition.message.labelIds ?? [])
+                    guard !labels.contains("DRAFT"), let folder = Self.folder(for: labels), added[addition.message.id] == nil else {
+                        continue
+                    }
+                    added[addition.message.id] = folder
+                    order.append(addition.message.id)
+                }
+            }
+            latest = page.historyId ?? latest
+            pageToken = page.nextPageToken
+        } while pageToken != nil
+
+        let messages = try await messages(order, in: mailbox).compactMap { message -> StoredMessage? in
+            let folder = Self.folder(for: message.labels) ?? added[message.id] ?? .inbox
+            return message.stored(connectionId: connectionId, folder: folder, source: .realtime)
+        }
+        try await directory.updateSyncState([SyncKey.historyId: latest], for: connectionId)
+        return CatchUpResult(messages: messages, resyncNeeded: false)
+    }
+
+    /// Calls `users.watch` on INBOX and SENT with `notificationURL` as the Pub/Sub topic, unless the
+    /// last watch is less than a day old.
+    public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
+        -> SubscriptionStatus
+    {
+        let mailbox = try await mailbox(connectionId)
+        let now = clock.now()
+        let state = try await directory.syncState(for: connectionId)
+        if let text = state[SyncKey.watchExpiresAt], let ms = Int64(text) {
+            let expiresAt = Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
+            if expiresAt.timeIntervalSince(now) > Self.watchLifetime - Self.watchRenewalAge {
+                return SubscriptionStatus(id: "watch", expiresAt: expiresAt, changed: false)
+            }
+        }
+        let route = "gmail POST watch"
+        let body = try JSONEncoder().encode(
+            WatchRequest(topicName: notificationURL, labelIds: GmailCursor.labels, labelFilterBehavior: "include")
+        )
+        let response = try await send(mailbox, method: "POST", url: mailbox.watch, body: body, route: route)
+        let watch = try ResponseDecoding.decode(WatchResponse.self, from: response.body, route: route)
+        guard let ms = Int64(watch.expiration) else {
+            throw ProviderFailure.invalidResponse("\(route): unreadable expiration")
+        }
+        try await directory.updateSyncState([SyncKey.watchExpiresAt: watch.expiration], for: connectionId)
+        return SubscriptionStatus(id: "watch", expiresAt: Date(timeIntervalSince1970: TimeInterval(ms) / 1000), changed: true)
+    }
+
+    /// INBOX wins over SENT, as in the backfill; nil for mail in neither.
+    private static func folder(for labels: Set<String>) -> FolderKind? {
+        labels.contains("INBOX") ? .inbox : labels.contains("SENT") ? .sent : nil
+    }
+
+    private struct HistoryPage: Decodable {
+        struct Record: Decodable {
+            struct Added: Decodable {
+                struct Message: Decodable {
+                    var id: String
+                    var labelIds: [String]?
+                }
+                var message: Message
+            }
+            var messagesAdded: [Added]?
+        }
+        var history: [Record]?
+        var nextPageToken: String?
+        var historyId: String?
+    }
+
+    private struct WatchRequest: Encodable {
+        var topicName: String
+        var labelIds: [String]
+        var labelFilterBehavior: String
+    }
+
+    private struct WatchResponse: Decodable {
+        var historyId: String?
+        var expiration: String
+    }
+}

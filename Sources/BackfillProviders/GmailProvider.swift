@@ -1,0 +1,176 @@
+import BackfillCore
+import BackfillHTTP
+import Foundation
+
+/// Gmail: backfills the INBOX and SENT labels by date window, newest first. Each page lists up to
+/// `listPageSize` ids and fetches those messages (`format=full` through a `fields` projection) with
+/// bounded concurrency. A message carrying both labels is stored once, from the INBOX pass.
+public struct GmailProvider: MailProvider {
+    enum SyncKey {
+        static let historyId = "gmail.historyId"
+        static let watchExpiresAt = "gmail.watchExpiresAt"
+    }
+
+    let endpoints: ProviderEndpoints
+    let directory: any ConnectionDirectory
+    let api: AuthorizedTransport
+    let clock: any WallClock
+    let listPageSize: Int
+    let fetchConcurrency: Int
+
+    /// - Parameters:
+    ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
+    ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
+    public init(
+        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
+        clock: any WallClock = SystemWallClock(), listPageSize: Int = 500, fetchConcurrency: Int = 8
+    ) {
+        let transport = ProviderTransport(http: http, slots: slots)
+        self.endpoints = endpoints
+        self.directory = directory
+        self.api = AuthorizedTransport(
+            transport: transport,
+            tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock)
+        )
+        self.clock = clock
+        self.listPageSize = min(max(listPageSize, 1), 500)
+        self.fetchConcurrency = max(fetchConcurrency, 1)
+    }
+
+    /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
+    /// the window's ids: INBOX ∪ SENT from the listing, exact at listing time (label totals have no dates,
+    /// `resultSizeEstimate` is not a count).
+    public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
+        let mailbox = try await mailbox(job.connectionId)
+        try await ensureHistoryCursor(mailbox)
+        var ids = Set<String>()
+        for label in GmailCursor.labels {
+            var pageToken: String?
+            repeat {
+                let page: GmailMessageList = try await get(
+                    mailbox, url: mailbox.list(label: label, window: job.window, pageToken: pageToken, pageSize: 500),
+                    route: "gmail GET messages.list"
+                )
+                ids.formUnion((page.messages ?? []).map(\.id))
+                pageToken = page.nextPageToken
+            } while pageToken != nil
+        }
+        return BackfillPreparation(estimatedTotal: ids.count)
+    }
+
+    public func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage {
+        let mailbox = try await mailbox(job.connectionId)
+        var position = try cursor.map(GmailCursor.decode) ?? GmailCursor(labelIndex: 0, pageToken: nil)
+        let list: GmailMessageList = try await get(
+            mailbox, url: mailbox.list(label: position.label, window: job.window, pageToken: position.pageToken, pageSize: listPageSize),
+            route: "gmail GET messages.list"
+        )
+        let fetched = try await messages((list.messages ?? []).map(\.id), in: mailbox)
+        let folder = position.folder
+        let stored = try fetched.filter { message in
+            let labels = message.labels
+            if labels.contains("DRAFT") { return false }
+            if folder == .sent && labels.contains("INBOX") { return false }
+            guard let receivedAt = message.receivedAt else {
+                throw ProviderFailure.invalidResponse("gmail GET messages.get: message without internalDate")
+            }
+            return job.window.contains(receivedAt)
+        }
+        .compactMap { $0.stored(connectionId: job.connectionId, folder: folder, source: .backfill) }
+
+        if let next = list.nextPageToken {
+            position.pageToken = next
+        } else if position.labelIndex + 1 < GmailCursor.labels.count {
+            position = GmailCursor(labelIndex: position.labelIndex + 1, pageToken: nil)
+        } else {
+            return BackfillPage(messages: stored, nextCursor: nil)
+        }
+        return BackfillPage(messages: stored, nextCursor: position.encoded())
+    }
+
+    /// Makes sure the history cursor exists (it normally does, from `prepare`).
+    public func finish(_ job: BackfillJob) async throws {
+        try await ensureHistoryCursor(mailbox(job.connectionId))
+    }
+
+    // MARK: Mailbox, cursor, messages
+
+    func mailbox(_ connectionId: String) async throws -> GmailMailbox {
+        guard let connection = try await directory.connection(connectionId) else {
+            throw ProviderFailure.permissionLost("unknown connection")
+        }
+        return GmailMailbox(
+            connectionId: connectionId, credentialsOwner: connection.parentId ?? connectionId,
+            baseURL: endpoints.gmailBaseURL,
+            userId: connection.parentId == nil ? "me" : FormEncoding.escape(connection.address)
+        )
+    }
+
+    /// Stores the profile's current `historyId` unless a cursor is already stored (an older cursor
+    /// covers more, so it is kept).
+    func ensureHistoryCursor(_ mailbox: GmailMailbox) async throws {
+        let state = try await directory.syncState(for: mailbox.connectionId)
+        guard (state[SyncKey.historyId] ?? "").isEmpty else { return }
+        try await directory.updateSyncState([SyncKey.historyId: currentHistoryId(mailbox)], for: mailbox.connectionId)
+    }
+
+    func currentHistoryId(_ mailbox: GmailMailbox) async throws -> String {
+        let profile: Profile = try await get(mailbox, url: mailbox.profile, route: "gmail GET profile")
+        return profile.historyId
+    }
+
+    /// Fetches messages in the order given, at most `fetchConcurrency` at once. Messages deleted since
+    /// they were listed (404) are left out; any other failure fails the whole page.
+    func messages(_ ids: [String], in mailbox: GmailMailbox) async throws -> [GmailMessage] {
+        try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
+            var results = [GmailMessage?](repeating: nil, count: ids.count)
+            var next = 0
+            func startNext() {
+                guard next < ids.count else { return }
+                let index = next
+                let id = ids[index]
+                next += 1
+                group.addTask { (index, try await message(id, in: mailbox)) }
+            }
+            for _ in 0..<fetchConcurrency { startNext() }
+            while let (index, message) = try await group.next() {
+                results[index] = message
+                startNext()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
+    private func message(_ id: String, in mailbox: GmailMailbox) async throws -> GmailMessage? {
+        let route = "gmail GET messages.get"
+        let response = try await send(mailbox, url: mailbox.message(id), route: route, allowing: [404])
+        if response.status == 404 { return nil }
+        return try ResponseDecoding.decode(GmailMessage.self, from: response.body, route: route)
+    }
+
+    // MARK: Requests
+
+    /// Sends and throws the classified failure for any status but 2xx and those in `allowing`.
+    func send(
+        _ mailbox: GmailMailbox, method: String = "GET", url: String, body: Data? = nil, route: String,
+        allowing: Set<Int> = []
+    ) async throws -> HTTPResponse {
+        var headers: HTTPHeaders = ["Accept": "application/json"]
+        if body != nil { headers.replace("Content-Type", "application/json") }
+        let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
+        let response = try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+        guard (200..<300).contains(response.status) || allowing.contains(response.status) else {
+            throw GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
+        }
+        return response
+    }
+
+    func get<T: Decodable>(_ mailbox: GmailMailbox, url: String, route: String) async throws -> T {
+        let response = try await send(mailbox, url: url, route: route)
+        return try ResponseDecoding.decode(T.self, from: response.body, route: route)
+    }
+
+    private struct Profile: Decodable {
+        var historyId: String
+    }
+}

@@ -1,0 +1,130 @@
+import BackfillCore
+import BackfillHTTP
+import Foundation
+
+extension GraphProvider: RealtimeSync {
+    /// Subscriptions last under Graph's 10,080-minute maximum for Outlook messages.
+    static let subscriptionLifetime: TimeInterval = 10_000 * 60
+    /// Renewed when less than this is left.
+    static let renewalMargin: TimeInterval = 24 * 3600
+
+    /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`. A dead link
+    /// (410 / SyncStateNotFound) is replaced by a fresh round starting now, and reported.
+    public func catchUp(connectionId: String) async throws -> CatchUpResult {
+        let mailbox = try await mailbox(connectionId)
+        guard let folders = try await storedFolders(connectionId) else {
+            try await ensureRealtimeCursors(mailbox, folders: resolveFolders(mailbox), since: clock.now())
+            return CatchUpResult(messages: [], resyncNeeded: false)
+        }
+        let state = try await directory.syncState(for: connectionId)
+        var messages: [String: StoredMessage] = [:]
+        var resyncNeeded = false
+        for folder in folders {
+            let start = state[SyncKey.delta(folder.id)].flatMap { $0.isEmpty ? nil : $0 }
+            do {
+                let round = try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: clock.now()))
+                for message in round.messages { messages[message.providerMessageId] = message }
+                try await directory.updateSyncState([SyncKey.delta(folder.id): round.deltaLink], for: connectionId)
+            } catch ProviderFailure.cursorExpired {
+                resyncNeeded = true
+                try await directory.updateSyncState(
+                    [SyncKey.delta(folder.id): mailbox.delta(in: folder.id, since: clock.now())], for: connectionId
+                )
+            }
+        }
+        return CatchUpResult(
+            messages: messages.values.sorted { $0.receivedAt > $1.receivedAt }, resyncNeeded: resyncNeeded
+        )
+    }
+
+    public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
+        -> SubscriptionStatus
+    {
+        let mailbox = try await mailbox(connectionId)
+        let state = try await directory.syncState(for: connectionId)
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(Self.subscriptionLifetime)
+        if let id = state[SyncKey.subscriptionId], !id.isEmpty {
+            let current = state[SyncKey.subscriptionExpiresAt].flatMap(GraphDate.parse)
+            if let current, current.timeIntervalSince(now) > Self.renewalMargin {
+                return SubscriptionStatus(id: id, expiresAt: current, changed: false)
+            }
+            do {
+                let body = try JSONEncoder().encode(["expirationDateTime": GraphDate.format(expiresAt)])
+                _ = try await send(
+                    mailbox, method: "PATCH", url: "\(endpoints.graphBaseURL)/subscriptions/\(FormEncoding.escape(id))",
+                    body: body, route: "graph PATCH subscriptions", extraHeaders: [("Content-Type", "application/json")]
+                )
+                try await saveSubscription(id: id, expiresAt: expiresAt, connectionId: connectionId)
+                return SubscriptionStatus(id: id, expiresAt: expiresAt, changed: true)
+            } catch ProviderFailure.permissionLost, ProviderFailure.transient {
+                // Gone (404) or not renewable: create a new one below.
+            }
+        }
+        let request = SubscriptionRequest(
+            changeType: "created", notificationUrl: notificationURL, resource: mailbox.subscriptionResource,
+            expirationDateTime: GraphDate.format(expiresAt), clientState: clientState
+        )
+        let response = try await send(
+            mailbox, method: "POST", url: "\(endpoints.graphBaseURL)/subscriptions", body: try JSONEncoder().encode(request),
+            route: "graph POST subscriptions", extraHeaders: [("Content-Type", "application/json")]
+        )
+        let created = try ResponseDecoding.decode(CreatedSubscription.self, from: response.body, route: "graph POST subscriptions")
+        let confirmedExpiry = created.expirationDateTime.flatMap(GraphDate.parse) ?? expiresAt
+        try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, connectionId: connectionId)
+        return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true)
+    }
+
+    // MARK: Helpers
+
+    private func deltaRound(_ mailbox: GraphMailbox, folder: GraphFolder, from link: String) async throws
+        -> (messages: [StoredMessage], deltaLink: String)
+    {
+        var url = link
+        var messages: [StoredMessage] = []
+        while true {
+            let page: GraphPage<GraphMessage> = try await get(mailbox, url: url, route: "graph GET messages/delta")
+            for item in page.value where item.isStorable {
+                guard var message = item.stored(connectionId: mailbox.connectionId, folder: folder.kind, source: .realtime) else {
+                    continue
+                }
+                // Delta ignores a nested `$select` on expanded attachments, so metadata is fetched apart.
+                if item.hasAttachments == true {
+                    message.attachments = try await attachments(mailbox, messageId: item.id)
+                }
+                messages.append(message)
+            }
+            if let deltaLink = page.deltaLink { return (messages, deltaLink) }
+            guard let next = page.nextLink else {
+                throw ProviderFailure.invalidResponse("graph GET messages/delta: page without nextLink or deltaLink")
+            }
+            url = next
+        }
+    }
+
+    private func attachments(_ mailbox: GraphMailbox, messageId: String) async throws -> [AttachmentMetadata] {
+        let page: GraphPage<GraphMessage.Attachment> = try await get(
+            mailbox, url: mailbox.attachments(of: messageId), route: "graph GET messages/attachments"
+        )
+        return page.value.map(\.metadata)
+    }
+
+    private func saveSubscription(id: String, expiresAt: Date, connectionId: String) async throws {
+        try await directory.updateSyncState(
+            [SyncKey.subscriptionId: id, SyncKey.subscriptionExpiresAt: GraphDate.format(expiresAt)], for: connectionId
+        )
+    }
+
+    private struct SubscriptionRequest: Encodable {
+        var changeType: String
+        var notificationUrl: String
+        var resource: String
+        var expirationDateTime: String
+        var clientState: String
+    }
+
+    private struct CreatedSubscription: Decodable {
+        var id: String
+        var expirationDateTime: String?
+    }
+}

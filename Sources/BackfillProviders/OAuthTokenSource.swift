@@ -1,0 +1,127 @@
+import BackfillCore
+import BackfillHTTP
+import Foundation
+
+/// Hands out access tokens for connections, refreshing them through the identity provider before they
+/// expire and after a 401. Credentials are read and written through the `ConnectionDirectory`; a rotated
+/// refresh token (Microsoft rotates on every refresh) replaces the stored one. Concurrent refreshes of one
+/// connection in this process share a single token request.
+actor OAuthTokenSource {
+    /// Tokens this close to expiry are refreshed before use.
+    static let expiryMargin: TimeInterval = 60
+
+    private let client: OAuthClient
+    private let directory: any ConnectionDirectory
+    private let transport: ProviderTransport
+    private let clock: any WallClock
+    private var refreshes: [String: Task<String, any Error>] = [:]
+
+    init(client: OAuthClient, directory: any ConnectionDirectory, transport: ProviderTransport, clock: any WallClock) {
+        self.client = client
+        self.directory = directory
+        self.transport = transport
+        self.clock = clock
+    }
+
+    /// A usable access token of `owner` (the connection whose credentials are used).
+    func accessToken(owner: String) async throws -> String {
+        let credentials = try await storedCredentials(owner)
+        if let expiresAt = credentials.expiresAt, expiresAt.timeIntervalSince(clock.now()) < Self.expiryMargin {
+            return try await refresh(owner: owner)
+        }
+        return credentials.accessToken
+    }
+
+    /// A new access token after the provider refused `rejected`. When another request already replaced
+    /// that token, the replacement is returned without asking the identity provider again.
+    func tokenAfterRejection(of rejected: String, owner: String) async throws -> String {
+        let credentials = try await storedCredentials(owner)
+        if credentials.accessToken != rejected {
+            return credentials.accessToken
+        }
+        return try await refresh(owner: owner)
+    }
+
+    private func refresh(owner: String) async throws -> String {
+        if let running = refreshes[owner] {
+            return try await running.value
+        }
+        // Unstructured so that callers waiting on the same connection share one token request; the task
+        // is awaited by every caller and removed when done.
+        let task = Task { try await self.requestNewToken(owner: owner) }
+        refreshes[owner] = task
+        defer { refreshes[owner] = nil }
+        return try await task.value
+    }
+
+    private func requestNewToken(owner: String) async throws -> String {
+        let credentials = try await storedCredentials(owner)
+        var form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", credentials.refreshToken),
+            ("client_id", client.clientId),
+            ("client_secret", client.clientSecret),
+        ]
+        if let scope = client.scope {
+            form.append(("scope", scope))
+        }
+        let route = "\(client.issuer) token refresh"
+        let request = HTTPRequest(
+            method: "POST", url: client.tokenURL,
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"],
+            body: Data(FormEncoding.encode(form).utf8)
+        )
+        let response = try await transport.send(request, route: route)
+        guard (200..<300).contains(response.status) else {
+            throw failure(for: response, route: route)
+        }
+        guard let grant = try? JSONDecoder().decode(TokenGrant.self, from: response.body), !grant.access_token.isEmpty else {
+            throw ProviderFailure.invalidResponse("\(route): malformed token response")
+        }
+        let renewed = OAuthCredentials(
+            accessToken: grant.access_token,
+            refreshToken: grant.refresh_token ?? credentials.refreshToken,
+            expiresAt: grant.expires_in.map { clock.now().addingTimeInterval(TimeInterval($0)) }
+        )
+        try await directory.updateCredentials(renewed, for: owner)
+        return renewed.accessToken
+    }
+
+    private func storedCredentials(_ owner: String) async throws -> OAuthCredentials {
+        guard let credentials = try await directory.credentials(for: owner) else {
+            throw ProviderFailure.tokenExpired("no stored credentials for the connection")
+        }
+        return credentials
+    }
+
+    private func failure(for response: HTTPResponse, route: String) -> ProviderFailure {
+        let error = try? JSONDecoder().decode(TokenError.self, from: response.body)
+        let code = error?.error ?? "HTTP \(response.status)"
+        let detail = error?.error_codes?.first.map { "\(code), AADSTS\($0)" } ?? code
+        switch (response.status, code) {
+        case (_, "invalid_grant"), (_, "interaction_required"):
+            return .tokenExpired("\(client.issuer) refused the refresh token: \(detail)")
+        case (_, "invalid_client"), (_, "unauthorized_client"):
+            return .permissionLost("\(client.issuer) refused the client registration: \(detail)")
+        case (429, _):
+            return .throttled(retryAfter: RetryAfter.delay(from: response.headers["Retry-After"], now: clock.now()))
+        case (500..., _), (_, "temporarily_unavailable"):
+            return .transient("\(route): \(detail)")
+        default:
+            return .invalidResponse("\(route): \(detail)")
+        }
+    }
+
+    /// The token endpoint's success body (RFC 6749 §5.1 field names).
+    private struct TokenGrant: Decodable {
+        var access_token: String
+        var refresh_token: String?
+        var expires_in: Int?
+    }
+
+    /// The token endpoint's error body (RFC 6749 §5.2, plus Microsoft's AADSTS codes).
+    private struct TokenError: Decodable {
+        var error: String
+        var error_codes: [Int]?
+    }
+}

@@ -1,0 +1,121 @@
+import BackfillCore
+import BackfillHTTP
+@testable import BackfillProviders
+import Foundation
+import Testing
+
+@Suite("Providers against the simulator")
+struct ProviderSimulatorTests {
+    @Test("a Graph backfill stores exactly the simulator's expected set, once each, and counts it up front")
+    func graphBackfill() async throws {
+        try await SimulatorHarness.run { sim in
+            let result = try await sim.backfill(sim.graph, "graph-1")
+            let expected = try await sim.expectedIds(SimulatorHarness.graphUser)
+            let ids = result.messages.map(\.providerMessageId)
+            #expect(!expected.isEmpty)
+            #expect(ids.count == Set(ids).count)
+            #expect(Set(ids) == expected)
+            #expect(result.estimate == expected.count)
+            #expect(result.messages.allSatisfy { sim.window.contains($0.receivedAt) && $0.source == .backfill })
+            let state = await sim.directory.syncState(for: "graph-1")
+            #expect(state.keys.contains { $0.hasPrefix("graph.delta.") })
+        }
+    }
+
+    @Test("a Gmail backfill stores exactly the expected set, messages in INBOX and SENT once")
+    func gmailBackfill() async throws {
+        try await SimulatorHarness.run { sim in
+            let result = try await sim.backfill(sim.gmail, "gmail-1")
+            let expected = try await sim.expectedIds(SimulatorHarness.gmailUser)
+            let ids = result.messages.map(\.providerMessageId)
+            #expect(!expected.isEmpty)
+            #expect(ids.count == Set(ids).count)
+            #expect(Set(ids) == expected)
+            #expect(result.estimate == expected.count)
+            let state = await sim.directory.syncState(for: "gmail-1")
+            #expect(!(state["gmail.historyId"] ?? "").isEmpty)
+        }
+    }
+
+    @Test("a shared mailbox is read through /users/{upn} with the parent's token")
+    func sharedMailbox() async throws {
+        try await SimulatorHarness.run { sim in
+            let result = try await sim.backfill(sim.graph, "shared-1")
+            #expect(Set(result.messages.map(\.providerMessageId)) == (try await sim.expectedIds(SimulatorHarness.graphShared)))
+        }
+    }
+
+    @Test("Graph 429 is throttled with the exact Retry-After, fractional included")
+    func graphThrottled() async throws {
+        try await SimulatorHarness.run { sim in
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 2.128)
+            await #expect(throws: ProviderFailure.throttled(retryAfter: .milliseconds(2128))) {
+                try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
+            }
+        }
+    }
+
+    @Test("Gmail 403 userRateLimitExceeded is throttled, not a permission problem")
+    func gmailThrottled() async throws {
+        try await SimulatorHarness.run { sim in
+            let body = #"{"error":{"code":403,"message":"User-rate limit exceeded.","errors":[{"message":"User-rate limit exceeded.","domain":"usageLimits","reason":"userRateLimitExceeded"}],"status":"PERMISSION_DENIED"}}"#
+            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 403, body: body)
+            await #expect(throws: ProviderFailure.throttled(retryAfter: nil)) {
+                try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
+            }
+        }
+    }
+
+    @Test("an expired Graph access token is refreshed and the rotated refresh token saved")
+    func graphRefresh() async throws {
+        try await SimulatorHarness.run { sim in
+            let before = try #require(await sim.directory.credentials(for: "graph-1"))
+            try await sim.expireAccessToken("graph-1")
+            _ = try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
+            let after = try #require(await sim.directory.credentials(for: "graph-1"))
+            #expect(after.accessToken != before.accessToken)
+            #expect(after.refreshToken != before.refreshToken)
+            #expect((after.expiresAt ?? .distantPast) > Date())
+        }
+    }
+
+    @Test("a revoked refresh token is tokenExpired, for Graph and for Gmail")
+    func revokedRefreshToken() async throws {
+        try await SimulatorHarness.run { sim in
+            for (id, address) in [("graph-1", SimulatorHarness.graphUser), ("gmail-1", SimulatorHarness.gmailUser)] {
+                _ = try await sim.control("POST", "mailboxes/\(address)/revoke-tokens")
+                try await sim.expireAccessToken(id)
+                let provider: any MailProvider = id == "graph-1" ? sim.graph : sim.gmail
+                let error = await #expect(throws: ProviderFailure.self) {
+                    try await provider.fetchPage(sim.job(id), cursor: nil)
+                }
+                #expect(error?.code == .tokenExpired)
+            }
+        }
+    }
+
+    @Test("a revoked grant on a shared mailbox is permissionLost")
+    func revokedGrant() async throws {
+        try await SimulatorHarness.run { sim in
+            _ = try await sim.control("POST", "mailboxes/\(SimulatorHarness.graphShared)/revoke-grant")
+            let error = await #expect(throws: ProviderFailure.self) {
+                try await sim.graph.fetchPage(sim.job("shared-1"), cursor: nil)
+            }
+            #expect(error?.code == .permissionLost)
+        }
+    }
+
+    @Test("a malformed body is invalidResponse naming the route, never a token")
+    func malformedBody() async throws {
+        try await SimulatorHarness.run { sim in
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 200, body: #"{"value":[{"id":"#)
+            let error = await #expect(throws: ProviderFailure.self) {
+                try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
+            }
+            let credentials = try #require(await sim.directory.credentials(for: "graph-1"))
+            #expect(error?.code == .invalidResponse)
+            #expect(error?.message.contains("graph GET mailFolders/messages") == true)
+            #expect(error?.message.contains(credentials.accessToken) == false)
+        }
+    }
+}
