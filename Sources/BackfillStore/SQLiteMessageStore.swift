@@ -50,7 +50,6 @@ public final class SQLiteMessageStore: MessageStore {
         return try await pool.write { db in
             // Cached statements: the SQL is compiled once per connection, then only bound and stepped.
             let insertMessage = try db.cachedStatement(sql: Self.insertMessageSQL)
-            let encoder = JSONEncoder()
             var newCount = 0
             for (index, message) in messages.enumerated() {
                 // A throw rolls the whole transaction back.
@@ -58,7 +57,7 @@ public final class SQLiteMessageStore: MessageStore {
                 try insertMessage.execute(arguments: [
                     message.connectionId, message.providerMessageId, message.folder.rawValue,
                     message.internetMessageId, message.conversationId, message.subject, message.from,
-                    RecipientList.encode(message.to, with: encoder), RecipientList.encode(message.cc, with: encoder),
+                    RecipientList.encode(message.to), RecipientList.encode(message.cc),
                     StoreTime.milliseconds(message.receivedAt), message.sentAt.map(StoreTime.milliseconds),
                     message.snippet, message.hasAttachments, message.source.rawValue, storedAt,
                 ])

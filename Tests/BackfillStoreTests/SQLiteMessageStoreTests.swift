@@ -35,7 +35,7 @@ struct SQLiteMessageStoreTests {
             connectionId: "conn-a", providerMessageId: "AAMkAD=", folder: .sent,
             internetMessageId: "<abc@mail.example.com>", conversationId: "thread-9", subject: "Quarterly 📈",
             from: "\"Doe, Jane\" <jane@example.com>", to: ["a@example.com", "\"B, \\\"Bee\\\"\" <b@example.com>"],
-            cc: ["c@example.com"], receivedAt: Date(timeIntervalSince1970: 1_700_000_123.456),
+            cc: ["c@example.com", "tab\there, bell\u{7} and \\ back\rslash"], receivedAt: Date(timeIntervalSince1970: 1_700_000_123.456),
             sentAt: Date(timeIntervalSince1970: 1_700_000_100), snippet: "Line one\nline two",
             hasAttachments: true, attachments: attachments, source: .realtime)
         let bare = StoredMessage(
