@@ -110,7 +110,8 @@ public final class SQLiteMessageStore: MessageStore {
                         connectionId, StoreTime.milliseconds(cursor.receivedAt), cursor.providerMessageId, limit + 1,
                     ])
             } else {
-                rows = try Row.fetchAll(db.cachedStatement(sql: Self.firstPageSQL), arguments: [connectionId, limit + 1])
+                rows = try Row.fetchAll(
+                    db.cachedStatement(sql: Self.firstPageSQL), arguments: [connectionId, limit + 1])
             }
             let hasMore = rows.count > limit
             if hasMore { rows.removeLast() }
@@ -128,7 +129,9 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     /// Attachment metadata of the given message rows, each list in the order it was stored.
-    private static func attachments(ofMessageRows rowIds: [Int64], in db: Database) throws -> [Int64: [AttachmentMetadata]] {
+    private static func attachments(
+        ofMessageRows rowIds: [Int64], in db: Database
+    ) throws -> [Int64: [AttachmentMetadata]] {
         if rowIds.isEmpty { return [:] }
         let request: SQLRequest<Row> = """
             SELECT message_id, provider_part_id, name, size, content_type FROM attachment

@@ -14,30 +14,32 @@ struct BadInputTests {
         let expectedText: String
         var testDescription: String { expectedText }
 
-        init(_ message: StoredMessage, _ expectedText: String) {
+        /// `problem` is what the error says after naming the message's position.
+        init(_ message: StoredMessage, _ problem: String) {
             self.message = message
-            self.expectedText = expectedText
+            expectedText = "message 1 of the batch: " + problem
         }
     }
 
     static let cases: [BadMessage] = [
-        BadMessage(with { $0.connectionId = "" }, "message 1 of the batch: connectionId is empty or holds a NUL character"),
-        BadMessage(with { $0.providerMessageId = "" }, "message 1 of the batch: providerMessageId is empty or holds a NUL character"),
-        BadMessage(with { $0.providerMessageId = "  \t" }, "message 1 of the batch: providerMessageId is empty or holds a NUL character"),
-        BadMessage(with { $0.providerMessageId = "abc\0def" }, "message 1 of the batch: providerMessageId is empty or holds a NUL character"),
-        BadMessage(with { $0.receivedAt = Date(timeIntervalSince1970: .nan) }, "message 1 of the batch: receivedAt is out of range"),
-        BadMessage(with { $0.sentAt = .distantFuture.addingTimeInterval(1e12) }, "message 1 of the batch: sentAt is out of range"),
+        BadMessage(with { $0.connectionId = "" }, "connectionId is empty or holds a NUL character"),
+        BadMessage(with { $0.providerMessageId = "" }, "providerMessageId is empty or holds a NUL character"),
+        BadMessage(with { $0.providerMessageId = "  \t" }, "providerMessageId is empty or holds a NUL character"),
+        BadMessage(
+            with { $0.providerMessageId = "abc\0def" }, "providerMessageId is empty or holds a NUL character"),
+        BadMessage(with { $0.receivedAt = Date(timeIntervalSince1970: .nan) }, "receivedAt is out of range"),
+        BadMessage(with { $0.sentAt = .distantFuture.addingTimeInterval(1e12) }, "sentAt is out of range"),
         BadMessage(
             with { $0.attachments = [AttachmentMetadata(providerPartId: "", name: "a", size: 1, contentType: "x")] },
-            "message 1 of the batch: attachment 0 has an empty providerPartId or one with a NUL character"
+            "attachment 0 has an empty providerPartId or one with a NUL character"
         ),
         BadMessage(
             with { $0.attachments = [AttachmentMetadata(providerPartId: "p", name: "a", size: -1, contentType: "x")] },
-            "message 1 of the batch: attachment 0 has a negative size"
+            "attachment 0 has a negative size"
         ),
         BadMessage(
             with { $0.attachments = [part, part] },
-            "message 1 of the batch: attachment 1 repeats the providerPartId of an earlier attachment"
+            "attachment 1 repeats the providerPartId of an earlier attachment"
         ),
     ]
 
