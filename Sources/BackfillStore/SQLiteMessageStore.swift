@@ -27,15 +27,6 @@ public final class SQLiteMessageStore: MessageStore {
 
     // MARK: Writing
 
-    private static let insertMessageSQL = """
-        INSERT INTO message (
-            connection_id, provider_message_id, folder, internet_message_id, conversation_id, subject,
-            from_address, to_addresses, cc_addresses, received_at, sent_at, snippet, has_attachments, source,
-            stored_at
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (connection_id, provider_message_id) DO NOTHING
-        """
-
     private static let insertAttachmentSQL = """
         INSERT INTO attachment (message_id, provider_part_id, name, size, content_type) VALUES (?, ?, ?, ?, ?)
         """
@@ -49,19 +40,12 @@ public final class SQLiteMessageStore: MessageStore {
         let storedAt = StoreTime.milliseconds(Date())
         return try await pool.write { db in
             // Cached statements: the SQL is compiled once per connection, then only bound and stepped.
-            let insertMessage = try db.cachedStatement(sql: Self.insertMessageSQL)
+            let insertMessage = try MessageInsertStatement(db)
             var newCount = 0
             for (index, message) in messages.enumerated() {
                 // A throw rolls the whole transaction back.
                 try message.validate(positionInBatch: index)
-                try insertMessage.execute(arguments: [
-                    message.connectionId, message.providerMessageId, message.folder.rawValue,
-                    message.internetMessageId, message.conversationId, message.subject, message.from,
-                    RecipientList.encode(message.to), RecipientList.encode(message.cc),
-                    StoreTime.milliseconds(message.receivedAt), message.sentAt.map(StoreTime.milliseconds),
-                    message.snippet, message.hasAttachments, message.source.rawValue, storedAt,
-                ])
-                guard db.changesCount > 0 else { continue }
+                guard try insertMessage.insert(message, storedAt: storedAt) else { continue }
                 newCount += 1
                 if message.attachments.isEmpty { continue }
                 let messageRowId = db.lastInsertedRowID

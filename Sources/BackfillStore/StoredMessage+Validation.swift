@@ -26,7 +26,14 @@ extension StoredMessage {
         }
     }
 
+    /// One pass over the UTF-8 bytes (Character properties cost a Unicode table lookup per character):
+    /// no NUL, and at least one byte that is not ASCII white space.
     private static func isUsableId(_ id: String) -> Bool {
-        !id.utf8.contains(0) && id.contains { !$0.isWhitespace }
+        var hasVisible = false
+        for byte in id.utf8 {
+            if byte == 0 { return false }
+            if byte != 0x20 && !(0x09...0x0D).contains(byte) { hasVisible = true }
+        }
+        return hasVisible
     }
 }
