@@ -55,7 +55,9 @@ struct MessageInsertStatement {
 
     private func bind(_ index: Int32, _ text: String?) throws {
         guard let text else { return try check(sqlite3_bind_null(statement, index)) }
-        try check(sqlite3_bind_text(statement, index, text, -1, Self.transient))
+        // `withCString` lends a native string's own bytes; passing the String as a pointer argument
+        // would build a copy (`utf8CString`) first.
+        try check(text.withCString { sqlite3_bind_text(statement, index, $0, -1, Self.transient) })
     }
 
     private func bind(_ index: Int32, _ integer: Int64?) throws {
