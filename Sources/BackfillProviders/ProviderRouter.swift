@@ -27,36 +27,53 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
     }
 
     public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
-        try await provider(job.connectionId).prepare(job)
+        try await dispatch(job.connectionId) { try await $0.prepare(job) }
     }
 
     public func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage {
-        try await provider(job.connectionId).fetchPage(job, cursor: cursor)
+        try await dispatch(job.connectionId) { try await $0.fetchPage(job, cursor: cursor) }
     }
 
     public func finish(_ job: BackfillJob) async throws {
-        try await provider(job.connectionId).finish(job)
+        try await dispatch(job.connectionId) { try await $0.finish(job) }
     }
 
     public func catchUp(connectionId: String) async throws -> CatchUpResult {
-        try await provider(connectionId).catchUp(connectionId: connectionId)
+        try await dispatch(connectionId) { try await $0.catchUp(connectionId: connectionId) }
     }
 
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
         -> SubscriptionStatus
     {
-        try await provider(connectionId).ensureSubscription(
-            connectionId: connectionId, notificationURL: notificationURL, clientState: clientState
-        )
+        try await dispatch(connectionId) {
+            try await $0.ensureSubscription(connectionId: connectionId, notificationURL: notificationURL, clientState: clientState)
+        }
     }
 
-    private func provider(_ connectionId: String) async throws -> any MailProvider & RealtimeSync {
+    /// Runs `body` on the connection's provider. A shared mailbox borrows its parent's token: while the
+    /// parent is in error or disconnected, or when the parent's token is refused, the shared mailbox waits
+    /// on its parent instead of failing by itself.
+    private func dispatch<T: Sendable>(
+        _ connectionId: String, _ body: (any MailProvider & RealtimeSync) async throws -> T
+    ) async throws -> T {
         guard let connection = try await directory.connection(connectionId) else {
             throw ProviderFailure.permissionLost("unknown connection")
         }
-        switch connection.provider {
-        case .graph: return graph
-        case .gmail: return gmail
+        let provider: any MailProvider & RealtimeSync = switch connection.provider {
+        case .graph: graph
+        case .gmail: gmail
+        }
+        guard let parentId = connection.parentId else { return try await body(provider) }
+        guard let parent = try await directory.connection(parentId) else {
+            throw ProviderFailure.permissionLost("the parent connection was removed")
+        }
+        if parent.health == .error || parent.health == .disconnected {
+            throw ProviderFailure.parentUnavailable(parent.address)
+        }
+        do {
+            return try await body(provider)
+        } catch ProviderFailure.tokenExpired {
+            throw ProviderFailure.parentUnavailable(parent.address)
         }
     }
 }

@@ -68,3 +68,9 @@ public struct TokenCipher: Sendable {
         return credentials
     }
 }
+
+/// Storage seals credentials with this cipher (the Redis connection directory takes any sealer).
+extension TokenCipher: CredentialSealer {
+    public func seal(_ plaintext: Data) throws -> String { try encrypt(plaintext) }
+    public func open(_ sealed: String) throws -> Data { try decrypt(sealed) }
+}

@@ -108,10 +108,13 @@ public final class Scheduler: Sendable {
         switch reply.first {
         case "claimed":
             guard let epoch = reply[safe: 1], let latency = reply[safe: 2].flatMap(Int.init),
-                  let record = BackfillRecord(flat: reply.dropFirst(3))
+                  let record = BackfillRecord(flat: reply.dropFirst(4))
             else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
             let lease = Lease(connectionId: connectionId, owner: owner, epoch: epoch)
-            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil)
+            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil, dirty: reply[3] == "1")
+        case "catchup":
+            guard let epoch = reply[safe: 1] else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
+            return .catchUpOnly(Lease(connectionId: connectionId, owner: owner, epoch: epoch))
         case "none", "idle", "wait", "busy": return .notClaimed(reply.first ?? "")
         default: throw SchedulerError.unexpectedReply(script: "claim", reply)
         }
@@ -122,7 +125,7 @@ public final class Scheduler: Sendable {
             String(count), nextCursor ?? "", nextCursor == nil ? "1" : "0", String(configuration.leaseDuration.milliseconds),
         ])
         switch reply.first {
-        case "continue": return .proceed
+        case "continue": return .proceed(dirty: reply[safe: 2] == "1")
         case "pause": return .pause
         case "cancel": return .cancel
         case "stale": return .stale
@@ -186,12 +189,16 @@ extension Scheduler {
     }
 
     enum ClaimResult: Sendable {
-        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?)
+        /// `dirty`: a webhook said new mail may be waiting; catch up before the next page.
+        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?, dirty: Bool)
+        /// Nothing to backfill, but a webhook marked the connection dirty: catch up, then release.
+        case catchUpOnly(Lease)
         case notClaimed(String)
     }
 
-    enum CommitAnswer: Sendable {
-        case proceed, pause, cancel, stale
+    enum CommitAnswer: Sendable, Equatable {
+        case proceed(dirty: Bool)
+        case pause, cancel, stale
     }
 }
 

@@ -4,6 +4,7 @@ import Metrics
 struct SchedulerMetrics: Sendable {
     let pages = Counter(label: "backfill_pages_total")
     let messages = Counter(label: "backfill_messages_pulled_total")
+    let realtimeMessages = Counter(label: "backfill_realtime_messages_total")
     let staleCommits = Counter(label: "backfill_stale_commits_refused_total")
     let throttleParks = Counter(label: "backfill_throttle_parks_total")
     let transientFailures = Counter(label: "backfill_transient_failures_total")

@@ -8,6 +8,8 @@ struct Worker: Sendable {
     let scheduler: Scheduler
     let provider: any MailProvider
     let store: any MessageStore
+    /// Catches up on new mail when a webhook marked the connection dirty; nil where there is none.
+    let realtime: (any RealtimeSync)?
     let metrics: SchedulerMetrics
     let owner: String
     let logger: Logger
@@ -18,15 +20,23 @@ struct Worker: Sendable {
         var logger = logger
         logger[metadataKey: LogKey.connection] = "\(connectionId)"
         do {
-            guard case .claimed(let lease, let record, let latency) = try await scheduler.claim(connectionId: connectionId, owner: owner)
-            else { return }
-            if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
-            logger[metadataKey: LogKey.backfill] = "\(record.id)"
-            logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
-            do {
-                try await runSlice(lease, record, logger: logger)
-            } catch {
-                await handle(error, lease: lease, record: record, logger: logger)
+            switch try await scheduler.claim(connectionId: connectionId, owner: owner) {
+            case .notClaimed:
+                return
+            case .catchUpOnly(let lease):
+                logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
+                await catchUp(connectionId, logger: logger)
+                try await scheduler.release(lease)
+            case .claimed(let lease, let record, let latency, let dirty):
+                if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
+                logger[metadataKey: LogKey.backfill] = "\(record.id)"
+                logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
+                if dirty { await catchUp(connectionId, logger: logger) }
+                do {
+                    try await runSlice(lease, record, logger: logger)
+                } catch {
+                    await handle(error, lease: lease, record: record, logger: logger)
+                }
             }
         } catch {
             logger.warning("scheduler call failed; the auditor will bring the connection back", metadata: [LogKey.error: "\(error)"])
@@ -55,7 +65,8 @@ struct Worker: Sendable {
                 _ = try await store.insert(page.messages)
             }
             switch try await scheduler.commit(lease, count: page.messages.count, nextCursor: page.nextCursor) {
-            case .proceed: break
+            case .proceed(let dirty):
+                if dirty { await catchUp(lease.connectionId, logger: logger) }
             case .pause, .cancel: return
             case .stale: return refused(logger)
             }
@@ -72,6 +83,24 @@ struct Worker: Sendable {
             logger.info("backfill completed")
         case "stale": refused(logger)
         default: break
+        }
+    }
+
+    /// Stores new mail since the real-time cursor. A failure here is logged and left for the next
+    /// notification or tick: it must not stop the backfill.
+    private func catchUp(_ connectionId: String, logger: Logger) async {
+        guard let realtime else { return }
+        do {
+            let result = try await realtime.catchUp(connectionId: connectionId)
+            if !result.messages.isEmpty {
+                let new = try await store.insert(result.messages)
+                metrics.realtimeMessages.increment(by: new)
+            }
+            if result.resyncNeeded {
+                logger.warning("real-time cursor had expired; a fresh one was taken (mail in the gap needs a reset)")
+            }
+        } catch {
+            logger.warning("real-time catch-up failed", metadata: [LogKey.error: "\(error)"])
         }
     }
 

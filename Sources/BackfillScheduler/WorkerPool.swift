@@ -12,13 +12,16 @@ public final class WorkerPool: Service, Sendable {
     private let stopFlag: StopFlag
     private let logger: Logger
 
-    public init(scheduler: Scheduler, provider: any MailProvider, store: any MessageStore, logger: Logger) {
+    public init(
+        scheduler: Scheduler, provider: any MailProvider, store: any MessageStore, realtime: (any RealtimeSync)? = nil,
+        logger: Logger
+    ) {
         let stopFlag = StopFlag()
         self.scheduler = scheduler
         self.stopFlag = stopFlag
         self.logger = logger
         self.worker = Worker(
-            scheduler: scheduler, provider: provider, store: store, metrics: SchedulerMetrics(),
+            scheduler: scheduler, provider: provider, store: store, realtime: realtime, metrics: SchedulerMetrics(),
             owner: scheduler.configuration.instanceId, logger: logger, stopping: { stopFlag.isSet }
         )
     }

@@ -12,11 +12,11 @@ struct WorkerTests {
     /// Runs an instance's services (workers, promoter, auditor) around `body`, then shuts them down.
     func withInstance(
         _ env: TestEnvironment, pageDelay: Duration = .zero, instance: String = "in-process",
-        _ body: @Sendable () async throws -> Void
+        realtime: (any RealtimeSync)? = nil, _ body: @Sendable () async throws -> Void
     ) async throws {
         let logger = Logger(label: "test.instance")
         let pool = WorkerPool(scheduler: env.scheduler, provider: env.provider(pageDelay: pageDelay, instance: instance),
-                              store: env.store, logger: logger)
+                              store: env.store, realtime: realtime, logger: logger)
         let group = ServiceGroup(services: [pool, Promoter(scheduler: env.scheduler, logger: logger),
                                             Auditor(scheduler: env.scheduler, logger: logger)], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -55,7 +55,7 @@ struct WorkerTests {
         try await env.inject(id, "hold:10", "worker-a")
         let logger = Logger(label: "test.worker")
         func worker(_ name: String) -> Worker {
-            Worker(scheduler: env.scheduler, provider: env.provider(instance: name), store: env.store,
+            Worker(scheduler: env.scheduler, provider: env.provider(instance: name), store: env.store, realtime: nil,
                    metrics: SchedulerMetrics(), owner: name, logger: logger, stopping: { false })
         }
         // Worker A commits page 0, then hangs on page 10 past its lease.
@@ -156,6 +156,33 @@ struct WorkerTests {
         #expect(try await env.stored(id) == env.expectedIds(id))
     }
 
+    @Test("a connection marked dirty catches up on new mail during the backfill and after it")
+    func realtimeCatchUp() async throws {
+        let env = try TestEnvironment()
+        let id = "realtime-100"
+        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
+        let realtime = ListRealtime(redis: env.redis, key: env.testKeys.faults(id) + ":realtime")
+        @Sendable func deliver(_ messageId: String) async throws {
+            _ = try await env.redis.send(["RPUSH", realtime.key, messageId])
+            #expect(try await directory.markDirty(id))
+            _ = try await env.scheduler.nudge([id])
+        }
+        try await withInstance(env, pageDelay: .milliseconds(50), realtime: realtime) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last90Days)
+            try await env.eventually("some progress") { try await env.record(id).pulled >= 20 }
+            try await deliver("new-during")
+            try await env.eventually("new mail stored during the backfill") { try await env.stored(id).contains("new-during") }
+            #expect(try await env.record(id).state == .running)
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+            try await deliver("new-after")
+            try await env.eventually("new mail stored after the backfill") { try await env.stored(id).contains("new-after") }
+        }
+        #expect(try await env.stored(id) == env.expectedIds(id).union(["new-during", "new-after"]))
+        #expect(try await env.record(id).pulled == 100)
+        #expect(try await env.record(id).state == .completed)
+    }
+
     @Test("pause stops at the end of the page; resume continues with nothing repeated or skipped")
     func pauseResume() async throws {
         let env = try TestEnvironment()
@@ -228,4 +255,22 @@ struct WorkerTests {
 struct PlainSealer: CredentialSealer {
     func seal(_ plaintext: Data) throws -> String { plaintext.base64EncodedString() }
     func open(_ sealed: String) throws -> Data { Data(base64Encoded: sealed) ?? Data() }
+}
+
+/// Real-time mail for tests: each catch-up takes the ids queued in a Redis list.
+struct ListRealtime: RealtimeSync {
+    let redis: RedisClient
+    let key: String
+
+    func catchUp(connectionId: String) async throws -> CatchUpResult {
+        let replies = try await redis.pipeline([["LRANGE", key, "0", "-1"], ["DEL", key]])
+        let messages = replies[0].strings.map {
+            StoredMessage(connectionId: connectionId, providerMessageId: $0, folder: .inbox, receivedAt: Date(), source: .realtime)
+        }
+        return CatchUpResult(messages: messages, resyncNeeded: false)
+    }
+
+    func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws -> SubscriptionStatus {
+        SubscriptionStatus(id: "test", expiresAt: Date().addingTimeInterval(3600), changed: false)
+    }
 }

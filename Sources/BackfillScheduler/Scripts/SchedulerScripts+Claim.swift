@@ -3,10 +3,12 @@ import BackfillRedis
 extension SchedulerScripts {
     /// Takes the connection's lease if it is free or expired and the backfill is runnable and due.
     /// Also takes the connection off the nudge queue's set, so a later nudge queues it again.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats.
+    /// A connection marked dirty by a webhook is claimed even when its backfill is finished (or absent),
+    /// so its lease holder catches up on new mail; the dirty mark is taken (cleared) by the claim.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 lease duration (ms).
-    /// Replies: {'claimed', epoch, ms since the nudge (or -1), field1, value1, ...} (the backfill hash) |
-    ///          {'none'} (no backfill) |
+    /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty 0|1, field1, value1, ...} (the backfill
+    ///          hash) | {'catchup', epoch} (only real-time work) | {'none'} (no backfill) |
     ///          {'idle', state} (not runnable) | {'wait', retryAt} (not due yet) | {'busy'} (lease held).
     static let claim = make("claim", """
         local now = now_ms()
@@ -14,18 +16,27 @@ extension SchedulerScripts {
         redis.call('HDEL', KEYS[9], ARGV[1])
         local bf = redis.call('HMGET', KEYS[1], 'state', 'retryAt')
         local state = bf[1]
-        if not state then return {'none'} end
-        if state ~= 'queued' and state ~= 'running' and state ~= 'throttled' then return {'idle', state} end
+        local lease = redis.call('HMGET', KEYS[3], 'owner', 'expiresAt')
+        local free = not lease[1] or lease[1] == '' or tonumber(lease[2]) <= now
+        if state ~= 'queued' and state ~= 'running' and state ~= 'throttled' then
+          -- Nothing to backfill: claim only for a catch-up when a webhook marked the connection dirty.
+          if free and redis.call('HDEL', KEYS[11], 'dirty') == 1 then
+            local epoch = redis.call('HINCRBY', KEYS[3], 'epoch', 1)
+            local expires = now + tonumber(ARGV[3])
+            redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'expiresAt', expires)
+            redis.call('ZADD', KEYS[5], expires, ARGV[1])
+            return {'catchup', tostring(epoch)}
+          end
+          if not state then return {'none'} end
+          return {'idle', state}
+        end
         local at = tonumber(bf[2] or '')
         if at and at > now then
           schedule_retry(KEYS[6], KEYS[7], ARGV[1], at)
           return {'wait', tostring(at)}
         end
-        local lease = redis.call('HMGET', KEYS[3], 'owner', 'expiresAt')
-        if lease[1] and lease[1] ~= '' then
-          if tonumber(lease[2]) > now then return {'busy'} end
-          redis.call('HINCRBY', KEYS[10], 'leaseRecoveries', 1)
-        end
+        if not free then return {'busy'} end
+        if lease[1] and lease[1] ~= '' then redis.call('HINCRBY', KEYS[10], 'leaseRecoveries', 1) end
         local epoch = redis.call('HINCRBY', KEYS[3], 'epoch', 1)
         local expires = now + tonumber(ARGV[3])
         redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'expiresAt', expires)
@@ -37,7 +48,8 @@ extension SchedulerScripts {
         if not redis.call('HGET', KEYS[1], 'rateSince') then
           redis.call('HSET', KEYS[1], 'rateSince', now, 'rateSincePulled', redis.call('HGET', KEYS[1], 'pulled'))
         end
-        local reply = {'claimed', tostring(epoch), nudgedAt and tostring(now - nudgedAt) or '-1'}
+        local dirty = redis.call('HDEL', KEYS[11], 'dirty')
+        local reply = {'claimed', tostring(epoch), nudgedAt and tostring(now - nudgedAt) or '-1', tostring(dirty)}
         for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do reply[#reply + 1] = v end
         return reply
         """)

@@ -3,10 +3,11 @@ import BackfillRedis
 extension SchedulerScripts {
     /// Records a stored page: checks the fencing epoch, advances the cursor, adds the page to `pulled`,
     /// renews the lease, and says whether to go on.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 10 stats.
+    /// It also takes the connection's dirty mark, so the worker catches up on new mail before its next page.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 messages in the page, 5 next cursor, 6 `1` when it was
     ///       the last page, 7 lease duration (ms).
-    /// Replies: {'continue', pulled} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the caller
+    /// Replies: {'continue', pulled, dirty 0|1} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the caller
     ///          lost the lease: it must stop; counted in stats `staleCommits`).
     static let commit = make("commit", """
         local now = now_ms()
@@ -27,7 +28,7 @@ extension SchedulerScripts {
           local expires = now + tonumber(ARGV[7])
           redis.call('HSET', KEYS[3], 'expiresAt', expires)
           redis.call('ZADD', KEYS[5], expires, ARGV[1])
-          return {'continue', tostring(pulled)}
+          return {'continue', tostring(pulled), tostring(redis.call('HDEL', KEYS[11], 'dirty'))}
         end
         release(KEYS[3], KEYS[5], ARGV[1])
         if state == 'paused' then return {'pause', tostring(pulled)} end

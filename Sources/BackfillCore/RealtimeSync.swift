@@ -1,4 +1,3 @@
-import BackfillCore
 import Foundation
 
 /// The real-time half of a provider: catching up from the stored cursor, and keeping the provider's
