@@ -116,6 +116,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "HTTPBench",
+            dependencies: ["BackfillHTTP", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "ops/bench/HTTPBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "StoreBench",
             dependencies: ["BackfillCore", "BackfillStore"],
             path: "ops/bench/StoreBench",
