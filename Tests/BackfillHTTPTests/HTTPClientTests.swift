@@ -109,7 +109,8 @@ struct HTTPClientTests {
             #expect(download.body.count == size)
             #expect(download.body == Data(TestServer.patternBytes(count: size)))
 
-            let upload = Data(TestServer.patternBytes(count: 3 * 1024 * 1024).reversed())
+            // Another length, so the upload cannot pass for the download.
+            let upload = Data(TestServer.patternBytes(count: 3 * 1024 * 1024 + 100).dropFirst(100))
             let echoed = try await client.send(
                 HTTPRequest(
                     method: "POST", url: server.baseURL + "/echo",
@@ -266,5 +267,32 @@ struct HTTPClientTests {
         let client = HTTPClient()
         await client.shutdown()
         _ = await expectFailure(.cancelled) { try await client.send(HTTPRequest(url: "http://127.0.0.1:1/")) }
+    }
+}
+
+@Suite("HTTP client over TLS", .timeLimit(.minutes(1)))
+struct HTTPClientTLSTests {
+    @Test("verifies certificates by default: a self-signed server is refused with .tls")
+    func verifiesByDefault() async throws {
+        try await TLSTestServer.with { server in
+            let client = HTTPClient()
+            do {
+                let response = try await client.send(HTTPRequest(url: server.url))
+                Issue.record("expected a TLS error, got status \(response.status)")
+            } catch let error as HTTPClientError {
+                #expect(error.code == .tls, "\(error)")
+            }
+            await client.shutdown()
+        }
+    }
+
+    @Test("with verification turned off, the same server answers")
+    func verificationOff() async throws {
+        try await TLSTestServer.with { server in
+            let client = HTTPClient(configuration: .init(verifyTLS: false))
+            let response = try await client.send(HTTPRequest(url: server.url))
+            await client.shutdown()
+            #expect(response.status == 200)
+        }
     }
 }

@@ -105,7 +105,13 @@ struct TestServer: Sendable {
 
     /// The bytes `/bytes/{count}` answers with: a pattern whose period (251) does not divide buffer sizes.
     static func patternBytes(count: Int) -> [UInt8] {
-        (0 ..< count).map { UInt8($0 % 251) }
+        let period = (0 ..< 251).map { UInt8($0) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count {
+            bytes.append(contentsOf: period.prefix(count - bytes.count))
+        }
+        return bytes
     }
 }
 
