@@ -192,6 +192,33 @@ struct HTTPClientTests {
         }
     }
 
+    @Test("sends cancelled at any moment each end with a response or .cancelled, and none is lost")
+    func cancellationRaces() async throws {
+        try await withClient { client, server in
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0 ..< 200 {
+                    // Unstructured, so each send can be cancelled on its own at a different moment.
+                    let send = Task { try await client.send(HTTPRequest(url: server.baseURL + "/slow?ms=20")) }
+                    group.addTask {
+                        try await Task.sleep(for: .microseconds(index * 150))
+                        send.cancel()
+                        switch await send.result {
+                        case .success(let response): return "\(response.status)"
+                        case .failure(let error as HTTPClientError): return "\(error.code)"
+                        case .failure(let error): return "unexpected \(error)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(Set(outcomes.keys).isSubset(of: ["200", "cancelled"]), "\(outcomes)")
+            #expect(outcomes.values.reduce(0, +) == 200)
+            #expect(outcomes["cancelled", default: 0] > 0)
+            let after = try await client.send(HTTPRequest(url: server.baseURL + "/hello"))
+            #expect(after.status == 200)
+        }
+    }
+
     @Test("a task cancelled before sending fails with .cancelled without a transfer")
     func cancelledBeforeSend() async throws {
         try await withClient { client, server in
