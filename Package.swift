@@ -128,6 +128,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "HTTPBench",
+            dependencies: ["BackfillHTTP", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "ops/bench/HTTPBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "StoreBench",
             dependencies: ["BackfillCore", "BackfillStore"],
             path: "ops/bench/StoreBench",
@@ -139,13 +145,24 @@ let package = Package(
         .testTarget(name: "BackfillRedisTests", dependencies: ["BackfillRedis"], swiftSettings: strict),
         .testTarget(
             name: "BackfillHTTPTests",
-            dependencies: ["BackfillHTTP", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "BackfillHTTP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "BackfillStoreTests", dependencies: ["BackfillStore"], swiftSettings: strict),
+        .testTarget(
+            name: "BackfillStoreTests",
+            dependencies: ["BackfillStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BackfillSchedulerTests",
-            dependencies: ["BackfillScheduler", "BackfillRedis", "SchedulerTestSupport"],
+            dependencies: [
+                "BackfillScheduler", "BackfillRedis", "SchedulerTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // A deterministic provider and a Redis-backed store for scheduler tests, and the program that

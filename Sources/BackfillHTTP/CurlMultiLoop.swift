@@ -43,9 +43,13 @@ final class CurlMultiLoop: @unchecked Sendable {
             hasStopped = true
             return
         }
-        _ = backfill_curl_multi_setopt_long(
-            multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(0, configuration.maxConnectionsPerHost))
-        _ = backfill_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, configuration.maxCachedConnections))
+        let limits = [
+            (CURLMOPT_MAX_HOST_CONNECTIONS, max(0, configuration.maxConnectionsPerHost)),
+            (CURLMOPT_MAXCONNECTS, max(1, configuration.maxCachedConnections)),
+        ]
+        for (option, value) in limits where backfill_curl_multi_setopt_long(multi, option, value) != CURLM_OK {
+            logger.warning("curl refused a connection limit", metadata: ["curl.option": "\(option.rawValue)"])
+        }
         let thread = Thread { [self] in run() }
         thread.name = "backfill.curl"
         thread.start()

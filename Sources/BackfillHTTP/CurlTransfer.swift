@@ -112,20 +112,32 @@ final class CurlTransfer {
     /// Takes one raw header line. A status line starts a new response (after a redirect or a 100), whose
     /// headers replace those collected so far.
     fileprivate func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
-        if line.hasPrefix("HTTP/") {
+        let line = Self.trimmed(bytes[...])
+        if line.starts(with: "HTTP/".utf8) {
             responseHeaders = HTTPHeaders()
-        } else if line.first == " " || line.first == "\t" {
+        } else if let first = line.first, Self.isBlank(first) {
             // An obsolete folded line continues the previous header's value.
-            responseHeaders.extendLastValue(with: line.trimmingCharacters(in: .whitespaces))
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
-            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            responseHeaders.extendLastValue(with: String(decoding: Self.trimmed(line), as: UTF8.self))
+        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            let name = String(decoding: Self.trimmed(line[..<colon]), as: UTF8.self)
+            let value = String(decoding: Self.trimmed(line[(colon + 1)...]), as: UTF8.self)
             responseHeaders.add(name, value)
             if HTTPHeaders.namesMatch(name, "Content-Length"), let length = Int(value) {
                 body.reserveCapacity(min(length, Self.maxReservedBodyBytes))
             }
         }
+    }
+
+    /// The bytes without leading and trailing spaces, tabs, CR and LF.
+    private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+        let start = bytes.firstIndex { !isBlank($0) } ?? bytes.endIndex
+        let end = bytes[start...].lastIndex { !isBlank($0) }.map { $0 + 1 } ?? start
+        return bytes[start ..< end]
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\n")
     }
 
     /// Milliseconds for a curl timeout, at least 1 (0 would mean "no timeout" to curl).

@@ -109,7 +109,8 @@ struct HTTPClientTests {
             #expect(download.body.count == size)
             #expect(download.body == Data(TestServer.patternBytes(count: size)))
 
-            let upload = Data(TestServer.patternBytes(count: 3 * 1024 * 1024).reversed())
+            // Another length, so the upload cannot pass for the download.
+            let upload = Data(TestServer.patternBytes(count: 3 * 1024 * 1024 + 100).dropFirst(100))
             let echoed = try await client.send(
                 HTTPRequest(
                     method: "POST", url: server.baseURL + "/echo",
@@ -191,6 +192,33 @@ struct HTTPClientTests {
         }
     }
 
+    @Test("sends cancelled at any moment each end with a response or .cancelled, and none is lost")
+    func cancellationRaces() async throws {
+        try await withClient { client, server in
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0 ..< 200 {
+                    // Unstructured, so each send can be cancelled on its own at a different moment.
+                    let send = Task { try await client.send(HTTPRequest(url: server.baseURL + "/slow?ms=20")) }
+                    group.addTask {
+                        try await Task.sleep(for: .microseconds(index * 150))
+                        send.cancel()
+                        switch await send.result {
+                        case .success(let response): return "\(response.status)"
+                        case .failure(let error as HTTPClientError): return "\(error.code)"
+                        case .failure(let error): return "unexpected \(error)"
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(Set(outcomes.keys).isSubset(of: ["200", "cancelled"]), "\(outcomes)")
+            #expect(outcomes.values.reduce(0, +) == 200)
+            #expect(outcomes["cancelled", default: 0] > 0)
+            let after = try await client.send(HTTPRequest(url: server.baseURL + "/hello"))
+            #expect(after.status == 200)
+        }
+    }
+
     @Test("a task cancelled before sending fails with .cancelled without a transfer")
     func cancelledBeforeSend() async throws {
         try await withClient { client, server in
@@ -266,5 +294,32 @@ struct HTTPClientTests {
         let client = HTTPClient()
         await client.shutdown()
         _ = await expectFailure(.cancelled) { try await client.send(HTTPRequest(url: "http://127.0.0.1:1/")) }
+    }
+}
+
+@Suite("HTTP client over TLS", .timeLimit(.minutes(1)))
+struct HTTPClientTLSTests {
+    @Test("verifies certificates by default: a self-signed server is refused with .tls")
+    func verifiesByDefault() async throws {
+        try await TLSTestServer.with { server in
+            let client = HTTPClient()
+            do {
+                let response = try await client.send(HTTPRequest(url: server.url))
+                Issue.record("expected a TLS error, got status \(response.status)")
+            } catch let error as HTTPClientError {
+                #expect(error.code == .tls, "\(error)")
+            }
+            await client.shutdown()
+        }
+    }
+
+    @Test("with verification turned off, the same server answers")
+    func verificationOff() async throws {
+        try await TLSTestServer.with { server in
+            let client = HTTPClient(configuration: .init(verifyTLS: false))
+            let response = try await client.send(HTTPRequest(url: server.url))
+            await client.shutdown()
+            #expect(response.status == 200)
+        }
     }
 }

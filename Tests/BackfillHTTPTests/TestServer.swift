@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A Hummingbird server on a free loopback port with the routes the HTTP client tests talk to.
 ///
@@ -17,8 +18,7 @@ struct TestServer: Sendable {
         let (arrivals, arrivalContinuation) = AsyncStream<Void>.makeStream()
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "backfill.http.test-server")
-        // Stopping the server by cancellation logs an error for every open connection; that is expected.
-        logger.logLevel = .critical
+        logger.logLevel = .warning
         let app = Application(
             router: makeRouter(onSlowRequest: { arrivalContinuation.yield() }),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -28,14 +28,28 @@ struct TestServer: Sendable {
             },
             logger: logger
         )
+        // Stopped by graceful shutdown, not by cancellation: cancelling a NIO server while it accepts a
+        // connection traps (apple/swift-nio#3481).
+        let services = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
+            group.addTask {
+                defer { portContinuation.finish() }
+                try await services.run()
+            }
             var portIterator = ports.makeAsyncIterator()
             guard let port = await portIterator.next() else {
                 throw TestServerError.didNotStart
             }
-            defer { group.cancelAll() }
-            return try await body(TestServer(baseURL: "http://127.0.0.1:\(port)", slowRequestArrivals: arrivals))
+            let server = TestServer(baseURL: "http://127.0.0.1:\(port)", slowRequestArrivals: arrivals)
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(server))
+            } catch {
+                result = .failure(error)
+            }
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return try result.get()
         }
     }
 
@@ -97,7 +111,8 @@ struct TestServer: Sendable {
         router.get("/slow") { request, context -> String in
             onSlowRequest()
             let milliseconds = request.uri.queryParameters.get("ms", as: Int.self) ?? 500
-            try await Task.sleep(for: .milliseconds(milliseconds))
+            // Shutting the server down ends the wait, so a request the client gave up on cannot hold it.
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(milliseconds)) }
             return "\(context.peerPort)"
         }
         return router
@@ -105,7 +120,13 @@ struct TestServer: Sendable {
 
     /// The bytes `/bytes/{count}` answers with: a pattern whose period (251) does not divide buffer sizes.
     static func patternBytes(count: Int) -> [UInt8] {
-        (0 ..< count).map { UInt8($0 % 251) }
+        let period = (0 ..< 251).map { UInt8($0) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count {
+            bytes.append(contentsOf: period.prefix(count - bytes.count))
+        }
+        return bytes
     }
 }
 
