@@ -115,6 +115,12 @@ public final class RedisClient: Sendable {
         return try await connection.send(command, timeout: timeout)
     }
 
+    /// The thread of the first pool connection, as an executor. A task that awaits commands one after
+    /// another (`withTaskExecutorPreference(client.executor) { ... }`) runs on the thread that does the
+    /// I/O, so each round trip costs no thread wake-up. Keep CPU-heavy work off it: it delays the I/O.
+    @available(macOS 15.0, *)
+    public var executor: any TaskExecutor { pool[0] }
+
     /// Fails new and queued commands with `.closed` and returns once every connection is closed.
     public func close() async {
         let dedicated = state.close()

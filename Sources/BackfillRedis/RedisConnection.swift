@@ -30,6 +30,8 @@ final class RedisConnection: @unchecked Sendable {
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var queue: [Request] = []
+    /// Tasks that prefer this connection's thread as their executor.
+    private var jobs: [UnownedJob] = []
     private var load = 0
     private var isClosed = false
     private var isRunning = false
@@ -113,13 +115,18 @@ final class RedisConnection: @unchecked Sendable {
         }
         queue.append(request)
         load += 1
+        wakeThread()
+        condition.unlock()
+    }
+
+    /// Called with the lock held. Jobs still run after `close`: the thread starts again for them.
+    private func wakeThread() {
         if !isRunning {
             isRunning = true
             startThread()
-        } else if queue.count == 1 {
+        } else {
             condition.signal()
         }
-        condition.unlock()
     }
 
     private func startThread() {
@@ -134,10 +141,12 @@ final class RedisConnection: @unchecked Sendable {
     // MARK: The connection thread
 
     private func run() {
-        while let batch = nextBatch() {
-            execute(batch)
+        while let work = nextWork() {
+            for job in work.jobs { runJob(job) }
+            guard !work.requests.isEmpty else { continue }
+            execute(work.requests)
             condition.lock()
-            load -= batch.count
+            load -= work.requests.count
             condition.unlock()
         }
         context = nil
@@ -149,21 +158,19 @@ final class RedisConnection: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Blocks until requests are queued; nil once the connection is closed.
-    private func nextBatch() -> [Request]? {
+    /// Blocks until requests or jobs are queued; nil once the connection is closed and no job is left.
+    private func nextWork() -> (jobs: [UnownedJob], requests: [Request])? {
         awaitFollowUp()
         condition.lock()
         defer { condition.unlock() }
-        while queue.isEmpty && !isClosed { condition.wait() }
-        if isClosed {
-            let abandoned = queue
-            queue = []
-            load -= abandoned.count
-            for request in abandoned { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
-            return nil
-        }
-        defer { queue = [] }
-        return queue
+        while queue.isEmpty && jobs.isEmpty && !isClosed { condition.wait() }
+        let work = (jobs: jobs, requests: queue)
+        jobs = []
+        queue = []
+        guard isClosed else { return work }
+        load -= work.requests.count
+        for request in work.requests { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+        return work.jobs.isEmpty ? nil : (work.jobs, [])
     }
 
     /// A caller awaiting replies in a loop sends its next command a few microseconds after its reply;
@@ -172,7 +179,7 @@ final class RedisConnection: @unchecked Sendable {
         let until = ContinuousClock.now + Self.followUpWindow
         repeat {
             condition.lock()
-            let hasWork = !queue.isEmpty || isClosed
+            let hasWork = !queue.isEmpty || !jobs.isEmpty || isClosed
             condition.unlock()
             if hasWork { return }
             sched_yield()
@@ -305,5 +312,23 @@ extension RedisConnection.Request {
         case .command(_, let continuation), .binaryCommand(_, let continuation): continuation.resume(throwing: error)
         case .pipeline(_, let continuation): continuation.resume(throwing: error)
         }
+    }
+}
+
+/// Tasks that await many commands in sequence can run on a connection's own thread
+/// (`withTaskExecutorPreference`): a reply then resumes its caller on the thread that read it, and the
+/// caller's next command is picked up without waking another thread.
+@available(macOS 15.0, *)
+extension RedisConnection: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        wakeThread()
+        condition.unlock()
+    }
+
+    fileprivate func runJob(_ job: UnownedJob) {
+        job.runSynchronously(on: asUnownedTaskExecutor())
     }
 }
