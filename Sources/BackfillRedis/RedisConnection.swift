@@ -38,6 +38,8 @@ final class RedisConnection: @unchecked Sendable {
     private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
 
     // Owned by the connection thread.
+    private var takenJobs: [UnownedJob] = []
+    private var takenRequests: [Request] = []
     private var context: HiredisContext?
     private var lastUse = ContinuousClock.now
     private var nextConnectAttempt = ContinuousClock.now
@@ -141,12 +143,15 @@ final class RedisConnection: @unchecked Sendable {
     // MARK: The connection thread
 
     private func run() {
-        while let work = nextWork() {
-            for job in work.jobs { runJob(job) }
-            guard !work.requests.isEmpty else { continue }
-            execute(work.requests)
+        while nextWork() {
+            for job in takenJobs { runJob(job) }
+            takenJobs.removeAll(keepingCapacity: true)
+            guard !takenRequests.isEmpty else { continue }
+            let count = takenRequests.count
+            execute(takenRequests)
+            takenRequests.removeAll(keepingCapacity: true)
             condition.lock()
-            load -= work.requests.count
+            load -= count
             condition.unlock()
         }
         context = nil
@@ -158,19 +163,21 @@ final class RedisConnection: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Blocks until requests or jobs are queued; nil once the connection is closed and no job is left.
-    private func nextWork() -> (jobs: [UnownedJob], requests: [Request])? {
+    /// Blocks until requests or jobs are queued and moves them to `takenJobs` and `takenRequests`
+    /// (swapping buffers, so neither side allocates per round trip); false once the connection is
+    /// closed and no job is left.
+    private func nextWork() -> Bool {
         awaitFollowUp()
         condition.lock()
         defer { condition.unlock() }
         while queue.isEmpty && jobs.isEmpty && !isClosed { condition.wait() }
-        let work = (jobs: jobs, requests: queue)
-        jobs = []
-        queue = []
-        guard isClosed else { return work }
-        load -= work.requests.count
-        for request in work.requests { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
-        return work.jobs.isEmpty ? nil : (work.jobs, [])
+        swap(&jobs, &takenJobs)
+        swap(&queue, &takenRequests)
+        guard isClosed else { return true }
+        load -= takenRequests.count
+        for request in takenRequests { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+        takenRequests.removeAll()
+        return !takenJobs.isEmpty
     }
 
     /// A caller awaiting replies in a loop sends its next command a few microseconds after its reply;

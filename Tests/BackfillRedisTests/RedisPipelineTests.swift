@@ -52,6 +52,19 @@ struct RedisPipelineTests {
         await client.close()
     }
 
+    @Test("runs sequential commands from a task on the client's executor")
+    func sequentialOnExecutor() async throws {
+        let client = try TestRedis.client()
+        let key = TestRedis.prefix() + "counter"
+        let replies = try await withTaskExecutorPreference(client.executor) {
+            var replies: [RedisReply] = []
+            for _ in 0..<20 { replies.append(try await client.send(["INCR", key])) }
+            return replies
+        }
+        #expect(replies == (1...20).map { RedisReply.integer($0) })
+        await client.close()
+    }
+
     @Test("an empty pipeline returns no replies")
     func emptyPipeline() async throws {
         let client = try TestRedis.client()
