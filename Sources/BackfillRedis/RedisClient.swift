@@ -32,7 +32,7 @@ public final class RedisClient: Sendable {
         func checkOutBlocking(make: () -> RedisConnection) throws(RedisError) -> RedisConnection {
             lock.lock()
             defer { lock.unlock() }
-            guard !isClosed else { throw RedisError(code: .closed, message: "the Redis client is closed") }
+            guard !isClosed else { throw .clientClosed }
             let connection = idleBlocking.popLast() ?? make()
             busyBlocking[ObjectIdentifier(connection)] = connection
             return connection

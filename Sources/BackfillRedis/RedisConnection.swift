@@ -112,7 +112,7 @@ final class RedisConnection: @unchecked Sendable {
         condition.lock()
         guard !isClosed else {
             condition.unlock()
-            request.fail(RedisError(code: .closed, message: "the Redis client is closed"))
+            request.fail(.clientClosed)
             return
         }
         queue.append(request)
@@ -175,7 +175,7 @@ final class RedisConnection: @unchecked Sendable {
         swap(&queue, &takenRequests)
         guard isClosed else { return true }
         load -= takenRequests.count
-        for request in takenRequests { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+        for request in takenRequests { request.fail(.clientClosed) }
         takenRequests.removeAll()
         return !takenJobs.isEmpty
     }
@@ -264,7 +264,7 @@ final class RedisConnection: @unchecked Sendable {
             }
             guard let earliest = pending.lazy.compactMap(\.deadline).min() else { return nil }
             if !waitUntil(min(earliest, nextConnectAttempt)) {
-                for request in pending { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+                for request in pending { request.fail(.clientClosed) }
                 return nil
             }
         }

@@ -48,13 +48,15 @@ struct RedisConfigurationTests {
         }
     }
 
-    @Test("never repeats the password in an error")
+    @Test("never repeats the password in an error or a description")
     func keepsPasswordOutOfErrors() throws {
         let error = try #require(throws: RedisError.self) {
             try RedisConfiguration(url: "redis://:hunter2@host:notaport")
         }
         #expect(error.code == .invalidURL)
         #expect(!error.description.contains("hunter2"))
+        let configuration = try RedisConfiguration(url: "redis://:hunter2@host:6379")
+        #expect(!String(describing: configuration).contains("hunter2"))
     }
 
     @Test("rejects an empty pool and non-positive timeouts")
