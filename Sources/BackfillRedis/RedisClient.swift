@@ -32,7 +32,7 @@ public final class RedisClient: Sendable {
         func checkOutBlocking(make: () -> RedisConnection) throws(RedisError) -> RedisConnection {
             lock.lock()
             defer { lock.unlock() }
-            guard !isClosed else { throw RedisError(code: .closed, message: "the Redis client is closed") }
+            guard !isClosed else { throw .clientClosed }
             let connection = idleBlocking.popLast() ?? make()
             busyBlocking[ObjectIdentifier(connection)] = connection
             return connection
@@ -114,6 +114,12 @@ public final class RedisClient: Sendable {
         }
         return try await connection.send(command, timeout: timeout)
     }
+
+    /// The thread of the first pool connection, as an executor. A task that awaits commands one after
+    /// another (`withTaskExecutorPreference(client.executor) { ... }`) runs on the thread that does the
+    /// I/O, so each round trip costs no thread wake-up. Keep CPU-heavy work off it: it delays the I/O.
+    @available(macOS 15.0, *)
+    public var executor: any TaskExecutor { pool[0] }
 
     /// Fails new and queued commands with `.closed` and returns once every connection is closed.
     public func close() async {

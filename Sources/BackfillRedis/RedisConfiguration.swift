@@ -1,5 +1,5 @@
 /// Where and how to connect. Validated in `init`, before anything connects.
-public struct RedisConfiguration: Sendable {
+public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// Where the server listens.
     public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
         case tcp(host: String, port: Int)
@@ -27,6 +27,12 @@ public struct RedisConfiguration: Sendable {
     public var commandTimeout: Duration
     /// How long one connect attempt may take.
     public var connectTimeout: Duration
+
+    /// Never includes the password.
+    public var description: String {
+        let auth = password == nil ? "" : " auth=\(username ?? "default")"
+        return "RedisConfiguration(\(endpoint) db=\(database)\(auth) pool=\(poolSize) commandTimeout=\(commandTimeout))"
+    }
 
     /// Parses `redis://[[user]:password@]host[:port][/db]` or `unix:///path/to/socket[?db=N]`.
     public init(

@@ -30,20 +30,26 @@ final class RedisConnection: @unchecked Sendable {
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var queue: [Request] = []
+    /// Tasks that prefer this connection's thread as their executor.
+    private var jobs: [UnownedJob] = []
     private var load = 0
     private var isClosed = false
     private var isRunning = false
     private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
 
     // Owned by the connection thread.
+    private var takenJobs: [UnownedJob] = []
+    private var takenRequests: [Request] = []
     private var context: HiredisContext?
     private var lastUse = ContinuousClock.now
     private var nextConnectAttempt = ContinuousClock.now
     private var backoff = Duration.zero
     private var lastConnectError = RedisError(code: .connection, message: "not connected yet")
 
-    /// An idle socket is checked for a server-side close before it is used again after this long.
-    private static let staleCheckAfter = Duration.milliseconds(100)
+    /// A socket idle this long is checked for a server-side close (a restart) before it is used again,
+    /// so the first command after a restart reconnects instead of failing. Busy loops skip the check.
+    private static let staleCheckAfter = Duration.milliseconds(1)
+    private static let followUpWindow = Duration.microseconds(50)
     private static let firstBackoff = Duration.milliseconds(25)
     private static let maximumBackoff = Duration.seconds(1)
 
@@ -106,18 +112,23 @@ final class RedisConnection: @unchecked Sendable {
         condition.lock()
         guard !isClosed else {
             condition.unlock()
-            request.fail(RedisError(code: .closed, message: "the Redis client is closed"))
+            request.fail(.clientClosed)
             return
         }
         queue.append(request)
         load += 1
+        wakeThread()
+        condition.unlock()
+    }
+
+    /// Called with the lock held. Jobs still run after `close`: the thread starts again for them.
+    private func wakeThread() {
         if !isRunning {
             isRunning = true
             startThread()
-        } else if queue.count == 1 {
+        } else {
             condition.signal()
         }
-        condition.unlock()
     }
 
     private func startThread() {
@@ -132,10 +143,15 @@ final class RedisConnection: @unchecked Sendable {
     // MARK: The connection thread
 
     private func run() {
-        while let batch = nextBatch() {
-            execute(batch)
+        while nextWork() {
+            for job in takenJobs { runJob(job) }
+            takenJobs.removeAll(keepingCapacity: true)
+            guard !takenRequests.isEmpty else { continue }
+            let count = takenRequests.count
+            execute(takenRequests)
+            takenRequests.removeAll(keepingCapacity: true)
             condition.lock()
-            load -= batch.count
+            load -= count
             condition.unlock()
         }
         context = nil
@@ -147,20 +163,34 @@ final class RedisConnection: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Blocks until requests are queued; nil once the connection is closed.
-    private func nextBatch() -> [Request]? {
+    /// Blocks until requests or jobs are queued and moves them to `takenJobs` and `takenRequests`
+    /// (swapping buffers, so neither side allocates per round trip); false once the connection is
+    /// closed and no job is left.
+    private func nextWork() -> Bool {
+        awaitFollowUp()
         condition.lock()
         defer { condition.unlock() }
-        while queue.isEmpty && !isClosed { condition.wait() }
-        if isClosed {
-            let abandoned = queue
-            queue = []
-            load -= abandoned.count
-            for request in abandoned { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
-            return nil
-        }
-        defer { queue = [] }
-        return queue
+        while queue.isEmpty && jobs.isEmpty && !isClosed { condition.wait() }
+        swap(&jobs, &takenJobs)
+        swap(&queue, &takenRequests)
+        guard isClosed else { return true }
+        load -= takenRequests.count
+        for request in takenRequests { request.fail(.clientClosed) }
+        takenRequests.removeAll()
+        return !takenJobs.isEmpty
+    }
+
+    /// A caller awaiting replies in a loop sends its next command a few microseconds after its reply;
+    /// polling briefly for it saves the thread a sleep and a wake-up on every round trip.
+    private func awaitFollowUp() {
+        let until = ContinuousClock.now + Self.followUpWindow
+        repeat {
+            condition.lock()
+            let hasWork = !queue.isEmpty || !jobs.isEmpty || isClosed
+            condition.unlock()
+            if hasWork { return }
+            sched_yield()
+        } while ContinuousClock.now < until
     }
 
     private func execute(_ batch: [Request]) {
@@ -234,7 +264,7 @@ final class RedisConnection: @unchecked Sendable {
             }
             guard let earliest = pending.lazy.compactMap(\.deadline).min() else { return nil }
             if !waitUntil(min(earliest, nextConnectAttempt)) {
-                for request in pending { request.fail(RedisError(code: .closed, message: "the Redis client is closed")) }
+                for request in pending { request.fail(.clientClosed) }
                 return nil
             }
         }
@@ -289,5 +319,23 @@ extension RedisConnection.Request {
         case .command(_, let continuation), .binaryCommand(_, let continuation): continuation.resume(throwing: error)
         case .pipeline(_, let continuation): continuation.resume(throwing: error)
         }
+    }
+}
+
+/// Tasks that await many commands in sequence can run on a connection's own thread
+/// (`withTaskExecutorPreference`): a reply then resumes its caller on the thread that read it, and the
+/// caller's next command is picked up without waking another thread.
+@available(macOS 15.0, *)
+extension RedisConnection: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        wakeThread()
+        condition.unlock()
+    }
+
+    fileprivate func runJob(_ job: UnownedJob) {
+        job.runSynchronously(on: asUnownedTaskExecutor())
     }
 }

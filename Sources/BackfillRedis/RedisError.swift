@@ -36,3 +36,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "RedisError(\(code)): \(message)" }
 }
+
+extension RedisError {
+    static let clientClosed = RedisError(code: .closed, message: "the Redis client is closed")
+}
