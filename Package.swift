@@ -142,7 +142,11 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "BackfillCoreTests", dependencies: ["BackfillCore"], swiftSettings: strict),
-        .testTarget(name: "BackfillRedisTests", dependencies: ["BackfillRedis"], swiftSettings: strict),
+        .testTarget(
+            name: "BackfillRedisTests",
+            dependencies: ["BackfillRedis", "BackfillTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BackfillHTTPTests",
             dependencies: [
@@ -159,24 +163,27 @@ let package = Package(
         .testTarget(
             name: "BackfillSchedulerTests",
             dependencies: [
-                "BackfillScheduler", "BackfillRedis", "SchedulerTestSupport",
+                "BackfillScheduler", "BackfillRedis", "BackfillTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        // A deterministic provider and a Redis-backed store for scheduler tests, and the program that
-        // runs one scheduler instance as its own process (tests start several and kill them).
+        // Shared test parts: a private redis-server, a deterministic provider and a Redis-backed store for
+        // scheduler tests, and the program that runs one scheduler instance as its own process (tests start
+        // several and kill them).
         .target(
-            name: "SchedulerTestSupport",
-            dependencies: ["BackfillCore", "BackfillRedis", "BackfillScheduler"],
-            path: "Tests/SchedulerTestSupport",
+            name: "BackfillTestSupport",
+            dependencies: [
+                "BackfillCore", "BackfillRedis", "BackfillScheduler", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/BackfillTestSupport",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SchedulerHarness",
             dependencies: [
-                "SchedulerTestSupport", "BackfillScheduler",
+                "BackfillTestSupport", "BackfillScheduler",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

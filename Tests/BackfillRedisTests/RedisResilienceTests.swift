@@ -1,4 +1,5 @@
 import BackfillRedis
+import BackfillTestSupport
 import Testing
 
 @Suite("Redis timeouts, reconnects and closing")

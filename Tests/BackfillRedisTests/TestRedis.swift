@@ -1,4 +1,5 @@
 import BackfillRedis
+import BackfillTestSupport
 import Foundation
 import Logging
 import Testing
@@ -30,7 +31,3 @@ enum TestRedis {
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,3 +1,4 @@
+import BackfillTestSupport
 import Foundation
 
 /// One scheduler instance running as its own process (the `SchedulerHarness` executable built beside

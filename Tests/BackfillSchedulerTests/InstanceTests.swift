@@ -3,7 +3,7 @@ import BackfillRedis
 @testable import BackfillScheduler
 import Foundation
 import Logging
-import SchedulerTestSupport
+import BackfillTestSupport
 import Testing
 
 /// Properties about instances, with each instance its own process.
@@ -102,6 +102,7 @@ struct InstanceTests {
     @Test("an idle instance sends at most a few Redis commands per second")
     func idleCost() async throws {
         let server = try PrivateRedisServer()
+        try await server.start()
         let settings = ["HARNESS_IDLE_WAIT_MS": "2000", "HARNESS_AUDIT_MS": "10000"]
         let instance = try HarnessProcess(name: "idle", redisURL: server.url, prefix: "idle", settings: settings)
         let redis = RedisClient(configuration: try RedisConfiguration(url: server.url), logger: Logger(label: "test.idle"))

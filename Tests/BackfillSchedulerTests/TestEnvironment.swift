@@ -3,7 +3,7 @@ import BackfillRedis
 @testable import BackfillScheduler
 import Foundation
 import Logging
-import SchedulerTestSupport
+import BackfillTestSupport
 import Testing
 
 /// A fresh key prefix on the test Redis for one test, with a scheduler and helpers around it.
@@ -76,7 +76,3 @@ struct TestEnvironment: Sendable {
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

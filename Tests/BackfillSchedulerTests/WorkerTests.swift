@@ -3,7 +3,7 @@ import BackfillRedis
 @testable import BackfillScheduler
 import Foundation
 import Logging
-import SchedulerTestSupport
+import BackfillTestSupport
 import ServiceLifecycle
 import Testing
 

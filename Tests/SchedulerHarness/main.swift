@@ -2,7 +2,7 @@ import BackfillRedis
 import BackfillScheduler
 import Foundation
 import Logging
-import SchedulerTestSupport
+import BackfillTestSupport
 import ServiceLifecycle
 
 // One scheduler instance as its own process, for tests about instances (crash recovery, ticks).

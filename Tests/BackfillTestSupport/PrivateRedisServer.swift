@@ -1,17 +1,18 @@
 import BackfillRedis
 import Foundation
+import Logging
 
 /// A redis-server of the test's own (`BACKFILL_TEST_REDIS_SERVER`), on a free loopback port, that the
 /// test can stop and start again on the same port.
-final class PrivateRedisServer {
-    let port: Int
+public final class PrivateRedisServer: @unchecked Sendable {  // touched only by the owning test
+    public let port: Int
     private let executable: String
     private let directory: URL
     private var pid: pid_t?
 
-    var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "redis://127.0.0.1:\(port)" }
 
-    init() throws {
+    public init() throws {
         guard let executable = ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_SERVER"] else {
             throw TestSetupError(
                 "BACKFILL_TEST_REDIS_SERVER is not set: run the tests with ops/test, or set it to redis-server's path")
@@ -28,7 +29,7 @@ final class PrivateRedisServer {
     }
 
     /// Starts the server and returns once it answers PING (or throws after 5 seconds).
-    func start() async throws {
+    public func start() async throws {
         let arguments = [
             executable, "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
             "--appendonly", "no", "--logfile", directory.appendingPathComponent("redis.log").path,
@@ -49,7 +50,9 @@ final class PrivateRedisServer {
             throw TestSetupError("cannot start \(executable)")
         }
         pid = child
-        let probe = try TestRedis.client(url: url, poolSize: 1, commandTimeout: .milliseconds(200))
+        let probe = RedisClient(
+            configuration: try RedisConfiguration(url: url, poolSize: 1, commandTimeout: .milliseconds(200)),
+            logger: Logger(label: "test.private-redis"))
         var answered = false
         let deadline = ContinuousClock.now + .seconds(5)
         while !answered && ContinuousClock.now < deadline {
@@ -61,7 +64,7 @@ final class PrivateRedisServer {
     }
 
     /// Kills the server (as a crash would) and waits until it has exited.
-    func stop() async throws {
+    public func stop() async throws {
         guard let pid else { return }
         kill(pid, SIGKILL)
         let deadline = ContinuousClock.now + .seconds(5)
@@ -90,4 +93,10 @@ final class PrivateRedisServer {
         guard bound else { throw TestSetupError("cannot bind a socket to find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// A test could not be set up (a missing environment variable, a server that did not start).
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
