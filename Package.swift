@@ -80,9 +80,13 @@ let package = Package(
         .target(
             name: "BackfillSimulator",
             dependencies: [
+                "BackfillHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            resources: [.copy("Scenarios")],
             swiftSettings: strict
         ),
 
