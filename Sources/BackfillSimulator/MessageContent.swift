@@ -48,7 +48,7 @@ struct MessageContent {
         }
         preview = "Hi, following up on \(topic.lowercased()) (item \(message.serial)). Let me know what you think."
         internetMessageID = "<\(String(h, radix: 16)).\(message.serial)@mail.\(domain)>"
-        conversationSerial = message.serial - Int((h >> 24) % 3)
+        conversationSerial = max(message.serial - Int((h >> 24) % 3), 0)
         var attachments: [Attachment] = []
         switch message.attachments {
         case .none:

@@ -19,6 +19,7 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     public var graphRetryAfterSeconds: Double = 10
     public var graphRetryAfterStyle: RetryAfterStyle = .integer
     public var graphDefaultPageSize: Int = 10
+    /// The most messages the service puts in one page, whatever `$top` or `Prefer` ask for.
     public var graphMaxPageSize: Int = 1000
     /// One in this many walk positions of a folder holds a non-message item (counts in totalItemCount and
     /// in `$skip`, never returned), so nextLink `$skip` values do not equal the page size. 0: none.
