@@ -10,6 +10,9 @@ extension SimulatorWorld {
             return mailboxControl(request.method, index: index, action: Array(segments.dropFirst(2)), request: request,
                                   body: body)
         }
+        if segments.count == 2, segments[0] == "sink" {
+            return (sink(request, name: segments[1]), [])
+        }
         if request.method == "POST", segments.count == 3, segments[0] == "subscriptions", segments[2] == "lifecycle" {
             guard let event = body["event"] as? String, let post = lifecycleEvent(event, subscription: segments[1]) else {
                 return (controlError(404, "no such subscription with a lifecycle URL"), [])
@@ -127,6 +130,19 @@ extension SimulatorWorld {
         default:
             return (controlError(404, "no such mailbox control route"), [])
         }
+    }
+
+    /// A built-in webhook receiver for tests and demos: answers Graph's validation handshake by echoing the
+    /// token, records every other POST body, and lists what it received on GET.
+    private func sink(_ request: SimRequest, name: String) -> SimResponse {
+        if request.method == "GET" {
+            return .json(200, object: ["value": sinks[name] ?? []])
+        }
+        if let token = request.parameter("validationToken") {
+            return .text(200, token)
+        }
+        sinks[name, default: []].append(String(decoding: request.body, as: UTF8.self))
+        return SimResponse(status: 202)
     }
 
     /// New tokens for a personal mailbox (`{"mailbox": address}`), or an app-only Graph token (`{"app": true}`).

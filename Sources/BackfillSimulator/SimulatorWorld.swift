@@ -17,6 +17,8 @@ final class SimulatorWorld {
     var pubsubEndpoints: [String: String]
     var queuedFaults: [QueuedFault] = []
     var deliveries: [DeliveryRecord] = []
+    /// Bodies received by the built-in webhook sink (`/_sim/sink/{name}`), by name.
+    var sinks: [String: [String]] = [:]
     /// Set once the server is bound: "http://127.0.0.1:PORT".
     var baseURL = "http://127.0.0.1"
     var faultRandom: SeededRandom
