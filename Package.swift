@@ -126,6 +126,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(
+            name: "SimulatorBench",
+            dependencies: ["BackfillSimulator", "BackfillHTTP"],
+            path: "ops/bench/SimulatorBench",
+            swiftSettings: strict
+        ),
+
         // MARK: Tests
         .testTarget(name: "BackfillCoreTests", dependencies: ["BackfillCore"], swiftSettings: strict),
         .testTarget(name: "BackfillRedisTests", dependencies: ["BackfillRedis"], swiftSettings: strict),

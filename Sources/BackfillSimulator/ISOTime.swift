@@ -7,8 +7,25 @@ enum ISOTime {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let rest = seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day,
-                      Int(rest / 3600), Int(rest / 60 % 60), Int(rest % 60))
+        // Written digit by digit: String(format:) is slow, and pages print one time per message.
+        var bytes = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(48 + value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        put(month, at: 5, width: 2)
+        put(day, at: 8, width: 2)
+        put(Int(rest / 3600), at: 11, width: 2)
+        put(Int(rest / 60 % 60), at: 14, width: 2)
+        put(Int(rest % 60), at: 17, width: 2)
+        for (index, separator) in [(4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (19, 90)] {
+            bytes[index] = UInt8(separator)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func format(_ date: Date) -> String {

@@ -63,11 +63,13 @@ enum IdentifierCodec {
 
     private static func scramble(_ bytes: [UInt8], tag: UInt64) -> [UInt8] {
         var key = SeededRandom(seed: tag)
-        var stream: [UInt8] = []
-        while stream.count < bytes.count {
-            withUnsafeBytes(of: key.next()) { stream.append(contentsOf: $0) }
+        var output = bytes
+        var word: UInt64 = 0
+        for index in output.indices {
+            if index % 8 == 0 { word = key.next() }
+            output[index] ^= UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
         }
-        return zip(bytes, stream).map { $0 ^ $1 }
+        return output
     }
 
     private static func write(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
@@ -78,11 +80,24 @@ enum IdentifierCodec {
         (0 ..< 4).reduce(0) { $0 << 8 | UInt32(bytes[offset + $1]) }
     }
 
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Base64url, written by hand because every listed message needs an id.
     static func base64URL(_ bytes: [UInt8], padded: Bool) -> String {
-        var text = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        if !padded { while text.hasSuffix("=") { text.removeLast() } }
-        return text
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let remaining = bytes.count - index
+            let b0 = Int(bytes[index]), b1 = remaining > 1 ? Int(bytes[index + 1]) : 0
+            let b2 = remaining > 2 ? Int(bytes[index + 2]) : 0
+            output.append(alphabet[b0 >> 2])
+            output.append(alphabet[(b0 & 3) << 4 | b1 >> 4])
+            if remaining > 1 { output.append(alphabet[(b1 & 15) << 2 | b2 >> 6]) } else if padded { output.append(61) }
+            if remaining > 2 { output.append(alphabet[b2 & 63]) } else if padded { output.append(61) }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func decodeBase64URL(_ text: String) -> [UInt8]? {

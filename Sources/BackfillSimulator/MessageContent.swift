@@ -9,15 +9,6 @@ struct MessageContent {
         let contentID: String?
     }
 
-    let subject: String
-    let fromName: String
-    let fromAddress: String
-    let toAddress: String
-    let preview: String
-    let internetMessageID: String
-    let conversationSerial: Int
-    let attachments: [Attachment]
-
     private static let topics = ["Quarterly numbers", "Contract draft", "Team offsite", "Invoice", "Roadmap review",
                                  "Customer escalation", "Hiring plan", "Release notes", "Budget", "Weekly sync",
                                  "Travel booking", "Security review", "Design feedback", "Onboarding", "Renewal"]
@@ -30,34 +21,50 @@ struct MessageContent {
                                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
                                 ("archive.zip", "application/zip")]
 
+    private let hash: UInt64
+    private let serial: Int
+    private let subjectOverride: String?
+    private let isSent: Bool
+    private let mailboxAddress: String
+    private let attachmentKind: MailMessage.Attachments
+
     init(mailbox: Mailbox, message: MailMessage) {
-        let h = SeededRandom.hash(mailbox.tag, UInt64(message.serial))
-        let topic = Self.topics[Int(h % UInt64(Self.topics.count))]
-        subject = message.subject ?? "\(topic) #\(message.serial)"
-        let person = Self.people[Int((h >> 8) % UInt64(Self.people.count))]
-        let domain = (h >> 16) % 2 == 0 ? "fabrikam.example" : "contoso.example"
-        let isSent = mailbox.folders[message.folder].role == .sent || mailbox.folders[message.folder].role == .drafts
-        if isSent {
-            fromName = "Mailbox Owner"
-            fromAddress = mailbox.address
-            toAddress = "\(person.1)@\(domain)"
-        } else {
-            fromName = person.0
-            fromAddress = "\(person.1)@\(domain)"
-            toAddress = mailbox.address
-        }
-        preview = "Hi, following up on \(topic.lowercased()) (item \(message.serial)). Let me know what you think."
-        internetMessageID = "<\(String(h, radix: 16)).\(message.serial)@mail.\(domain)>"
-        conversationSerial = max(message.serial - Int((h >> 24) % 3), 0)
+        hash = SeededRandom.hash(mailbox.tag, UInt64(message.serial))
+        serial = message.serial
+        subjectOverride = message.subject
+        let role = mailbox.folders[message.folder].role
+        isSent = role == .sent || role == .drafts
+        mailboxAddress = mailbox.address
+        attachmentKind = message.attachments
+    }
+
+    // Each part is computed when asked for: a page usually selects only a few of them.
+
+    private var topic: String { Self.topics[Int(hash % UInt64(Self.topics.count))] }
+    private var person: (String, String) { Self.people[Int((hash >> 8) % UInt64(Self.people.count))] }
+    private var domain: String { (hash >> 16) % 2 == 0 ? "fabrikam.example" : "contoso.example" }
+
+    var subject: String { subjectOverride ?? topic + " #" + String(serial) }
+    var fromName: String { isSent ? "Mailbox Owner" : person.0 }
+    var fromAddress: String { isSent ? mailboxAddress : person.1 + "@" + domain }
+    var toAddress: String { isSent ? person.1 + "@" + domain : mailboxAddress }
+    var preview: String {
+        "Hi, following up on \(topic.lowercased()) (item \(serial)). Let me know what you think."
+    }
+    var internetMessageID: String { "<\(String(hash, radix: 16)).\(serial)@mail.\(domain)>" }
+    var conversationSerial: Int { max(serial - Int((hash >> 24) % 3), 0) }
+
+    var attachments: [Attachment] {
+        let h = hash
         var attachments: [Attachment] = []
-        switch message.attachments {
+        switch attachmentKind {
         case .none:
             break
         case .files:
             for i in 0 ..< Int(1 + (h >> 32) % 3) {
                 let file = Self.files[(Int(h >> 40) + i) % Self.files.count]
                 attachments.append(Attachment(name: file.0, contentType: file.1,
-                                              size: 10_000 + Int((h >> (4 * i)) % 500_000), isInline: false,
+                                              size: 10_000 + Int((h >> (4 * UInt64(i))) % 500_000), isInline: false,
                                               contentID: nil))
             }
             if (h >> 48) % 4 == 0 {
@@ -68,10 +75,11 @@ struct MessageContent {
                 attachments.append(Self.inlineImage(number: i, hash: h))
             }
         }
-        self.attachments = attachments
+        return attachments
     }
 
-    var hasFileAttachments: Bool { attachments.contains { !$0.isInline } }
+    /// Whether there is a non-inline attachment (Graph's `hasAttachments` ignores inline ones).
+    var hasFileAttachments: Bool { attachmentKind == .files }
 
     var bodyHTML: String {
         var html = "<html><body><p>\(preview)</p>"
