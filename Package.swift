@@ -81,9 +81,13 @@ let package = Package(
         .target(
             name: "BackfillSimulator",
             dependencies: [
+                "BackfillHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            resources: [.copy("Scenarios")],
             swiftSettings: strict
         ),
 
@@ -137,6 +141,13 @@ let package = Package(
             name: "StoreBench",
             dependencies: ["BackfillCore", "BackfillStore"],
             path: "ops/bench/StoreBench",
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "SimulatorBench",
+            dependencies: ["BackfillSimulator", "BackfillHTTP"],
+            path: "ops/bench/SimulatorBench",
             swiftSettings: strict
         ),
 

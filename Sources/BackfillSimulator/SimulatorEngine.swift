@@ -1,0 +1,226 @@
+import BackfillHTTP
+import Foundation
+
+/// Turns requests into responses: routing by prefix, then for provider calls the fixed pipeline
+/// authenticate → address → admit (journal, limits, faults) → latency → handle → finish.
+final class SimulatorEngine: Sendable {
+    let world: LockedWorld
+    private let client: HTTPClient
+
+    init(world: SimulatorWorld, client: HTTPClient) {
+        self.world = LockedWorld(world)
+        self.client = client
+    }
+
+    func respond(_ request: SimRequest) async -> SimResponse {
+        let segments = request.path.split(separator: "/").map(String.init)
+        switch segments.first {
+        case "_sim":
+            let (response, posts) = world.withLock { $0.handleControl(request, segments: Array(segments.dropFirst())) }
+            await deliver(posts)
+            return response
+        case "login" where segments.count >= 4:
+            let tail = segments.dropFirst(2).joined(separator: "/")
+            let base = "/" + segments.prefix(4).joined(separator: "/")
+            return world.withLock { world in
+                switch tail {
+                case "oauth2/v2.0/token": world.handleToken(request, provider: .microsoft)
+                case "oauth2/v2.0/authorize": world.authorizePage(request, provider: .microsoft, allowPath: base + "/authorize/allow")
+                case "oauth2/v2.0/authorize/allow": world.authorizeAllow(request, provider: .microsoft)
+                default: .text(404, "not found")
+                }
+            }
+        case "google":
+            let tail = segments.dropFirst().joined(separator: "/")
+            return world.withLock { world in
+                switch tail {
+                case "token": world.handleToken(request, provider: .google)
+                case "o/oauth2/v2/auth": world.authorizePage(request, provider: .google, allowPath: "/google/o/oauth2/v2/auth/allow")
+                case "o/oauth2/v2/auth/allow": world.authorizeAllow(request, provider: .google)
+                default: .text(404, "not found")
+                }
+            }
+        case "graph" where segments.count >= 2 && segments[1] == "v1.0":
+            return await graph(request, rest: "/" + segments.dropFirst(2).joined(separator: "/"))
+        case "gmail" where segments.starts(with: ["gmail", "batch", "gmail", "v1"]):
+            return await GmailBatch(engine: self).respond(request)
+        case "gmail" where segments.starts(with: ["gmail", "gmail", "v1", "users"]) && segments.count >= 6:
+            return await gmail(request, userID: segments[4], rest: Array(segments.dropFirst(5)))
+        default:
+            return .json(404, object: ["error": ["code": "NotFound", "message": "no such simulator route"]])
+        }
+    }
+
+    // MARK: Graph
+
+    private func graph(_ request: SimRequest, rest path: String) async -> SimResponse {
+        let prefix = "/graph/v1.0"
+        var subRequest = request
+        subRequest.path = path
+        let isSubscription = path.lowercased().hasPrefix("/subscriptions")
+        let graphPath = SimulatorWorld.graphPath(path)
+        let admission: Result<(SimulatorWorld.Call, Int, SimulatorWorld.Principal), SimResponse> = world.withLock { world in
+            let principal: SimulatorWorld.Principal
+            switch world.authenticate(request, provider: .microsoft) {
+            case let .success(value): principal = value
+            case let .failure(response): return .failure(response)
+            }
+            let mailbox: Int
+            let route: String
+            if isSubscription {
+                let own: Int? = if case let .user(address) = principal { world.mailbox(named: address) } else { nil }
+                guard let index = own ?? world.mailboxes.firstIndex(where: \.isGraph) else {
+                    return .failure(GraphErrors.accessDenied)
+                }
+                mailbox = index
+                route = "graph.subscriptions.\(request.method.lowercased())"
+            } else {
+                guard let graphPath else { return .failure(GraphErrors.badRequest("Invalid request path.")) }
+                switch world.graphMailbox(graphPath.mailboxName, principal: principal) {
+                case let .success(index): mailbox = index
+                case let .failure(response): return .failure(response)
+                }
+                route = SimulatorWorld.graphRouteName(graphPath.rest, method: request.method)
+            }
+            switch world.admit(mailbox: mailbox, isGraph: true, route: route, cost: 1,
+                               principal: nil, request: request) {
+            case let .refused(response): return .failure(response)
+            case let .admitted(call): return .success((call, world.latency(), principal))
+            }
+        }
+        guard case let .success((call, latency, principal)) = admission else {
+            if case let .failure(response) = admission { return response }
+            return SimResponse(status: 500)
+        }
+        await sleep(milliseconds: latency)
+        if isSubscription, request.method == "POST", path.split(separator: "/").count == 1 {
+            return await createSubscription(subRequest, call: call, principal: principal)
+        }
+        return world.withLock { world in
+            let response = isSubscription
+                ? world.handleSubscription(subRequest, rest: path.split(separator: "/").map(String.init))
+                : world.handleGraph(call, request: subRequest, path: graphPath!, prefix: prefix)
+            world.finish(call, response: response, admitted: true)
+            return world.corrupt(response)
+        }
+    }
+
+    /// Creates a subscription after the validation handshake against its notification (and lifecycle) URL.
+    private func createSubscription(_ request: SimRequest, call: SimulatorWorld.Call,
+                                    principal: SimulatorWorld.Principal) async -> SimResponse {
+        let prepared = world.withLock { $0.prepareSubscription(request, mailbox: call.mailbox, principal: principal) }
+        var response: SimResponse
+        switch prepared {
+        case let .failure(refusal):
+            response = refusal
+        case let .success(subscription):
+            response = await validate(subscription.notificationURL)
+            if response.status == 200, let lifecycle = subscription.lifecycleURL {
+                response = await validate(lifecycle)
+            }
+            if response.status == 200 {
+                world.withLock { $0.subscriptions[subscription.id] = subscription }
+                response = .json(201, object: subscription.json)
+            }
+        }
+        return world.withLock { world in
+            world.finish(call, response: response, admitted: true)
+            return response
+        }
+    }
+
+    private func validate(_ url: String) async -> SimResponse {
+        let token = "Validation: Testing client application reachability for subscription Request-Id: \(UUID().uuidString.lowercased())"
+        let target = url + (url.contains("?") ? "&" : "?") + "validationToken=" + SimRequest.encodeQueryComponent(token)
+        let record = DeliveryRecord(kind: "graph.validation", url: url, body: "")
+        do {
+            let reply = try await client.send(HTTPRequest(method: "POST", url: target,
+                                                          headers: ["Content-Type": "text/plain; charset=utf-8"],
+                                                          body: Data(), totalTimeout: .seconds(10)))
+            world.withLock { world in
+                var done = record
+                done.status = reply.status
+                world.deliveries.append(done)
+            }
+            guard reply.status == 200, String(decoding: reply.body, as: UTF8.self) == token else {
+                return GraphErrors.badRequest(
+                    "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.",
+                    code: "ValidationError")
+            }
+            return SimResponse(status: 200)
+        } catch {
+            world.withLock { $0.deliveries.append(record) }
+            return GraphErrors.badRequest("Subscription validation request timed out.", code: "InvalidRequest")
+        }
+    }
+
+    // MARK: Gmail
+
+    func gmail(_ request: SimRequest, userID: String, rest: [String]) async -> SimResponse {
+        switch admitGmail(request, userID: userID, rest: rest) {
+        case let .failure(response):
+            return response
+        case let .success((call, latency)):
+            await sleep(milliseconds: latency)
+            return completeGmail(call, request: request, rest: rest)
+        }
+    }
+
+    func admitGmail(_ request: SimRequest, userID: String, rest: [String])
+        -> Result<(SimulatorWorld.Call, Int), SimResponse>
+    {
+        world.withLock { world in
+            let principal: SimulatorWorld.Principal
+            switch world.authenticate(request, provider: .google) {
+            case let .success(value): principal = value
+            case let .failure(response): return .failure(response)
+            }
+            let mailbox: Int
+            switch world.gmailMailbox(userID, principal: principal) {
+            case let .success(index): mailbox = index
+            case let .failure(response): return .failure(response)
+            }
+            let route = SimulatorWorld.gmailRoute(rest, method: request.method)
+            switch world.admit(mailbox: mailbox, isGraph: false, route: route.name, cost: route.cost,
+                               principal: nil, request: request) {
+            case let .refused(response): return .failure(response)
+            case let .admitted(call): return .success((call, world.latency()))
+            }
+        }
+    }
+
+    func completeGmail(_ call: SimulatorWorld.Call, request: SimRequest, rest: [String]) -> SimResponse {
+        world.withLock { world in
+            let response = world.handleGmail(call, request: request, rest: rest)
+            world.finish(call, response: response, admitted: true)
+            return world.corrupt(response)
+        }
+    }
+
+    // MARK: Outbound
+
+    /// Posts notifications and pushes, each with the 3-second budget Graph gives, and records the outcome.
+    func deliver(_ posts: [OutboundPost]) async {
+        for post in posts {
+            var record = DeliveryRecord(kind: post.kind, url: post.url, body: post.body)
+            let reply = try? await client.send(HTTPRequest(method: "POST", url: post.url,
+                                                           headers: ["Content-Type": post.contentType],
+                                                           body: Data(post.body.utf8), totalTimeout: .seconds(3)))
+            record.status = reply?.status
+            world.withLock { $0.deliveries.append(record) }
+        }
+    }
+
+    func sleep(milliseconds: Int) async {
+        guard milliseconds > 0 else { return }
+        try? await Task.sleep(for: .milliseconds(milliseconds))
+    }
+}
+
+extension SimulatorWorld {
+    /// This request's added latency from the knobs.
+    func latency() -> Int {
+        guard knobs.latencyMs > 0 || knobs.latencyJitterMs > 0 else { return 0 }
+        return knobs.latencyMs + (knobs.latencyJitterMs > 0 ? Int(faultRandom.next() % UInt64(knobs.latencyJitterMs + 1)) : 0)
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// The control API under `/_sim/` for tests and the demo: tokens, mail changes, revocations, knobs, clock,
+/// cursors, faults, the journal, statistics and the expected backfill set.
+extension SimulatorWorld {
+    func handleControl(_ request: SimRequest, segments: [String]) -> (SimResponse, [OutboundPost]) {
+        let body = request.jsonBody ?? [:]
+        if segments.count >= 2, segments[0] == "mailboxes" {
+            guard let index = mailbox(named: segments[1]) else { return (controlError(404, "no such mailbox"), []) }
+            return mailboxControl(request.method, index: index, action: Array(segments.dropFirst(2)), request: request,
+                                  body: body)
+        }
+        if segments.count == 2, segments[0] == "sink" {
+            return (sink(request, name: segments[1]), [])
+        }
+        if request.method == "POST", segments.count == 3, segments[0] == "subscriptions", segments[2] == "lifecycle" {
+            guard let event = body["event"] as? String, let post = lifecycleEvent(event, subscription: segments[1]) else {
+                return (controlError(404, "no such subscription with a lifecycle URL"), [])
+            }
+            return (SimResponse(status: 202), [post])
+        }
+        switch (request.method, segments) {
+        case ("GET", ["health"]):
+            return (.json(200, object: ["status": "ok", "now": ISOTime.format(now)]), [])
+        case ("GET", ["mailboxes"]):
+            return (.json(200, object: ["value": mailboxes.map(summary)]), [])
+        case ("GET", ["knobs"]):
+            return (.json(200, object: knobsObject()), [])
+        case ("PATCH", ["knobs"]):
+            do {
+                knobs = try knobs.patched(with: request.body)
+                return (.json(200, object: knobsObject()), [])
+            } catch {
+                return (controlError(400, "\(error)"), [])
+            }
+        case ("GET", ["clock"]):
+            return (.json(200, object: ["now": ISOTime.format(now)]), [])
+        case ("POST", ["clock", "advance"]):
+            guard let seconds = body["seconds"] as? Double else { return (controlError(400, "seconds required"), []) }
+            clock.advance(by: seconds)
+            return (.json(200, object: ["now": ISOTime.format(now)]), [])
+        case ("POST", ["tokens"]):
+            return (issueTokens(body), [])
+        case ("POST", ["cursors", "expire"]):
+            let targets = (body["mailbox"] as? String).flatMap(mailbox(named:)).map { [$0] } ?? Array(mailboxes.indices)
+            deltaStates = deltaStates.filter { !targets.contains($0.value.mailbox) }
+            for index in targets { mailboxes[index].historyFloor = mailboxes[index].historyID }
+            return (SimResponse(status: 204), [])
+        case ("POST", ["faults"]):
+            guard let status = body["status"] as? Int else { return (controlError(400, "status required"), []) }
+            queuedFaults.append(QueuedFault(mailbox: body["mailbox"] as? String, route: body["route"] as? String,
+                                            status: status, retryAfter: body["retryAfter"] as? Double,
+                                            body: body["body"] as? String, remaining: body["count"] as? Int ?? 1))
+            return (SimResponse(status: 204), [])
+        case ("GET", ["journal"]):
+            let name = request.parameter("mailbox")?.lowercased()
+            let since = request.parameter("since").flatMap(Int.init) ?? 0
+            let entries = journal[min(since, journal.count)...].filter { name == nil || $0.mailbox?.lowercased() == name }
+            return (.json(200, object: ["value": entries.map(\.json)]), [])
+        case ("DELETE", ["journal"]):
+            journal.removeAll()
+            return (SimResponse(status: 204), [])
+        case ("GET", ["deliveries"]):
+            return (.json(200, object: ["value": deliveries.map {
+                ["kind": $0.kind, "url": $0.url, "body": $0.body, "status": $0.status ?? 0] as [String: Any]
+            }]), [])
+        case ("POST", ["pubsub"]):
+            guard let topic = body["topicName"] as? String, let url = body["pushEndpoint"] as? String else {
+                return (controlError(400, "topicName and pushEndpoint required"), [])
+            }
+            pubsubEndpoints[topic] = url
+            return (SimResponse(status: 204), [])
+        default:
+            return (controlError(404, "no such control route"), [])
+        }
+    }
+
+    private func mailboxControl(_ method: String, index: Int, action: [String], request: SimRequest,
+                                body: [String: Any]) -> (SimResponse, [OutboundPost]) {
+        let mailbox = mailboxes[index]
+        let changeMark = mailbox.changes.count, historyMark = mailbox.history.count
+        switch (method, action) {
+        case ("GET", []):
+            return (.json(200, object: summary(mailbox)), [])
+        case ("GET", ["stats"]):
+            return (.json(200, object: stats(mailbox)), [])
+        case ("GET", ["expected"]):
+            guard let start = request.parameter("start").flatMap(ISOTime.parse),
+                  let end = request.parameter("end").flatMap(ISOTime.parse)
+            else { return (controlError(400, "start and end (ISO 8601) required"), []) }
+            let ids = mailbox.messages.indices.filter { index in
+                let message = mailbox.messages[index]
+                return mailbox.isBackfilled(message) && message.received >= start && message.received < end
+            }.map { mailbox.isGraph ? mailbox.graphID(of: $0, immutable: true) : mailbox.gmailID(of: $0) }
+            return (.json(200, object: ["count": ids.count, "ids": ids]), [])
+        case ("POST", ["inject"]):
+            let role = (body["folder"] as? String).flatMap(MailFolder.Role.init(rawValue:)) ?? .inbox
+            let count = min(max(body["count"] as? Int ?? 1, 1), 10_000)
+            let attachments: MailMessage.Attachments = switch body["attachments"] as? String {
+            case "files": .files
+            case "inlineOnly": .inlineOnly
+            default: .none
+            }
+            let ids = (0 ..< count).map { _ in
+                let added = mailbox.inject(into: role, subject: body["subject"] as? String, attachments: attachments, at: now)
+                return mailbox.isGraph ? mailbox.graphID(of: added, immutable: true) : mailbox.gmailID(of: added)
+            }
+            return (.json(200, object: ["ids": ids, "historyId": String(mailbox.historyID)]),
+                    notifications(mailbox: index, changesFrom: changeMark, historyFrom: historyMark))
+        case ("POST", ["move"]), ("POST", ["delete"]):
+            guard let id = body["id"] as? String,
+                  let message = mailbox.isGraph ? mailbox.messageIndex(graphID: id) : mailbox.messageIndex(gmailID: id)
+            else { return (controlError(404, "no such message"), []) }
+            if action == ["move"] {
+                guard let role = (body["folder"] as? String).flatMap(MailFolder.Role.init(rawValue:)) else {
+                    return (controlError(400, "folder must be one of inbox, inboxChild, sent, drafts, archive, custom, deletedItems"), [])
+                }
+                mailbox.move(message, to: role, at: now)
+            } else {
+                mailbox.delete(message, at: now)
+            }
+            return (.json(200, object: ["id": mailbox.isGraph ? mailbox.graphID(of: message, immutable: false) : id]),
+                    notifications(mailbox: index, changesFrom: changeMark, historyFrom: historyMark))
+        case ("POST", ["revoke-tokens"]), ("POST", ["restore-tokens"]):
+            tokens.revokeRefreshTokens(of: mailbox.address, revoked: action == ["revoke-tokens"])
+            return (SimResponse(status: 204), [])
+        case ("POST", ["revoke-grant"]), ("POST", ["restore-grant"]):
+            mailbox.grantRevoked = action == ["revoke-grant"]
+            return (SimResponse(status: 204), [])
+        default:
+            return (controlError(404, "no such mailbox control route"), [])
+        }
+    }
+
+    /// A built-in webhook receiver for tests and demos: answers Graph's validation handshake by echoing the
+    /// token, records every other POST body, and lists what it received on GET.
+    private func sink(_ request: SimRequest, name: String) -> SimResponse {
+        if request.method == "GET" {
+            return .json(200, object: ["value": sinks[name] ?? []])
+        }
+        if let token = request.parameter("validationToken") {
+            return .text(200, token)
+        }
+        sinks[name, default: []].append(String(decoding: request.body, as: UTF8.self))
+        return SimResponse(status: 202)
+    }
+
+    /// New tokens for a personal mailbox (`{"mailbox": address}`), or an app-only Graph token (`{"app": true}`).
+    private func issueTokens(_ body: [String: Any]) -> SimResponse {
+        let lifetime = TimeInterval(knobs.accessTokenLifetimeSeconds)
+        if body["app"] as? Bool == true {
+            let access = tokens.issueAccess(provider: .microsoft, principal: nil, lifetime: lifetime, now: now)
+            return .json(200, object: ["accessToken": access, "expiresIn": knobs.accessTokenLifetimeSeconds])
+        }
+        guard let name = body["mailbox"] as? String, let index = mailbox(named: name),
+              mailboxes[index].spec.kind == .personal
+        else { return controlError(400, "mailbox must name a personal mailbox") }
+        let provider: TokenRegistry.Provider = mailboxes[index].isGraph ? .microsoft : .google
+        let address = mailboxes[index].address
+        return .json(200, object: [
+            "accessToken": tokens.issueAccess(provider: provider, principal: address, lifetime: lifetime, now: now),
+            "refreshToken": tokens.issueRefresh(provider: provider, principal: address),
+            "expiresIn": knobs.accessTokenLifetimeSeconds,
+        ])
+    }
+
+    private func summary(_ mailbox: Mailbox) -> [String: Any] {
+        var object: [String: Any] = [
+            "address": mailbox.address, "provider": mailbox.spec.provider.rawValue, "kind": mailbox.spec.kind.rawValue,
+            "userId": mailbox.userID, "messageCount": mailbox.messages.count, "historyId": String(mailbox.historyID),
+            "grantRevoked": mailbox.grantRevoked,
+            "folders": mailbox.folders.map { ["role": $0.role.rawValue, "id": $0.id, "displayName": $0.displayName,
+                                               "messages": $0.messageCount] as [String: Any] },
+        ]
+        object["owner"] = mailbox.spec.owner
+        return object
+    }
+
+    private func stats(_ mailbox: Mailbox) -> [String: Any] {
+        var object: [String: Any] = [
+            "inFlight": mailbox.traffic.inFlight, "maxInFlight": mailbox.traffic.maxInFlight,
+            "violations": mailbox.traffic.violations, "requests": mailbox.traffic.requests,
+        ]
+        object["retryNotBefore"] = mailbox.traffic.retryNotBefore.map(ISOTime.format)
+        return object
+    }
+
+    private func knobsObject() -> Any {
+        (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(knobs))) ?? [:]
+    }
+
+    private func controlError(_ status: Int, _ message: String) -> SimResponse {
+        .json(status, object: ["error": ["code": "SimulatorControl", "message": message]])
+    }
+}

@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+
+/// The Microsoft identity platform and Google OAuth endpoints (provider-apis.md A10, B10): token grants,
+/// refresh-token rotation (Microsoft), revocation, and consent pages for the authorization-code flow.
+extension SimulatorWorld {
+    func handleToken(_ request: SimRequest, provider: TokenRegistry.Provider) -> SimResponse {
+        let form = request.formFields
+        let expectedClient = provider == .microsoft ? scenario.graphClientID : scenario.googleClientID
+        let expectedSecret = provider == .microsoft ? scenario.graphClientSecret : scenario.googleClientSecret
+        guard form["client_id"] == expectedClient,
+              expectedSecret == nil || form["client_secret"] == expectedSecret || form["code_verifier"] != nil
+        else {
+            return tokenError(provider, "invalid_client", code: 7_000_215,
+                              text: provider == .microsoft ? "Invalid client secret provided." : "The OAuth client was not found.")
+        }
+        let lifetime = TimeInterval(knobs.accessTokenLifetimeSeconds)
+        switch form["grant_type"] {
+        case "refresh_token":
+            guard let presented = form["refresh_token"], let grant = tokens.refresh[presented],
+                  grant.provider == provider
+            else {
+                return tokenError(provider, "invalid_grant", code: 9_002_313,
+                                  text: provider == .microsoft ? "Invalid request. Request is malformed or invalid." : "Bad Request")
+            }
+            guard !grant.revoked else {
+                return tokenError(provider, "invalid_grant", code: 50_173,
+                                  text: provider == .microsoft
+                                      ? "The provided grant has expired due to it being revoked, a fresh auth token is needed."
+                                      : "Token has been expired or revoked.")
+            }
+            let access = tokens.issueAccess(provider: provider, principal: grant.principal, lifetime: lifetime, now: now)
+            var object: [String: Any] = ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
+                                         "access_token": access, "scope": form["scope"] ?? defaultScope(provider)]
+            if provider == .microsoft {
+                tokens.retireRefresh(presented)
+                object["refresh_token"] = tokens.issueRefresh(provider: provider, principal: grant.principal)
+                object["ext_expires_in"] = knobs.accessTokenLifetimeSeconds
+            }
+            return .json(200, object: object)
+        case "client_credentials" where provider == .microsoft:
+            let access = tokens.issueAccess(provider: provider, principal: nil, lifetime: lifetime, now: now)
+            return .json(200, object: ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
+                                       "access_token": access])
+        case "authorization_code":
+            guard let code = form["code"], let grant = tokens.codes.removeValue(forKey: code), grant.provider == provider,
+                  grant.expires > now, grant.redirectURI == form["redirect_uri"]
+            else {
+                return tokenError(provider, "invalid_grant", code: 70_008,
+                                  text: "The provided authorization code or refresh token has expired.")
+            }
+            if let challenge = grant.codeChallenge {
+                guard let verifier = form["code_verifier"],
+                      IdentifierCodec.base64URL(Array(SHA256.hash(data: Data(verifier.utf8))), padded: false) == challenge
+                else {
+                    return tokenError(provider, "invalid_grant", code: 501_481,
+                                      text: "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+                }
+            }
+            let access = tokens.issueAccess(provider: provider, principal: grant.principal, lifetime: lifetime, now: now)
+            let refresh = tokens.issueRefresh(provider: provider, principal: grant.principal)
+            return .json(200, object: ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
+                                       "access_token": access, "refresh_token": refresh,
+                                       "scope": form["scope"] ?? defaultScope(provider)])
+        default:
+            return tokenError(provider, "unsupported_grant_type", code: 70_003, text: "The grant type is not supported.")
+        }
+    }
+
+    private func defaultScope(_ provider: TokenRegistry.Provider) -> String {
+        provider == .microsoft ? "https://graph.microsoft.com/Mail.Read offline_access"
+            : "https://www.googleapis.com/auth/gmail.readonly"
+    }
+
+    private func tokenError(_ provider: TokenRegistry.Provider, _ error: String, code: Int, text: String) -> SimResponse {
+        if provider == .google { return .json(400, object: ["error": error, "error_description": text]) }
+        return .json(error == "invalid_client" ? 401 : 400, object: [
+            "error": error, "error_codes": [code], "timestamp": ISOTime.format(now),
+            "error_description": "AADSTS\(code): \(text)\r\nTrace ID: \(UUID().uuidString.lowercased())",
+            "error_uri": "https://login.microsoftonline.com/error?code=\(code)",
+        ])
+    }
+
+    /// The consent page: one "Allow" button per personal mailbox of the provider.
+    func authorizePage(_ request: SimRequest, provider: TokenRegistry.Provider, allowPath: String) -> SimResponse {
+        guard let redirect = request.parameter("redirect_uri"), !redirect.isEmpty else {
+            return .text(400, "redirect_uri is required")
+        }
+        let isGraph = provider == .microsoft
+        let hint = request.parameter("login_hint")?.lowercased()
+        let accounts = mailboxes.filter { mailbox in
+            mailbox.isGraph == isGraph && mailbox.spec.kind == .personal
+                && (hint == nil || mailbox.address.lowercased() == hint)
+        }
+        let carried = request.query.map { "<input type=\"hidden\" name=\"\(escapeHTML($0.name))\" value=\"\(escapeHTML($0.value))\">" }
+            .joined()
+        let buttons = accounts.map { mailbox in
+            "<form method=\"get\" action=\"\(allowPath)\">\(carried)<input type=\"hidden\" name=\"account\" value=\"\(escapeHTML(mailbox.address))\"><p>\(escapeHTML(mailbox.address))</p><button type=\"submit\">Allow</button></form>"
+        }.joined()
+        let title = isGraph ? "Microsoft (simulated): let Backfill read your mail?" : "Google (simulated): let Backfill read your Gmail?"
+        return .text(200, "<!doctype html><html><head><title>\(title)</title></head><body><h1>\(title)</h1>\(buttons)</body></html>",
+                     contentType: "text/html; charset=utf-8")
+    }
+
+    /// The "Allow" button: issues a code and redirects to `redirect_uri?code=...&state=...`.
+    func authorizeAllow(_ request: SimRequest, provider: TokenRegistry.Provider) -> SimResponse {
+        guard let redirect = request.parameter("redirect_uri"), let account = request.parameter("account"),
+              let index = mailbox(named: account)
+        else { return .text(400, "redirect_uri and account are required") }
+        let code = tokens.newToken(prefix: provider == .microsoft ? "M.C5" : "4/0A")
+        let method = request.parameter("code_challenge_method") ?? "plain"
+        tokens.codes[code] = .init(provider: provider, principal: mailboxes[index].address, redirectURI: redirect,
+                                   codeChallenge: method == "S256" ? request.parameter("code_challenge") : nil,
+                                   expires: now.addingTimeInterval(600))
+        var location = redirect + (redirect.contains("?") ? "&" : "?") + "code=" + SimRequest.encodeQueryComponent(code)
+        if let state = request.parameter("state") { location += "&state=" + SimRequest.encodeQueryComponent(state) }
+        return SimResponse(status: 302, headers: [("Location", location)])
+    }
+
+    private func escapeHTML(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

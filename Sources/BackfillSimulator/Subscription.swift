@@ -1,0 +1,35 @@
+import Foundation
+
+/// A Graph change-notification subscription (provider-apis.md A11).
+struct Subscription {
+    let id: String
+    let resource: String
+    let mailbox: Int
+    /// The watched folder; nil watches the whole mailbox.
+    let folder: Int?
+    let changeTypes: Set<String>
+    let notificationURL: String
+    let lifecycleURL: String?
+    let clientState: String?
+    var expiration: Date
+    let immutableIDs: Bool
+
+    var json: [String: Any] {
+        var object: [String: Any] = [
+            "id": id, "resource": resource, "changeType": changeTypes.sorted().joined(separator: ","),
+            "notificationUrl": notificationURL, "expirationDateTime": ISOTime.format(expiration),
+            "applicationId": "backfill", "includeResourceData": false, "latestSupportedTlsVersion": "v1_2",
+        ]
+        object["clientState"] = clientState
+        object["lifecycleNotificationUrl"] = lifecycleURL
+        return object
+    }
+}
+
+/// An HTTP POST the simulator owes a client: a notification, a validation request, or a Pub/Sub push.
+struct OutboundPost: Sendable {
+    let kind: String
+    let url: String
+    let contentType: String
+    let body: String
+}
