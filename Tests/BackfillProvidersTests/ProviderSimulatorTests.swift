@@ -48,7 +48,9 @@ struct ProviderSimulatorTests {
     @Test("Graph 429 is throttled with the exact Retry-After, fractional included")
     func graphThrottled() async throws {
         try await SimulatorHarness.run { sim in
-            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 2.128)
+            _ = try await sim.control("PATCH", "knobs", body: ["graphRetryAfterStyle": "fractional"])
+            // The simulator renders 2 s in the fractional style as "2.128", as Graph does.
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 2)
             await #expect(throws: ProviderFailure.throttled(retryAfter: .milliseconds(2128))) {
                 try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
             }
