@@ -29,6 +29,7 @@ extension SimulatorWorld {
         json.beginObject()
         json.string("@odata.context", "\(baseURL)/graph/v1.0/$metadata#Collection(message)")
         json.beginArray("value")
+        let fields = Self.fieldMask(state.select)
         var served = 0
         while served < pageSize, !state.pending.isEmpty, state.cap.map({ state.returned < $0 }) ?? true {
             let item = state.pending.removeFirst()
@@ -44,7 +45,7 @@ extension SimulatorWorld {
                 json.endObject()
                 json.endObject()
             } else {
-                renderMessage(mailbox, item.message, select: state.select, immutable: immutable, expand: nil, into: &json)
+                renderMessage(mailbox, item.message, fields: fields, immutable: immutable, expand: nil, into: &json)
             }
         }
         json.endArray()
