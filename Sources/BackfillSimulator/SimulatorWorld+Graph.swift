@@ -220,7 +220,15 @@ extension SimulatorWorld {
             walked += 1
             let index = entries.entries[position]
             guard index >= 0 else { continue }
-            renderMessage(mailbox, index, fields: fields, immutable: immutable, expand: expand, into: &json)
+            if expand == nil {
+                json.raw(nil, mailbox.renderedMessages.fragment(index, fields: fields, immutable: immutable) {
+                    var fragment = JSONText(capacity: 400)
+                    renderMessage(mailbox, index, fields: fields, immutable: immutable, expand: nil, into: &fragment)
+                    return fragment.text
+                })
+            } else {
+                renderMessage(mailbox, index, fields: fields, immutable: immutable, expand: expand, into: &json)
+            }
             returned += 1
         }
         json.endArray()
