@@ -27,7 +27,7 @@ extension SimulatorWorld {
     }
 
     /// The route name the journal and queued faults use.
-    static func graphRouteName(_ rest: [String], method: String) -> String {
+    static func graphRouteName(_ rest: [String]) -> String {
         let lowered = rest.map { $0.lowercased() }
         switch lowered.count {
         case 1 where lowered[0] == "mailfolders": return "graph.folders.list"
