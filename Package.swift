@@ -203,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BackfillSimulatorTests",
-            dependencies: ["BackfillSimulator", "BackfillHTTP"],
+            dependencies: ["BackfillSimulator", "BackfillHTTP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -12,7 +12,6 @@ struct DeltaState {
     let folder: Int
     let select: Set<String>?
     let lower: Int64?
-    let descending: Bool
     /// The round ends after this many items (`$top`, or the 5,000 cap of filtered rounds).
     let cap: Int?
     var pending: [Item]

@@ -20,6 +20,8 @@ final class Mailbox {
     /// History ids at or below this give 404 (set when cursors are expired by hand).
     var historyFloor: UInt64 = 0
     var traffic = MailboxTraffic()
+    /// Message JSON already written for list pages; a message's entries go when it changes.
+    var renderedMessages = RenderedMessageCache()
     private var historyRandom: SeededRandom
 
     var address: String { spec.address }
@@ -131,6 +133,7 @@ final class Mailbox {
         changes.append(MailChange(kind: .removed, message: index, folder: source))
         messages[index].folder = destination
         messages[index].moves += 1
+        renderedMessages.forget(index)
         folders[destination].insert(message: index, received: messages[index].received)
         changes.append(MailChange(kind: .created, message: index, folder: destination))
         let newLabels = labels(of: messages[index])
@@ -146,6 +149,7 @@ final class Mailbox {
         let folderIndex = messages[index].folder
         folders[folderIndex].remove(message: index, received: messages[index].received)
         messages[index].isDeleted = true
+        renderedMessages.forget(index)
         changes.append(MailChange(kind: .removed, message: index, folder: folderIndex))
         recordHistory(.messageDeleted, message: index, labels: [], at: time)
     }

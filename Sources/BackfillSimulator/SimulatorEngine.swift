@@ -80,10 +80,9 @@ final class SimulatorEngine: Sendable {
                 case let .success(index): mailbox = index
                 case let .failure(response): return .failure(response)
                 }
-                route = SimulatorWorld.graphRouteName(graphPath.rest, method: request.method)
+                route = SimulatorWorld.graphRouteName(graphPath.rest)
             }
-            switch world.admit(mailbox: mailbox, isGraph: true, route: route, cost: 1,
-                               principal: nil, request: request) {
+            switch world.admit(mailbox: mailbox, isGraph: true, route: route, cost: 1, request: request) {
             case let .refused(response): return .failure(response)
             case let .admitted(call): return .success((call, world.latency(), principal))
             }
@@ -180,9 +179,8 @@ final class SimulatorEngine: Sendable {
             case let .success(index): mailbox = index
             case let .failure(response): return .failure(response)
             }
-            let route = SimulatorWorld.gmailRoute(rest, method: request.method)
-            switch world.admit(mailbox: mailbox, isGraph: false, route: route.name, cost: route.cost,
-                               principal: nil, request: request) {
+            let route = SimulatorWorld.gmailRoute(rest)
+            switch world.admit(mailbox: mailbox, isGraph: false, route: route.name, cost: route.cost, request: request) {
             case let .refused(response): return .failure(response)
             case let .admitted(call): return .success((call, world.latency()))
             }

@@ -29,6 +29,7 @@ extension SimulatorWorld {
         json.beginObject()
         json.string("@odata.context", "\(baseURL)/graph/v1.0/$metadata#Collection(message)")
         json.beginArray("value")
+        let fields = Self.fieldMask(state.select)
         var served = 0
         while served < pageSize, !state.pending.isEmpty, state.cap.map({ state.returned < $0 }) ?? true {
             let item = state.pending.removeFirst()
@@ -44,7 +45,7 @@ extension SimulatorWorld {
                 json.endObject()
                 json.endObject()
             } else {
-                renderMessage(mailbox, item.message, select: state.select, immutable: immutable, expand: nil, into: &json)
+                renderMessage(mailbox, item.message, fields: fields, immutable: immutable, expand: nil, into: &json)
             }
         }
         json.endArray()
@@ -55,18 +56,17 @@ extension SimulatorWorld {
         let link = "\(baseURL)\(prefix)/users/\(mailbox.userID)/mailFolders('\(mailbox.folders[folder].id)')/messages/delta"
         if roundOver {
             deltaStates[token] = DeltaState(
-                mailbox: index, folder: folder, select: state.select, lower: state.lower, descending: state.descending,
+                mailbox: index, folder: folder, select: state.select, lower: state.lower,
                 cap: nil, pending: [], returned: 0, changeMark: state.changeMark, chain: state.chain,
                 generation: generation
             )
             json.string("@odata.deltaLink", "\(link)?$deltatoken=\(token)")
         } else {
-            var next = state
-            next = DeltaState(mailbox: index, folder: folder, select: state.select, lower: state.lower,
-                              descending: state.descending, cap: state.cap, pending: state.pending,
-                              returned: state.returned, changeMark: state.changeMark, chain: state.chain,
-                              generation: generation)
-            deltaStates[token] = next
+            deltaStates[token] = DeltaState(
+                mailbox: index, folder: folder, select: state.select, lower: state.lower, cap: state.cap,
+                pending: state.pending, returned: state.returned, changeMark: state.changeMark, chain: state.chain,
+                generation: generation
+            )
             json.string("@odata.nextLink", "\(link)?$skiptoken=\(token)")
         }
         json.endObject()
@@ -103,7 +103,7 @@ extension SimulatorWorld {
         if descending { items.reverse() }
         let chain = nextCounter()
         return .success(DeltaState(mailbox: index, folder: folder, select: selectFields(request), lower: lower,
-                                   descending: descending, cap: cap, pending: items, returned: 0,
+                                   cap: cap, pending: items, returned: 0,
                                    changeMark: mailbox.changes.count, chain: chain, generation: 0))
     }
 
@@ -119,7 +119,7 @@ extension SimulatorWorld {
                                                      moves: change.kind == .removed ? max(message.moves - (message.folder == state.folder ? 0 : 1), 0) : message.moves)
         }
         return DeltaState(mailbox: state.mailbox, folder: state.folder, select: state.select, lower: state.lower,
-                          descending: state.descending, cap: nil, pending: order.compactMap { latest[$0] },
+                          cap: nil, pending: order.compactMap { latest[$0] },
                           returned: 0, changeMark: mailbox.changes.count, chain: state.chain,
                           generation: state.generation)
     }

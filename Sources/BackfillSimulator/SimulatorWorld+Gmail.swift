@@ -3,7 +3,7 @@ import Foundation
 /// The Gmail API: profile, labels, messages (list, get, attachments), history, watch (provider-apis.md B).
 extension SimulatorWorld {
     /// Route name and quota cost of a Gmail path after `users/{userId}/`.
-    static func gmailRoute(_ rest: [String], method: String) -> (name: String, cost: Int) {
+    static func gmailRoute(_ rest: [String]) -> (name: String, cost: Int) {
         switch (rest.count, rest.first ?? "") {
         case (1, "profile"): ("gmail.profile", 1)
         case (1, "labels"): ("gmail.labels.list", 1)

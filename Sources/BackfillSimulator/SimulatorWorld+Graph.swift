@@ -27,7 +27,7 @@ extension SimulatorWorld {
     }
 
     /// The route name the journal and queued faults use.
-    static func graphRouteName(_ rest: [String], method: String) -> String {
+    static func graphRouteName(_ rest: [String]) -> String {
         let lowered = rest.map { $0.lowercased() }
         switch lowered.count {
         case 1 where lowered[0] == "mailfolders": return "graph.folders.list"
@@ -89,7 +89,7 @@ extension SimulatorWorld {
         case "graph.messages.get":
             guard let index = mailbox.messageIndex(graphID: rest[1]) else { return GraphErrors.itemNotFound }
             var json = JSONText(capacity: 1024)
-            renderMessage(mailbox, index, select: selectFields(request), immutable: request.wantsImmutableIDs,
+            renderMessage(mailbox, index, fields: Self.fieldMask(selectFields(request)), immutable: request.wantsImmutableIDs,
                           expand: expansion(request), into: &json)
             return .json(200, json.text)
         case "graph.attachments.list":
@@ -200,7 +200,7 @@ extension SimulatorWorld {
         }
         pageSize = min(pageSize, knobs.graphMaxPageSize)
         let skip = request.parameter("$skip").flatMap(Int.init) ?? 0
-        let select = selectFields(request)
+        let fields = Self.fieldMask(selectFields(request))
         let expand = expansion(request)
         let immutable = request.wantsImmutableIDs
         var json = JSONText(capacity: 256 + pageSize * 400)
@@ -220,7 +220,15 @@ extension SimulatorWorld {
             walked += 1
             let index = entries.entries[position]
             guard index >= 0 else { continue }
-            renderMessage(mailbox, index, select: select, immutable: immutable, expand: expand, into: &json)
+            if expand == nil {
+                json.raw(nil, mailbox.renderedMessages.fragment(index, fields: fields, immutable: immutable) {
+                    var fragment = JSONText(capacity: 400)
+                    renderMessage(mailbox, index, fields: fields, immutable: immutable, expand: nil, into: &fragment)
+                    return fragment.text
+                })
+            } else {
+                renderMessage(mailbox, index, fields: fields, immutable: immutable, expand: expand, into: &json)
+            }
             returned += 1
         }
         json.endArray()
@@ -238,6 +246,14 @@ extension SimulatorWorld {
         request.parameter("$select").map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
     }
 
+    /// The message fields a `$select` names, as bits: a page tests them for every message.
+    static func fieldMask(_ select: Set<String>?) -> UInt32 {
+        guard let select else { return .max }
+        var mask: UInt32 = 0
+        for field in MessageField.allCases where select.contains(field.name) { mask |= field.bit }
+        return mask
+    }
+
     /// `$expand=attachments` (nil select: every field, content included) or `attachments($select=...)`.
     func expansion(_ request: SimRequest) -> Set<String>?? {
         guard let expand = request.parameter("$expand"), expand.lowercased().hasPrefix("attachments") else { return nil }
@@ -247,48 +263,50 @@ extension SimulatorWorld {
 
     // MARK: Rendering
 
-    func renderMessage(_ mailbox: Mailbox, _ index: Int, select: Set<String>?, immutable: Bool,
+    func renderMessage(_ mailbox: Mailbox, _ index: Int, fields mask: UInt32, immutable: Bool,
                        expand: Set<String>??, into json: inout JSONText) {
         let message = mailbox.messages[index]
         let content = MessageContent(mailbox: mailbox, message: message)
-        func wants(_ field: String) -> Bool { select?.contains(field) ?? true }
+        func wants(_ field: MessageField) -> Bool { mask & field.bit != 0 }
         json.beginObject()
         if message.isEvent { json.string("@odata.type", "#microsoft.graph.eventMessage") }
         json.string("@odata.etag", "W/\"CQAAAB\(message.serial)x\(message.moves)\"")
         json.string("id", mailbox.graphID(of: index, immutable: immutable))
-        let received = ISOTime.format(message.received)
-        if wants("createdDateTime") { json.string("createdDateTime", received) }
-        if wants("lastModifiedDateTime") { json.string("lastModifiedDateTime", received) }
-        if wants("receivedDateTime") { json.string("receivedDateTime", received) }
-        if wants("sentDateTime") { json.string("sentDateTime", ISOTime.format(message.received - 3)) }
-        if wants("hasAttachments") { json.bool("hasAttachments", content.hasFileAttachments) }
-        if wants("internetMessageId") { json.string("internetMessageId", content.internetMessageID) }
-        if wants("subject") { json.string("subject", content.subject) }
-        if wants("bodyPreview") { json.string("bodyPreview", content.preview) }
-        if wants("importance") { json.string("importance", "normal") }
-        if wants("parentFolderId") { json.string("parentFolderId", mailbox.folders[message.folder].id) }
-        if wants("conversationId") {
+        if mask & 0b111 != 0 {
+            let received = ISOTime.format(message.received)
+            if wants(.createdDateTime) { json.string("createdDateTime", received) }
+            if wants(.lastModifiedDateTime) { json.string("lastModifiedDateTime", received) }
+            if wants(.receivedDateTime) { json.string("receivedDateTime", received) }
+        }
+        if wants(.sentDateTime) { json.string("sentDateTime", ISOTime.format(message.received - 3)) }
+        if wants(.hasAttachments) { json.bool("hasAttachments", content.hasFileAttachments) }
+        if wants(.internetMessageId) { json.string("internetMessageId", content.internetMessageID) }
+        if wants(.subject) { json.string("subject", content.subject) }
+        if wants(.bodyPreview) { json.string("bodyPreview", content.preview) }
+        if wants(.importance) { json.string("importance", "normal") }
+        if wants(.parentFolderId) { json.string("parentFolderId", mailbox.folders[message.folder].id) }
+        if wants(.conversationId) {
             json.string("conversationId", "AAQkAG" + IdentifierCodec.gmailID(tag: mailbox.tag, serial: content.conversationSerial))
         }
-        if wants("isRead") { json.bool("isRead", message.isRead) }
-        if wants("isDraft") { json.bool("isDraft", mailbox.folders[message.folder].role == .drafts) }
-        for key in ["from", "sender"] where wants(key) {
+        if wants(.isRead) { json.bool("isRead", message.isRead) }
+        if wants(.isDraft) { json.bool("isDraft", mailbox.folders[message.folder].role == .drafts) }
+        for (key, field) in [("from", MessageField.from), ("sender", .sender)] where wants(field) {
             json.beginObject(key)
             Self.renderAddress(content.fromName, content.fromAddress, into: &json)
             json.endObject()
         }
-        if wants("toRecipients") {
+        if wants(.toRecipients) {
             json.beginArray("toRecipients")
             json.beginObject()
             Self.renderAddress(nil, content.toAddress, into: &json)
             json.endObject()
             json.endArray()
         }
-        if wants("ccRecipients") {
+        if wants(.ccRecipients) {
             json.beginArray("ccRecipients")
             json.endArray()
         }
-        if wants("body") {
+        if wants(.body) {
             json.beginObject("body")
             json.string("contentType", "html")
             json.string("content", content.bodyHTML)

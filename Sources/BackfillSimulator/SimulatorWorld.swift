@@ -70,7 +70,6 @@ final class SimulatorWorld {
         let route: String
         let journalIndex: Int
         let cost: Int
-        let principal: String?
     }
 
     enum Admission {
@@ -80,8 +79,7 @@ final class SimulatorWorld {
 
     /// Records the request in the journal and applies limits and faults, in the order the real services
     /// do: concurrency, then the rate window, then injected faults.
-    func admit(mailbox index: Int, isGraph: Bool, route: String, cost: Int, principal: String?,
-               request: SimRequest) -> Admission {
+    func admit(mailbox index: Int, isGraph: Bool, route: String, cost: Int, request: SimRequest) -> Admission {
         let now = self.now
         let mailbox = mailboxes[index]
         var traffic = mailbox.traffic
@@ -95,8 +93,7 @@ final class SimulatorWorld {
             retryAttempt: request.header("retry-attempt")
         )
         journal.append(entry)
-        let call = Call(mailbox: index, isGraph: isGraph, route: route, journalIndex: entry.sequence, cost: cost,
-                        principal: principal)
+        let call = Call(mailbox: index, isGraph: isGraph, route: route, journalIndex: entry.sequence, cost: cost)
         let refusal = refusal(for: call, traffic: &traffic, now: now)
         mailbox.traffic = traffic
         if let refusal {

@@ -21,12 +21,16 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try scenario.map { try Scenario.load(contentsOf: URL(fileURLWithPath: $0)) } ?? Scenario.demo()
         let server = try await SimulatorServer.start(scenario: loaded, host: host, port: port)
-        print("simulator listening on \(server.baseURL)")
-        print("  graph:   \(server.graphBaseURL)")
-        print("  login:   \(server.microsoftLoginBaseURL)/{tenant}/oauth2/v2.0/token")
-        print("  gmail:   \(server.gmailBaseURL)/gmail/v1")
-        print("  google:  \(server.googleOAuthBaseURL)/token")
-        print("  control: \(server.controlBaseURL)/mailboxes")
+        let lines = [
+            "simulator listening on \(server.baseURL)",
+            "  graph:   \(server.graphBaseURL)",
+            "  login:   \(server.microsoftLoginBaseURL)/{tenant}/oauth2/v2.0/token",
+            "  gmail:   \(server.gmailBaseURL)/gmail/v1",
+            "  google:  \(server.googleOAuthBaseURL)/token",
+            "  control: \(server.controlBaseURL)/mailboxes",
+        ]
+        // Written unbuffered so a script reading the pipe sees the address at once.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         await server.waitUntilStopped()
     }
 }

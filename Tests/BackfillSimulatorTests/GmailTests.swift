@@ -122,4 +122,27 @@ struct GmailTests {
             #expect(try await sim.send(base + "/history?startHistoryId=\(start)", token: token).status == 404)
         }
     }
+
+    @Test("a batch larger than the per-user concurrency cap gets per-part 429s inside a 200")
+    func batchTripsConcurrencyCap() async throws {
+        try await SimulatorHarness.with { sim in
+            let token = try await sim.tokens(for: SimulatorHarness.gmailAddress).access
+            let list = try sim.json(try await sim.send(sim.server.gmailBaseURL + "/gmail/v1/users/me/messages?maxResults=20",
+                                                       token: token))
+            let ids = try #require(list["messages"] as? [[String: Any]]).compactMap { $0["id"] as? String }
+            var body = ""
+            for id in ids {
+                body += "--b2\r\nContent-Type: application/http\r\n\r\nGET /gmail/v1/users/me/messages/\(id)?format=minimal\r\n\r\n"
+            }
+            body += "--b2--\r\n"
+            let response = try await sim.send("POST", sim.server.gmailBaseURL + "/batch/gmail/v1", token: token,
+                                              headers: [("Content-Type", "multipart/mixed; boundary=b2")],
+                                              body: Data(body.utf8))
+            #expect(response.status == 200)
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 10)
+            #expect(text.components(separatedBy: "HTTP/1.1 429 Too Many Requests").count - 1 == 10)
+            #expect(text.contains("Too many concurrent requests for user"))
+        }
+    }
 }

@@ -60,4 +60,22 @@ struct GraphDeltaTests {
             #expect(capped.items.count == 25)
         }
     }
+
+    @Test("a nextLink several pages old gives 410 SyncStateNotFound while the newest one still works")
+    func oldNextLinkDies() async throws {
+        try await SimulatorHarness.with { sim in
+            let token = try await sim.tokens(for: SimulatorHarness.graphAddress).access
+            var links = [sim.server.graphBaseURL + "/me/mailFolders/inbox/messages/delta?$select=id"]
+            for _ in 0 ..< 5 {
+                let page = try sim.json(try await sim.send(links.last!, token: token,
+                                                           headers: [("Prefer", "odata.maxpagesize=10")]))
+                #expect((page["value"] as? [Any])?.count == 10)
+                links.append(try #require(page["@odata.nextLink"] as? String))
+            }
+            let stale = try await sim.send(links[1], token: token)
+            #expect(stale.status == 410)
+            #expect((try sim.json(stale)["error"] as? [String: Any])?["code"] as? String == "SyncStateNotFound")
+            #expect(try await sim.send(links[5], token: token).status == 200)
+        }
+    }
 }

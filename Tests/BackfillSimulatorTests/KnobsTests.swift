@@ -41,4 +41,21 @@ struct KnobsTests {
             #expect(unknown.status == 400)
         }
     }
+
+    @Test("truncation and malformation knobs break 200 bodies so that they no longer parse")
+    func brokenBodies() async throws {
+        try await SimulatorHarness.with { sim in
+            let token = try await sim.tokens(for: SimulatorHarness.graphAddress).access
+            let url = sim.server.graphBaseURL + "/me/mailFolders/inbox/messages?$top=5"
+            let whole = try await sim.send(url, token: token)
+            #expect((try? JSONSerialization.jsonObject(with: whole.body)) != nil)
+            for knob in ["truncatedPercent", "malformedPercent"] {
+                try await sim.control("PATCH", "/knobs", [knob: 100])
+                let broken = try await sim.send(url, token: token)
+                #expect(broken.status == 200)
+                #expect((try? JSONSerialization.jsonObject(with: broken.body)) == nil, "\(knob) body still parses")
+                try await sim.control("PATCH", "/knobs", [knob: 0])
+            }
+        }
+    }
 }
