@@ -1,0 +1,154 @@
+import BackfillCore
+import Foundation
+import GRDB
+
+/// The message store on one SQLite file in WAL mode: one writer and several readers at once (a GRDB
+/// `DatabasePool`), so pages and counts are served while a batch is being written. All SQLite work runs on
+/// GRDB's own dispatch queues, never on Swift's cooperative pool.
+public final class SQLiteMessageStore: MessageStore {
+    /// The largest page `messages(connectionId:limit:after:)` serves.
+    public static let maximumPageLimit = 1000
+
+    private let pool: DatabasePool
+
+    /// Opens (or creates, with its directories) the store file at `path` and brings its schema up to date.
+    /// Blocks while it opens and migrates: call it at startup, not from a busy async context.
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.label = "BackfillStore"
+        // Several `backfill serve` processes may share the file: wait for another one's write to end
+        // rather than fail at once.
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try MessageStoreSchema.migrator.migrate(pool)
+    }
+
+    // MARK: Writing
+
+    private static let insertAttachmentSQL = """
+        INSERT INTO attachment (message_id, provider_part_id, name, size, content_type) VALUES (?, ?, ?, ?, ?)
+        """
+
+    /// Stores the batch in one transaction and returns how many messages were new. A message already stored
+    /// (same connection and provider id, in an earlier batch or earlier in this one) is left as it is,
+    /// attachments included. A message that breaks a rule throws `MessageStoreError.Code.invalidMessage`
+    /// and nothing of the batch is stored.
+    public func insert(_ messages: [StoredMessage]) async throws -> Int {
+        if messages.isEmpty { return 0 }
+        let storedAt = StoreTime.milliseconds(Date())
+        return try await pool.write { db in
+            // Cached statements: the SQL is compiled once per connection, then only bound and stepped.
+            let insertMessage = try MessageInsertStatement(db)
+            var newCount = 0
+            for (index, message) in messages.enumerated() {
+                // A throw rolls the whole transaction back.
+                try message.validate(positionInBatch: index)
+                guard try insertMessage.insert(message, storedAt: storedAt) else { continue }
+                newCount += 1
+                if message.attachments.isEmpty { continue }
+                let messageRowId = db.lastInsertedRowID
+                let insertAttachment = try db.cachedStatement(sql: Self.insertAttachmentSQL)
+                for attachment in message.attachments {
+                    try insertAttachment.execute(arguments: [
+                        messageRowId, attachment.providerPartId, attachment.name, attachment.size,
+                        attachment.contentType,
+                    ])
+                }
+            }
+            return newCount
+        }
+    }
+
+    // MARK: Reading
+
+    private static let firstPageSQL = """
+        SELECT \(StoredMessage.selectedColumns) FROM message
+        WHERE connection_id = ?
+        ORDER BY received_at DESC, provider_message_id DESC LIMIT ?
+        """
+
+    private static let nextPageSQL = """
+        SELECT \(StoredMessage.selectedColumns) FROM message
+        WHERE connection_id = ? AND (received_at, provider_message_id) < (?, ?)
+        ORDER BY received_at DESC, provider_message_id DESC LIMIT ?
+        """
+
+    /// Messages of one connection, newest first (received time, then provider id, both descending), after
+    /// `cursor`. Reads the last committed state, even while a batch is being written.
+    public func messages(
+        connectionId: String, limit: Int, after cursor: MessagePageCursor?
+    ) async throws -> MessagePage {
+        guard (1...Self.maximumPageLimit).contains(limit) else {
+            throw MessageStoreError(
+                code: .invalidPageLimit, message: "limit must be between 1 and \(Self.maximumPageLimit)")
+        }
+        return try await pool.read { db in
+            // One row more than asked tells whether another page follows.
+            var rows: [Row]
+            if let cursor {
+                rows = try Row.fetchAll(
+                    db.cachedStatement(sql: Self.nextPageSQL),
+                    arguments: [
+                        connectionId, StoreTime.milliseconds(cursor.receivedAt), cursor.providerMessageId, limit + 1,
+                    ])
+            } else {
+                rows = try Row.fetchAll(
+                    db.cachedStatement(sql: Self.firstPageSQL), arguments: [connectionId, limit + 1])
+            }
+            let hasMore = rows.count > limit
+            if hasMore { rows.removeLast() }
+            let rowIds: [Int64] = try rows.map { try $0.decode(forColumn: "id") }
+            let attachments = try Self.attachments(ofMessageRows: rowIds, in: db)
+            let decoder = JSONDecoder()
+            let messages = try zip(rows, rowIds).map { row, rowId in
+                try StoredMessage(row: row, attachments: attachments[rowId] ?? [], decoder: decoder)
+            }
+            let next = hasMore ? messages.last.map {
+                MessagePageCursor(receivedAt: $0.receivedAt, providerMessageId: $0.providerMessageId)
+            } : nil
+            return MessagePage(messages: messages, next: next)
+        }
+    }
+
+    /// Attachment metadata of the given message rows, each list in the order it was stored.
+    private static func attachments(
+        ofMessageRows rowIds: [Int64], in db: Database
+    ) throws -> [Int64: [AttachmentMetadata]] {
+        if rowIds.isEmpty { return [:] }
+        let request: SQLRequest<Row> = """
+            SELECT message_id, provider_part_id, name, size, content_type FROM attachment
+            WHERE message_id IN \(rowIds) ORDER BY id
+            """
+        var byMessage: [Int64: [AttachmentMetadata]] = [:]
+        for row in try request.fetchAll(db) {
+            let attachment = AttachmentMetadata(
+                providerPartId: try row.decode(forColumn: "provider_part_id"),
+                name: try row.decode(forColumn: "name"),
+                size: try row.decode(forColumn: "size"),
+                contentType: try row.decode(forColumn: "content_type"))
+            byMessage[try row.decode(forColumn: "message_id"), default: []].append(attachment)
+        }
+        return byMessage
+    }
+
+    /// How many messages are stored for a connection (read from an index, not the table).
+    public func count(connectionId: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM message WHERE connection_id = ?"),
+                arguments: [connectionId]) ?? 0
+        }
+    }
+
+    /// The provider ids of every message stored for a connection, for comparing what was stored with what a
+    /// mailbox holds.
+    public func providerMessageIds(connectionId: String) async throws -> Set<String> {
+        try await pool.read { db in
+            try Set(String.fetchCursor(
+                db.cachedStatement(sql: "SELECT provider_message_id FROM message WHERE connection_id = ?"),
+                arguments: [connectionId]))
+        }
+    }
+}
