@@ -28,8 +28,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
         (try? JSONEncoder.api.encode(ErrorBody(error: .init(code: code, message: message)))) ?? Data()
     }
 
-    public struct ErrorBody: Codable, Sendable {
-        public struct Detail: Codable, Sendable {
+    public struct ErrorBody: Codable, Sendable, Equatable {
+        public struct Detail: Codable, Sendable, Equatable {
             public var code: String
             public var message: String
         }
