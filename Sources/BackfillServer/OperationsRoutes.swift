@@ -20,7 +20,7 @@ struct OperationsRoutes: Sendable {
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in try Response.json(["status": "ok"]) }
+        router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in try await ready() }
         router.get("/metrics") { _, _ in try await metrics() }
     }
@@ -43,7 +43,11 @@ struct OperationsRoutes: Sendable {
             throw APIError(.serviceUnavailable, code: "not_ready",
                            message: failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
         }
-        return try Response.json(["status": "ready"])
+        return Self.text("ready\n")
+    }
+
+    private static func text(_ body: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
     private func metrics() async throws -> Response {

@@ -42,8 +42,9 @@ struct OperationsTests {
     @Test("healthz and readyz answer, and metrics show backfills by state and requests by route and status")
     func operations() async throws {
         try await ServerHarness.with { server in
-            #expect(try await server.request("GET", "/healthz").text == #"{"status":"ok"}"#)
-            #expect(try await server.request("GET", "/readyz").status == 200)
+            #expect(try await server.request("GET", "/healthz").text == "ok\n")
+            let ready = try await server.request("GET", "/readyz")
+            #expect(ready.status == 200 && ready.text == "ready\n")
             let connection = try await server.connect("graph", "a@acme.com")
             _ = try await server.request("POST", "/v1/connections/\(connection.id)/backfill", json: #"{"range": "30d"}"#)
             let metrics = try await server.request("GET", "/metrics")
@@ -54,6 +55,18 @@ struct OperationsTests {
             #expect(lines.contains(#"backfill_http_requests_total{route="/healthz",status="200"} 1"#))
             #expect(lines.contains(#"backfill_http_requests_total{route="/v1/connections/{id}/backfill",status="200"} 1"#))
             #expect(!metrics.text.contains(connection.id) && !metrics.text.contains("acme.com"))
+        }
+    }
+
+    @Test("readyz answers 503 naming the store when the store's directory takes no write")
+    func notReady() async throws {
+        try await ServerHarness.with { server in
+            // A file where the directory was: no write can succeed there, whoever runs the test.
+            try FileManager.default.removeItem(at: server.dataDirectory)
+            try Data().write(to: server.dataDirectory)
+            let reply = try await server.request("GET", "/readyz")
+            #expect(reply.status == 503)
+            #expect(try reply.error() == .init(code: "not_ready", message: "store: the store is not writable"))
         }
     }
 

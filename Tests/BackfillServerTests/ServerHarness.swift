@@ -19,6 +19,8 @@ struct ServerHarness: Sendable {
     let http: HTTPClient
     let token: String?
     let redisURL: String
+    /// Where the store file lives; `/readyz` writes a probe here.
+    let dataDirectory: URL
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var scheduler: Scheduler { app.scheduler }
@@ -65,7 +67,8 @@ struct ServerHarness: Sendable {
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw TestSetupError("the server did not start") }
-            let harness = ServerHarness(app: app, port: port, registry: registry, http: HTTPClient(), token: options.token, redisURL: redisURL)
+            let harness = ServerHarness(app: app, port: port, registry: registry, http: HTTPClient(), token: options.token, redisURL: redisURL,
+                                        dataDirectory: directory)
             do {
                 try await body(harness)
             } catch {
