@@ -97,6 +97,8 @@ let package = Package(
             dependencies: [
                 "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore", "BackfillRedis", "BackfillHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -109,8 +111,13 @@ let package = Package(
         .executableTarget(
             name: "backfill",
             dependencies: [
-                "BackfillServer", "BackfillSimulator",
+                "BackfillServer", "BackfillSimulator", "BackfillCore", "BackfillHTTP", "BackfillRedis", "BackfillScheduler",
+                "BackfillStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -199,6 +206,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/SchedulerHarness",
+            swiftSettings: strict
+        ),
+        // The API, webhooks and operations endpoints over real sockets, and the `backfill` binary against them.
+        .testTarget(
+            name: "BackfillServerTests",
+            dependencies: [
+                "BackfillServer", "BackfillCore", "BackfillScheduler", "BackfillRedis", "BackfillHTTP", "BackfillStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,44 @@
+import Hummingbird
+import Logging
+import Prometheus
+
+/// The outermost middleware: every error becomes the API's JSON error body (Hummingbird's own 404 and
+/// 405 included), unexpected errors become a 500 that names nothing internal, and every request is
+/// counted by route pattern and status (never by connection id).
+struct APIErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "backfill", metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route pattern and status."
+        )
+    }
+
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let apiError: APIError
+            switch error {
+            case let error as APIError: apiError = error
+            case let error as HTTPError: apiError = .from(error)
+            case let error as any HTTPResponseError:
+                apiError = APIError(error.status, code: error.status == .contentTooLarge ? "body_too_large" : "bad_request",
+                                    message: error.status.reasonPhrase)
+            default:
+                logger.error("request failed", metadata: ["route": "\(context.endpointPath ?? request.uri.path)", "error": "\(error)"])
+                apiError = APIError(.internalServerError, code: "internal", message: "the server could not complete the request; see its log")
+            }
+            response = try apiError.response(from: request, context: context)
+        }
+        registry.makeCounter(
+            descriptor: Self.requests,
+            labels: [("route", context.endpointPath ?? "unmatched"), ("status", String(response.status.code))]
+        ).increment()
+        return response
+    }
+}

@@ -1,0 +1,127 @@
+import BackfillCore
+import BackfillRedis
+import BackfillScheduler
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// Everything one instance runs, put together: the HTTP API (console, webhooks, operations endpoints)
+/// and the scheduler's services (workers, promoter, auditor, periodic tick), over one Redis, one message
+/// store and one mail provider. `serve`, `demo` and the tests build the instance here and differ only in
+/// what they hand in.
+///
+/// ```swift
+/// let app = try BackfillApp(configuration: configuration, redis: redis, store: store, sealer: sealer,
+///                           readiness: .store(store, directory: dataDirectory), metrics: registry, logger: logger) { environment in
+///     ProviderRouter(... directory: environment.directory, slots: environment.requestSlots ...)
+/// }
+/// let group = ServiceGroup(configuration: .init(services: app.services(routes: { router in /* OAuth */ }),
+///                                                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+/// try await group.run()
+/// ```
+public struct BackfillApp: Sendable {
+    public let configuration: BackfillAppConfiguration
+    public let scheduler: Scheduler
+    public let directory: RedisConnectionDirectory
+    public let provider: any MailProvider
+    public let store: any MessageStore
+    let readiness: ReadinessCheck
+    let registry: PrometheusCollectorRegistry
+    let console: ConsoleFiles
+    let logger: Logger
+
+    /// Builds the instance. `provider` is called once with what a provider client needs from the
+    /// instance (the connection directory for credentials and sync state, the request slots).
+    /// Throws when the configuration cannot work (see `ServerConfiguration.validate()`).
+    public init(
+        configuration: BackfillAppConfiguration, redis: RedisClient, store: any MessageStore, sealer: any CredentialSealer,
+        readiness: ReadinessCheck, metrics registry: PrometheusCollectorRegistry, logger: Logger,
+        provider makeProvider: (ProviderEnvironment) throws -> any MailProvider
+    ) throws {
+        try configuration.server.validate()
+        let scheduler = Scheduler(redis: redis, configuration: configuration.scheduler, logger: logger)
+        let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: sealer)
+        self.configuration = configuration
+        self.scheduler = scheduler
+        self.directory = directory
+        self.store = store
+        self.readiness = readiness
+        self.registry = registry
+        self.logger = logger
+        self.console = try ConsoleFiles()
+        self.provider = try makeProvider(ProviderEnvironment(
+            directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler), logger: logger
+        ))
+    }
+
+    /// The HTTP routes. `routes` adds more (the OAuth connect flow) before the API's catch-all errors.
+    public func router(routes: (Router<BasicRequestContext>) -> Void = { _ in }) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIErrorMiddleware(registry: registry, logger: logger))
+        let body = RequestBodyReader(limit: configuration.server.maxBodyBytes)
+        let reader = ConnectionReader(directory: directory, scheduler: scheduler)
+        console.register(on: router)
+        OperationsRoutes(scheduler: scheduler, directory: directory, readiness: readiness, registry: registry, logger: logger)
+            .register(on: router)
+        WebhookRoutes(directory: directory, scheduler: scheduler, body: body, logger: logger).register(on: router)
+        let api = router.group("v1")
+        if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
+        ConnectionRoutes(reader: reader, scheduler: scheduler, store: store, body: body, logger: logger).register(on: api)
+        let events = EventStream(
+            reader: reader, pollInterval: configuration.server.eventPollInterval,
+            heartbeatInterval: configuration.server.heartbeatInterval, logger: logger
+        )
+        api.get("connections/{id}/events") { _, context in try await events.response(for: try context.parameters.require("id")) }
+        routes(router)
+        return router
+    }
+
+    /// The services to run in one `ServiceGroup`: workers, promoter, auditor, the periodic tick (with
+    /// `tickHooks`, e.g. subscription renewal) and the HTTP server. They are ordered so that a graceful
+    /// shutdown stops the HTTP server first and the workers last. `onListening` gets the bound address
+    /// (useful with port 0).
+    public func services(
+        routes: (Router<BasicRequestContext>) -> Void = { _ in }, tickHooks: [PeriodicTick.Hook] = [],
+        onListening: @escaping @Sendable (ListenAddress) async -> Void = { _ in }
+    ) -> [any Service] {
+        let listen = configuration.server.listen
+        let http = Application(
+            router: router(routes: routes),
+            configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "backfill"),
+            onServerRunning: { channel in
+                await onListening(ListenAddress(host: listen.host, port: channel.localAddress?.port ?? listen.port))
+            },
+            logger: logger
+        )
+        return [
+            WorkerPool(scheduler: scheduler, provider: provider, store: store, logger: logger),
+            Promoter(scheduler: scheduler, logger: logger),
+            Auditor(scheduler: scheduler, logger: logger),
+            PeriodicTick(scheduler: scheduler, hooks: tickHooks, logger: logger),
+            http,
+        ]
+    }
+}
+
+/// The instance's settings: its HTTP side and its scheduler.
+public struct BackfillAppConfiguration: Sendable {
+    public var server: ServerConfiguration
+    public var scheduler: SchedulerConfiguration
+
+    public init(server: ServerConfiguration, scheduler: SchedulerConfiguration) {
+        self.server = server
+        self.scheduler = scheduler
+    }
+}
+
+/// What a provider client is built with.
+public struct ProviderEnvironment: Sendable {
+    /// Credentials (read, refreshed) and real-time sync state of every connection.
+    public let directory: RedisConnectionDirectory
+    public let scheduler: Scheduler
+    /// The per-mailbox limit of requests in flight, across all instances.
+    public let requestSlots: RedisRequestSlots
+    public let logger: Logger
+}

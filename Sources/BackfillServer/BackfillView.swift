@@ -1,0 +1,69 @@
+import BackfillCore
+import BackfillScheduler
+import Foundation
+
+/// A backfill as the API shows it. Every key is always present (null when there is no value).
+public struct BackfillView: Codable, Sendable, Equatable {
+    public var id: String
+    public var state: BackfillState
+    public var range: BackfillRange
+    public var windowStart: Date
+    public var windowEnd: Date
+    public var pulled: Int
+    public var estimatedTotal: Int
+    public var etaSeconds: Int?
+    public var startedAt: Date?
+    public var lastProgressAt: Date?
+    public var completedAt: Date?
+    public var retryAt: Date?
+    public var stalled: Bool
+    public var error: ProblemView?
+
+    init(_ record: BackfillRecord, now: Date, estimator: EtaEstimator = EtaEstimator()) {
+        id = record.id
+        state = record.state
+        range = record.range
+        windowStart = record.window.start
+        windowEnd = record.window.end
+        pulled = record.pulled
+        estimatedTotal = record.estimatedTotal
+        etaSeconds = estimator.secondsRemaining(for: record.progress, now: now)
+        startedAt = record.startedAt
+        lastProgressAt = record.lastProgressAt
+        completedAt = record.completedAt
+        retryAt = record.retryAt
+        stalled = record.stalled
+        error = record.error.map { ProblemView(code: $0.code, message: $0.message, retryable: $0.retryable) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, range, windowStart, windowEnd, pulled, estimatedTotal, etaSeconds, startedAt, lastProgressAt
+        case completedAt, retryAt, stalled, error
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        // Optionals are encoded as null, not left out: the API promises every key.
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(state, forKey: .state)
+        try container.encode(range, forKey: .range)
+        try container.encode(windowStart, forKey: .windowStart)
+        try container.encode(windowEnd, forKey: .windowEnd)
+        try container.encode(pulled, forKey: .pulled)
+        try container.encode(estimatedTotal, forKey: .estimatedTotal)
+        try container.encode(etaSeconds, forKey: .etaSeconds)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(lastProgressAt, forKey: .lastProgressAt)
+        try container.encode(completedAt, forKey: .completedAt)
+        try container.encode(retryAt, forKey: .retryAt)
+        try container.encode(stalled, forKey: .stalled)
+        try container.encode(error, forKey: .error)
+    }
+}
+
+/// An error as the API shows it on a backfill or a connection.
+public struct ProblemView: Codable, Sendable, Equatable {
+    public var code: BackfillErrorCode
+    public var message: String
+    public var retryable: Bool
+}

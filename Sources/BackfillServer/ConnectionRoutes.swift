@@ -1,0 +1,190 @@
+import BackfillCore
+import BackfillScheduler
+import Foundation
+import Hummingbird
+import Logging
+
+/// The `/v1` API: connect, list, backfill commands, support actions, disconnect, messages.
+struct ConnectionRoutes: Sendable {
+    let reader: ConnectionReader
+    let scheduler: Scheduler
+    let store: any MessageStore
+    let body: RequestBodyReader
+    let logger: Logger
+
+    var directory: RedisConnectionDirectory { reader.directory }
+
+    func register(on group: RouterGroup<BasicRequestContext>) {
+        group.get("connections") { _, _ in try Response.json(ConnectionList(connections: try await reader.list())) }
+        group.post("connections") { request, _ in try await connect(request) }
+        group.get("connections/{id}") { _, context in try await show(try context.parameters.require("id")) }
+        group.delete("connections/{id}") { _, context in try await disconnect(try context.parameters.require("id")) }
+        group.post("connections/{id}/backfill") { request, context in
+            try await start(try context.parameters.require("id"), request)
+        }
+        for command in BackfillCommand.allCases {
+            group.post("connections/{id}/backfill/\(command.rawValue)") { _, context in
+                try await apply(command, to: try context.parameters.require("id"))
+            }
+        }
+        group.post("connections/{id}/backfill/reset") { request, context in
+            try await reset(try context.parameters.require("id"), request)
+        }
+        group.post("connections/{id}/nudge") { _, context in try await nudge(try context.parameters.require("id")) }
+        group.get("connections/{id}/messages") { request, context in
+            try await messages(try context.parameters.require("id"), request)
+        }
+    }
+
+    // MARK: Handlers
+
+    private func connect(_ request: Request) async throws -> Response {
+        let json = try await body.json(of: request)
+        try json.allowOnly(["provider", "address", "accessToken", "refreshToken", "expiresAt", "parentId"])
+        let providerName = try json.requiredString("provider")
+        guard let provider = ProviderKind(rawValue: providerName) else {
+            throw APIError(.badRequest, code: "unknown_provider", message: "unknown provider '\(providerName.prefix(40))'; use graph or gmail")
+        }
+        let address = try json.requiredString("address")
+        guard Self.isPlausibleAddress(address) else {
+            throw APIError(.badRequest, code: "invalid_field", message: "field 'address' must be a mailbox address like name@example.com")
+        }
+        let credentials = OAuthCredentials(
+            accessToken: try json.requiredString("accessToken"), refreshToken: try json.requiredString("refreshToken"),
+            expiresAt: try json.optionalDate("expiresAt")
+        )
+        let parentId = try json.optionalString("parentId")
+        if let parentId {
+            guard let parent = try await directory.connection(parentId) else {
+                throw APIError(.notFound, code: "not_found", message: "parentId '\(parentId.prefix(64))' names no connection")
+            }
+            guard parent.provider == .graph, provider == .graph, parent.parentId == nil else {
+                throw APIError(.badRequest, code: "invalid_field",
+                               message: "field 'parentId' must name a personal Microsoft 365 (graph) connection, for a graph mailbox")
+            }
+        }
+        let (connection, reconnected) = try await directory.connect(
+            provider: provider, address: address, credentials: credentials, parentId: parentId
+        )
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(connection.id)"
+        if reconnected {
+            // Shared mailboxes waiting on this one can go on.
+            let children = try await directory.children(of: connection.id)
+            try await scheduler.parentReconnected(children: children)
+            try await scheduler.nudge(children)
+            logger.info("mailbox reconnected", metadata: ["children": "\(children.count)"])
+        } else {
+            logger.info("mailbox connected", metadata: ["provider": "\(provider.rawValue)"])
+        }
+        return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
+    }
+
+    private func show(_ id: String) async throws -> Response {
+        guard let view = try await reader.view(id) else { throw APIError.connectionNotFound(id) }
+        return try Response.json(view)
+    }
+
+    private func disconnect(_ id: String) async throws -> Response {
+        guard try await directory.disconnect(id) else { throw APIError.connectionNotFound(id) }
+        logger.info("mailbox disconnected; messages kept", metadata: ["connection": "\(id)"])
+        return try await show(id)
+    }
+
+    private func start(_ id: String, _ request: Request) async throws -> Response {
+        let connection = try await reader.require(id)
+        let json = try await body.json(of: request)
+        try json.allowOnly(["range"])
+        let range = try json.range()
+        guard connection.health != .disconnected else {
+            throw APIError(.conflict, code: "disconnected", message: "the mailbox is disconnected; reconnect it before starting a backfill")
+        }
+        switch try await scheduler.startBackfill(connectionId: id, range: range) {
+        case .created(let backfillId):
+            try await scheduler.nudge([id])
+            logger.info("backfill started", metadata: ["connection": "\(id)", "backfill": "\(backfillId)", "range": "\(range.rawValue)"])
+        case .skipped:
+            logger.info("history skipped", metadata: ["connection": "\(id)"])
+        case .alreadyRunning(let state):
+            throw APIError(.conflict, code: "backfill_unfinished",
+                           message: "a backfill is already \(state.phrase); reset it to change the range, or cancel it first")
+        }
+        return try await show(id)
+    }
+
+    private func apply(_ command: BackfillCommand, to id: String) async throws -> Response {
+        _ = try await reader.require(id)
+        switch try await scheduler.apply(command, connectionId: id) {
+        case .moved(let state):
+            if state.isRunnable { try await scheduler.nudge([id]) }
+            logger.info("backfill command applied", metadata: ["connection": "\(id)", "command": "\(command.rawValue)", "state": "\(state.rawValue)"])
+        case .unchanged:
+            break
+        case .refused(_, let reason):
+            throw APIError(.conflict, code: "invalid_state", message: reason)
+        case .missing:
+            throw APIError(.conflict, code: "no_backfill", message: "cannot \(command.rawValue): the connection has no backfill; start one first")
+        }
+        return try await show(id)
+    }
+
+    private func reset(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await reader.require(id)
+        let json = try await body.json(of: request)
+        try json.allowOnly(["range"])
+        let range = try json.range()
+        guard range != .skip else {
+            throw APIError(.badRequest, code: "unknown_range", message: "reset needs a range to pull: 30d, 90d, 12m or all")
+        }
+        if case .created(let backfillId) = try await scheduler.resetBackfill(connectionId: id, range: range) {
+            try await scheduler.nudge([id])
+            logger.notice("backfill reset", metadata: ["connection": "\(id)", "backfill": "\(backfillId)", "range": "\(range.rawValue)"])
+        }
+        return try await show(id)
+    }
+
+    private func nudge(_ id: String) async throws -> Response {
+        _ = try await reader.require(id)
+        try await scheduler.nudge([id])
+        logger.info("connection nudged", metadata: ["connection": "\(id)"])
+        return try await show(id)
+    }
+
+    private func messages(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await reader.require(id)
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...500).contains(value) else {
+                throw APIError(.badRequest, code: "invalid_limit", message: "'limit' must be a whole number from 1 to 500")
+            }
+            limit = value
+        }
+        let after = try query["after"].map { text throws(APIError) in try MessageCursorCoding.decode(String(text)) }
+        let page = try await store.messages(connectionId: id, limit: limit, after: after)
+        return try Response.json(MessagePageView(messages: page.messages, next: page.next.map(MessageCursorCoding.encode)))
+    }
+
+    static func isPlausibleAddress(_ address: String) -> Bool {
+        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+        return address.count <= 320 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !address.contains(where: { $0.isWhitespace || $0.isNewline })
+    }
+}
+
+/// `GET /v1/connections/{id}/messages`.
+public struct MessagePageView: Codable, Sendable {
+    public var messages: [StoredMessage]
+    public var next: String?
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(messages, forKey: .messages)
+        try container.encode(next, forKey: .next)  // null on the last page
+    }
+}
+
+extension BackfillState {
+    /// "waiting on parent" for messages.
+    var phrase: String { rawValue.replacingOccurrences(of: "_", with: " ") }
+}

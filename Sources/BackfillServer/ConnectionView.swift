@@ -1,0 +1,62 @@
+import BackfillCore
+import BackfillScheduler
+import Foundation
+
+/// A connection as the API (and its event stream) shows it. Every key is always present.
+public struct ConnectionView: Codable, Sendable, Equatable {
+    public var id: String
+    public var provider: ProviderKind
+    public var address: String
+    public var parentId: String?
+    public var parentAddress: String?
+    public var health: ConnectionHealth
+    public var error: ProblemView?
+    public var backfill: BackfillView?
+
+    init(_ connection: Connection, parentAddress: String?, backfill record: BackfillRecord?, now: Date) {
+        id = connection.id
+        provider = connection.provider
+        address = connection.address
+        parentId = connection.parentId
+        self.parentAddress = parentAddress
+        health = Self.health(stored: connection.health, backfill: record?.state)
+        error = connection.errorCode.map {
+            ProblemView(code: $0, message: connection.errorMessage ?? "", retryable: $0.isRetryable)
+        }
+        backfill = record.map { BackfillView($0, now: now) }
+    }
+
+    /// What the badge shows: a health someone must act on wins; otherwise the backfill decides.
+    static func health(stored: ConnectionHealth, backfill: BackfillState?) -> ConnectionHealth {
+        switch stored {
+        case .error, .disconnected, .waitingOnParent: return stored
+        case .healthy, .syncing: break
+        }
+        switch backfill {
+        case .queued, .running, .throttled: return .syncing
+        case .waitingOnParent: return .waitingOnParent
+        case .paused, .completed, .cancelled, .failed, nil: return .healthy
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, provider, address, parentId, parentAddress, health, error, backfill
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(provider, forKey: .provider)
+        try container.encode(address, forKey: .address)
+        try container.encode(parentId, forKey: .parentId)
+        try container.encode(parentAddress, forKey: .parentAddress)
+        try container.encode(health, forKey: .health)
+        try container.encode(error, forKey: .error)
+        try container.encode(backfill, forKey: .backfill)
+    }
+}
+
+/// `GET /v1/connections`.
+public struct ConnectionList: Codable, Sendable {
+    public var connections: [ConnectionView]
+}

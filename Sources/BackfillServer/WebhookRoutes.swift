@@ -1,0 +1,124 @@
+import BackfillCore
+import BackfillScheduler
+import Foundation
+import Hummingbird
+import Logging
+
+/// Provider notifications. They only mark connections dirty and nudge them: the holder of the
+/// connection's lease runs the catch-up. Not behind the API token (providers cannot send it); Graph
+/// notifications are checked against the subscription's `clientState` instead.
+struct WebhookRoutes: Sendable {
+    /// The sync-state fields the Graph provider writes and these routes read.
+    static let graphClientStateField = "graph.clientState"
+    static let graphLifecycleField = "graph.lifecycle"
+    static let lifecycleEvents: Set<String> = ["missed", "subscriptionRemoved", "reauthorizationRequired"]
+
+    let directory: RedisConnectionDirectory
+    let scheduler: Scheduler
+    let body: RequestBodyReader
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/webhooks/graph") { request, _ in try await graph(request) }
+        router.post("/webhooks/gmail") { request, _ in try await gmail(request) }
+    }
+
+    // MARK: Graph
+
+    private struct GraphNotifications: Decodable {
+        struct Notification: Decodable {
+            var subscriptionId: String
+            var clientState: String?
+            var changeType: String?
+            var resource: String?
+            var lifecycleEvent: String?
+        }
+
+        var value: [Notification]
+    }
+
+    private func graph(_ request: Request) async throws -> Response {
+        // The subscription handshake comes first: Graph waits 10 s for the token, echoed as plain text.
+        if let token = request.uri.queryParameters["validationToken"] {
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: String(token)))
+            )
+        }
+        let data = try await body.data(of: request)
+        guard let notifications = try? JSONDecoder().decode(GraphNotifications.self, from: data) else {
+            throw APIError(.badRequest, code: "invalid_notification",
+                           message: "expected a Graph notification collection: {\"value\": [{\"subscriptionId\", \"clientState\", ...}]}")
+        }
+        var woken: [String] = []
+        for notification in notifications.value {
+            guard let id = try await directory.connectionId(subscriptionId: notification.subscriptionId) else {
+                logger.notice("graph notification for an unknown subscription ignored")
+                continue
+            }
+            let expected = try await directory.syncState(for: id)[Self.graphClientStateField]
+            guard let expected, let sent = notification.clientState, SecretComparison.equal(expected, sent) else {
+                logger.warning("graph notification with a wrong clientState ignored", metadata: ["connection": "\(id)"])
+                continue
+            }
+            if let event = notification.lifecycleEvent {
+                guard Self.lifecycleEvents.contains(event) else { continue }
+                try await directory.updateSyncState([Self.graphLifecycleField: event], for: id)
+                logger.notice("graph lifecycle event", metadata: ["connection": "\(id)", "event": "\(event)"])
+            }
+            if try await directory.markDirty(id) { woken.append(id) }
+        }
+        try await scheduler.nudge(Array(Set(woken)))
+        return Response(status: .accepted)
+    }
+
+    // MARK: Gmail
+
+    private struct PushEnvelope: Decodable {
+        struct Message: Decodable {
+            var data: String
+            var messageId: String?
+        }
+
+        var message: Message
+        var subscription: String?
+    }
+
+    private struct GmailNotification: Decodable {
+        var emailAddress: String
+        var historyId: HistoryId
+    }
+
+    /// Gmail sends `historyId` as a number; accept a string too.
+    private struct HistoryId: Decodable {
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if (try? container.decode(UInt64.self)) == nil { _ = try container.decode(String.self) }
+        }
+    }
+
+    private func gmail(_ request: Request) async throws -> Response {
+        let data = try await body.data(of: request)
+        guard let envelope = try? JSONDecoder().decode(PushEnvelope.self, from: data),
+              let payload = Data(base64Encoded: Self.paddedBase64(envelope.message.data)),
+              let notification = try? JSONDecoder().decode(GmailNotification.self, from: payload)
+        else {
+            throw APIError(.badRequest, code: "invalid_notification",
+                           message: "expected a Pub/Sub push: {\"message\": {\"data\": base64 of {\"emailAddress\", \"historyId\"}}}")
+        }
+        if let id = try await directory.connectionId(provider: .gmail, address: notification.emailAddress),
+           try await directory.markDirty(id) {
+            try await scheduler.nudge([id])
+        } else {
+            // Acknowledged anyway: Pub/Sub would redeliver an unacknowledged push for days.
+            logger.notice("gmail notification for an unknown mailbox ignored")
+        }
+        return Response(status: .noContent)
+    }
+
+    /// Pub/Sub may send base64 with or without padding, standard or URL-safe.
+    static func paddedBase64(_ text: String) -> String {
+        let standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        return standard + String(repeating: "=", count: (4 - standard.count % 4) % 4)
+    }
+}

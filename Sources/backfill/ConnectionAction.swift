@@ -1,0 +1,10 @@
+import BackfillServer
+
+/// What the one-shot support commands share: post an action, then print the connection's new state.
+enum ConnectionAction {
+    static func perform(_ path: String, on id: String, service: ServiceOptions, done: String, body: [String: String]? = nil) async throws {
+        let connection = try await service.client().post(id, path, body: body)
+        let state = connection.backfill.map(ProgressText.line) ?? "no backfill"
+        print("\(connection.id): \(done) — \(connection.health.rawValue); \(state)")
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import BackfillCore
+import BackfillRedis
+import BackfillScheduler
+import BackfillServer
+import BackfillStore
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `backfill serve`: the HTTP API, console and webhooks with the scheduler's workers, promoter, auditor
+/// and tick, in one service group that shuts down gracefully on SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the service: HTTP API, console, webhooks, metrics and the backfill workers.",
+        discussion: "Every flag falls back to its environment variable (--listen → BACKFILL_LISTEN, ...)."
+    )
+
+    @Option(name: .customLong("redis-url"), help: "Redis URL ($BACKFILL_REDIS_URL); unset: a private redis-server under the data directory.")
+    var redisURL: String?
+    @Option(name: .customLong("data-dir"), help: "Where the message store lives ($BACKFILL_DATA_DIR, default ./backfill-data).")
+    var dataDirectory: String?
+    @Option(help: "host:port to listen on ($BACKFILL_LISTEN, default 127.0.0.1:8080).")
+    var listen: String?
+    @Option(name: .customLong("api-token"), help: "Bearer token for /v1 ($BACKFILL_API_TOKEN); required off loopback.")
+    var apiToken: String?
+    @Option(name: .customLong("public-url"), help: "The URL providers and browsers reach this service at ($BACKFILL_PUBLIC_URL).")
+    var publicURL: String?
+    @Option(name: .customLong("secret-key"), help: "Encrypts mailbox tokens at rest ($BACKFILL_SECRET_KEY, required).")
+    var secretKey: String?
+    @Option(name: .customLong("graph-url"), help: "Microsoft Graph base URL ($BACKFILL_GRAPH_URL).")
+    var graphURL: String?
+    @Option(name: .customLong("ms-login-url"), help: "Microsoft identity platform base URL ($BACKFILL_MS_LOGIN_URL).")
+    var microsoftLoginURL: String?
+    @Option(name: .customLong("gmail-url"), help: "Gmail API base URL ($BACKFILL_GMAIL_URL).")
+    var gmailURL: String?
+    @Option(name: .customLong("google-oauth-url"), help: "Google OAuth base URL ($BACKFILL_GOOGLE_OAUTH_URL).")
+    var googleOAuthURL: String?
+    @Option(name: .customLong("graph-client-id"), help: "Microsoft app client id ($BACKFILL_GRAPH_CLIENT_ID).")
+    var graphClientId: String?
+    @Option(name: .customLong("graph-client-secret"), help: "Microsoft app client secret ($BACKFILL_GRAPH_CLIENT_SECRET).")
+    var graphClientSecret: String?
+    @Option(name: .customLong("google-client-id"), help: "Google app client id ($BACKFILL_GOOGLE_CLIENT_ID).")
+    var googleClientId: String?
+    @Option(name: .customLong("google-client-secret"), help: "Google app client secret ($BACKFILL_GOOGLE_CLIENT_SECRET).")
+    var googleClientSecret: String?
+    @Option(help: "Connections this instance works on at once ($BACKFILL_WORKERS, default 8).")
+    var workers: Int?
+
+    private var flags: [String: String] {
+        let pairs: [(String, String?)] = [
+            ("redis-url", redisURL), ("data-dir", dataDirectory), ("listen", listen), ("api-token", apiToken),
+            ("public-url", publicURL), ("secret-key", secretKey), ("graph-url", graphURL), ("ms-login-url", microsoftLoginURL),
+            ("gmail-url", gmailURL), ("google-oauth-url", googleOAuthURL), ("graph-client-id", graphClientId),
+            ("graph-client-secret", graphClientSecret), ("google-client-id", googleClientId),
+            ("google-client-secret", googleClientSecret), ("workers", workers.map(String.init)),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        let settings: ServeSettings
+        let sealer: any CredentialSealer
+        do {
+            settings = try ServeSettings(flags: flags, environment: ProcessInfo.processInfo.environment)
+            sealer = try ProviderWiring.sealer(settings)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.message)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "backfill")
+
+        let privateRedis: ManagedRedisServer? = settings.redisURL == nil
+            ? try await ManagedRedisServer.start(in: settings.dataDirectory.appendingPathComponent("redis"))
+            : nil
+        if let privateRedis { logger.info("started a private redis-server", metadata: ["port": "\(privateRedis.port)"]) }
+        let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL ?? privateRedis?.url ?? ""), logger: logger)
+        do {
+            try await serve(settings, redis: redis, sealer: sealer, registry: registry, logger: logger)
+        } catch {
+            await redis.close()
+            await privateRedis?.stop()
+            throw error
+        }
+        await redis.close()
+        await privateRedis?.stop()
+    }
+
+    private func serve(
+        _ settings: ServeSettings, redis: RedisClient, sealer: any CredentialSealer, registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws {
+        let store = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
+        var scheduler = SchedulerConfiguration(instanceId: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        scheduler.workerConcurrency = settings.workers
+        let app = try BackfillApp(
+            configuration: BackfillAppConfiguration(server: settings.server, scheduler: scheduler),
+            redis: redis, store: store, sealer: sealer,
+            readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
+            provider: { environment in try ProviderWiring.provider(settings, environment) }
+        )
+        let services = app.services(onListening: { address in
+            logger.info("listening", metadata: ["address": "\(address)", "publicURL": "\(settings.publicURL)"])
+        })
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
+    }
+}

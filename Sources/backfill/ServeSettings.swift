@@ -1,0 +1,79 @@
+import BackfillServer
+import Foundation
+
+/// `serve`'s configuration: each value from its flag, else its environment variable, else its default;
+/// checked as a whole before anything starts.
+struct ServeSettings: Sendable {
+    var redisURL: String?
+    var dataDirectory: URL
+    var listen: ListenAddress
+    var apiToken: String?
+    var publicURL: String
+    var secretKey: String
+    var graphURL: String
+    var microsoftLoginURL: String
+    var gmailURL: String
+    var googleOAuthURL: String
+    var graphClientId: String?
+    var graphClientSecret: String?
+    var googleClientId: String?
+    var googleClientSecret: String?
+    var workers: Int
+
+    /// The environment variable behind each flag (`--redis-url` → `BACKFILL_REDIS_URL`).
+    static let environmentNames: [String: String] = [
+        "redis-url": "BACKFILL_REDIS_URL", "data-dir": "BACKFILL_DATA_DIR", "listen": "BACKFILL_LISTEN",
+        "api-token": "BACKFILL_API_TOKEN", "public-url": "BACKFILL_PUBLIC_URL", "secret-key": "BACKFILL_SECRET_KEY",
+        "graph-url": "BACKFILL_GRAPH_URL", "ms-login-url": "BACKFILL_MS_LOGIN_URL", "gmail-url": "BACKFILL_GMAIL_URL",
+        "google-oauth-url": "BACKFILL_GOOGLE_OAUTH_URL", "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
+        "graph-client-secret": "BACKFILL_GRAPH_CLIENT_SECRET", "google-client-id": "BACKFILL_GOOGLE_CLIENT_ID",
+        "google-client-secret": "BACKFILL_GOOGLE_CLIENT_SECRET", "workers": "BACKFILL_WORKERS",
+    ]
+
+    /// Resolves and checks every value; the error says which flag or variable is wrong and how.
+    init(flags: [String: String], environment: [String: String]) throws(ConfigurationError) {
+        func value(_ flag: String) -> String? {
+            let found = flags[flag] ?? Self.environmentNames[flag].flatMap { environment[$0] }
+            return found.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        func url(_ flag: String, default fallback: String) throws(ConfigurationError) -> String {
+            let text = value(flag) ?? fallback
+            guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError("--\(flag) (\(Self.environmentNames[flag] ?? "")) must be an http(s) URL, not '\(text.prefix(80))'")
+            }
+            return text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+        redisURL = value("redis-url")
+        if let redisURL, !(redisURL.hasPrefix("redis://") || redisURL.hasPrefix("unix://")) {
+            throw ConfigurationError("--redis-url (BACKFILL_REDIS_URL) must look like redis://host:6379, not '\(redisURL.prefix(80))'")
+        }
+        dataDirectory = URL(fileURLWithPath: value("data-dir") ?? "backfill-data", isDirectory: true).standardizedFileURL
+        listen = try ListenAddress(parsing: value("listen") ?? "127.0.0.1:8080")
+        apiToken = value("api-token")
+        publicURL = try url("public-url", default: "http://\(listen)")
+        guard let secretKey = value("secret-key") else {
+            throw ConfigurationError("--secret-key (BACKFILL_SECRET_KEY) is required: it encrypts mailbox tokens at rest")
+        }
+        guard secretKey.utf8.count >= 16 else {
+            throw ConfigurationError("--secret-key (BACKFILL_SECRET_KEY) is too short: use at least 16 characters, e.g. `openssl rand -hex 32`")
+        }
+        self.secretKey = secretKey
+        graphURL = try url("graph-url", default: "https://graph.microsoft.com")
+        microsoftLoginURL = try url("ms-login-url", default: "https://login.microsoftonline.com")
+        gmailURL = try url("gmail-url", default: "https://gmail.googleapis.com")
+        googleOAuthURL = try url("google-oauth-url", default: "https://oauth2.googleapis.com")
+        graphClientId = value("graph-client-id")
+        graphClientSecret = value("graph-client-secret")
+        googleClientId = value("google-client-id")
+        googleClientSecret = value("google-client-secret")
+        guard let workers = Int(value("workers") ?? "8"), (1...256).contains(workers) else {
+            throw ConfigurationError("--workers (BACKFILL_WORKERS) must be a whole number from 1 to 256")
+        }
+        self.workers = workers
+        try server.validate()
+    }
+
+    var server: ServerConfiguration {
+        ServerConfiguration(listen: listen, apiToken: apiToken)
+    }
+}

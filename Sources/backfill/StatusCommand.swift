@@ -1,0 +1,40 @@
+import ArgumentParser
+import BackfillServer
+
+/// `backfill status [ID]`: a table of connections with health and progress.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show connections with their health, backfill state, progress and ETA."
+    )
+
+    @OptionGroup var service: ServiceOptions
+    @Argument(help: "One connection's id (default: every connection).")
+    var id: String?
+
+    func run() async throws {
+        let client = service.client()
+        let connections = if let id { [try await client.connection(id)] } else { try await client.connections() }
+        print(Self.table(connections), terminator: "")
+        if let id, let error = connections.first?.backfill?.error ?? connections.first?.error {
+            print("\(id): \(error.code.rawValue): \(error.message)")
+        }
+    }
+
+    static func table(_ connections: [ConnectionView]) -> String {
+        let header = ["ID", "PROVIDER", "ADDRESS", "HEALTH", "STATE", "PULLED", "ETA"]
+        let rows = connections.map { connection -> [String] in
+            let backfill = connection.backfill
+            return [
+                connection.id, connection.provider.rawValue, connection.address, connection.health.rawValue,
+                backfill.map { $0.state.rawValue + ($0.stalled && !$0.state.isFinished ? " (stalled)" : "") } ?? "-",
+                backfill.map(ProgressText.shortCount) ?? "-", ProgressText.eta(backfill?.etaSeconds),
+            ]
+        }
+        if rows.isEmpty { return "no connections\n" }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }.joined(separator: "\n") + "\n"
+    }
+}
