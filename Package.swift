@@ -187,6 +187,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "BackfillEndToEndTests",
+            dependencies: [
+                "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore", "BackfillSimulator",
+                "BackfillHTTP", "BackfillRedis", "BackfillTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Shared test parts: a private redis-server, a deterministic provider and a Redis-backed store for
         // scheduler tests, and the program that runs one scheduler instance as its own process (tests start
         // several and kill them).

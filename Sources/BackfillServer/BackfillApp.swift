@@ -96,7 +96,7 @@ public struct BackfillApp: Sendable {
             logger: logger
         )
         return [
-            WorkerPool(scheduler: scheduler, provider: provider, store: store, logger: logger),
+            WorkerPool(scheduler: scheduler, provider: provider, store: store, realtime: provider as? any RealtimeSync, logger: logger),
             Promoter(scheduler: scheduler, logger: logger),
             Auditor(scheduler: scheduler, logger: logger),
             PeriodicTick(scheduler: scheduler, hooks: tickHooks, logger: logger),

@@ -8,6 +8,7 @@ struct Backfill: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, StatusCommand.self, WatchCommand.self, PauseCommand.self, ResumeCommand.self,
             CancelCommand.self, RetryCommand.self, NudgeCommand.self, ResetCommand.self, SimulateCommand.self,
+            DemoCommand.self,
         ]
     )
 }

@@ -1,18 +1,33 @@
 import BackfillCore
+import BackfillHTTP
+import BackfillProviders
 import BackfillServer
 
-/// The one place where `serve` gets its credential sealer and its mail provider.
-///
-/// TO THE INTEGRATOR: the provider clients (`BackfillProviders`: `TokenCipher`, `GraphProvider`,
-/// `GmailProvider`, `ProviderRouter`) land on another branch. Wire them here: the sealer from
-/// `settings.secretKey`, the provider from the provider URLs, client ids and secrets in `settings` and the
-/// `environment` (connection directory, request slots). Until then `serve` refuses to start, saying so.
+/// The one place where `serve` (and `demo`) get the credential sealer and the mail providers.
 enum ProviderWiring {
+    /// Credentials are sealed with AES-GCM under a key derived from `BACKFILL_SECRET_KEY`.
     static func sealer(_ settings: ServeSettings) throws -> any CredentialSealer {
-        throw ConfigurationError("this build has no provider clients wired in yet (see ProviderWiring.swift)")
+        do {
+            return try TokenCipher(secret: settings.secretKey)
+        } catch {
+            throw ConfigurationError("secret-key cannot be used to encrypt tokens: \(error)")
+        }
     }
 
+    static func endpoints(_ settings: ServeSettings) -> ProviderEndpoints {
+        ProviderEndpoints(
+            graphBaseURL: settings.graphURL, msLoginBaseURL: settings.microsoftLoginURL,
+            msClientId: settings.graphClientId ?? "", msClientSecret: settings.graphClientSecret ?? "",
+            gmailBaseURL: settings.gmailURL, googleOAuthBaseURL: settings.googleOAuthURL,
+            googleClientId: settings.googleClientId ?? "", googleClientSecret: settings.googleClientSecret ?? ""
+        )
+    }
+
+    /// Graph and Gmail behind one router, on one libcurl client, with the per-mailbox request slots.
     static func provider(_ settings: ServeSettings, _ environment: ProviderEnvironment) throws -> any MailProvider {
-        throw ConfigurationError("this build has no provider clients wired in yet (see ProviderWiring.swift)")
+        ProviderRouter(
+            endpoints: endpoints(settings), directory: environment.directory, http: HTTPClient(logger: environment.logger),
+            slots: environment.requestSlots
+        )
     }
 }

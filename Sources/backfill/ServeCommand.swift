@@ -63,9 +63,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings: ServeSettings
-        let sealer: any CredentialSealer
         do {
             settings = try ServeSettings(flags: flags, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        try await Self.run(settings)
+    }
+
+    /// Runs the service with `settings` until SIGTERM or SIGINT. `started` runs once the app is built,
+    /// before the service group (the demo connects its mailboxes there).
+    static func run(_ settings: ServeSettings, started: @Sendable (BackfillApp, Logger) async throws -> Void = { _, _ in }) async throws {
+        let sealer: any CredentialSealer
+        do {
             sealer = try ProviderWiring.sealer(settings)
         } catch let error as ConfigurationError {
             throw ValidationError(error.message)
@@ -85,7 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let privateRedis { logger.info("started a private redis-server", metadata: ["port": "\(privateRedis.port)"]) }
         let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL ?? privateRedis?.url ?? ""), logger: logger)
         do {
-            try await serve(settings, redis: redis, sealer: sealer, registry: registry, logger: logger)
+            try await serve(settings, redis: redis, sealer: sealer, registry: registry, logger: logger, started: started)
         } catch {
             await redis.close()
             await privateRedis?.stop()
@@ -95,8 +105,9 @@ struct ServeCommand: AsyncParsableCommand {
         await privateRedis?.stop()
     }
 
-    private func serve(
-        _ settings: ServeSettings, redis: RedisClient, sealer: any CredentialSealer, registry: PrometheusCollectorRegistry, logger: Logger
+    private static func serve(
+        _ settings: ServeSettings, redis: RedisClient, sealer: any CredentialSealer, registry: PrometheusCollectorRegistry,
+        logger: Logger, started: @Sendable (BackfillApp, Logger) async throws -> Void
     ) async throws {
         let store = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
         var scheduler = SchedulerConfiguration(instanceId: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
@@ -107,7 +118,16 @@ struct ServeCommand: AsyncParsableCommand {
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
         )
-        let services = app.services(onListening: { address in
+        try await started(app, logger)
+        var tickHooks: [PeriodicTick.Hook] = []
+        if let realtime = app.provider as? any RealtimeSync {
+            let keeper = SubscriptionKeeper(
+                directory: app.directory, realtime: realtime, publicURL: settings.publicURL,
+                gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? "", logger: logger
+            )
+            tickHooks.append(keeper.renewAll)
+        }
+        let services = app.services(tickHooks: tickHooks, onListening: { address in
             logger.info("listening", metadata: ["address": "\(address)", "publicURL": "\(settings.publicURL)"])
         })
         let group = ServiceGroup(configuration: .init(

@@ -58,7 +58,7 @@ struct ServeSettings: Sendable {
             throw ConfigurationError("--secret-key (BACKFILL_SECRET_KEY) is too short: use at least 16 characters, e.g. `openssl rand -hex 32`")
         }
         self.secretKey = secretKey
-        graphURL = try url("graph-url", default: "https://graph.microsoft.com")
+        graphURL = try url("graph-url", default: "https://graph.microsoft.com/v1.0")
         microsoftLoginURL = try url("ms-login-url", default: "https://login.microsoftonline.com")
         gmailURL = try url("gmail-url", default: "https://gmail.googleapis.com")
         googleOAuthURL = try url("google-oauth-url", default: "https://oauth2.googleapis.com")

@@ -1,0 +1,177 @@
+import BackfillCore
+import BackfillScheduler
+import Foundation
+import Testing
+
+@Suite("End to end: scheduler, providers, simulator, SQLite")
+struct EndToEndTests {
+    @Test("each provider and range stores exactly the expected set, with pulled exact and a real-time cursor", arguments: [
+        (ProviderKind.graph, BackfillRange.last30Days), (.graph, .last90Days), (.graph, .last12Months), (.graph, .everything),
+        (.gmail, .last30Days), (.gmail, .last90Days), (.gmail, .last12Months), (.gmail, .everything),
+    ])
+    func exactSet(provider: ProviderKind, range: BackfillRange) async throws {
+        try await EndToEnd.run { env in
+            let address = provider == .graph ? EndToEnd.graphUser : EndToEnd.gmailUser
+            let id = try await env.connect(provider, address)
+            let window = try await env.start(id, range)
+            try await env.waitFor(id, .completed)
+            let expected = try await env.expectedIds(address, window)
+            #expect(!expected.isEmpty)
+            #expect(try await env.store.providerMessageIds(connectionId: id) == expected)
+            let record = try await env.record(id)
+            #expect(record.pulled == expected.count)
+            #expect(record.estimatedTotal == expected.count)
+            let sync = try await env.directory.syncState(for: id)
+            #expect(sync.keys.contains { $0 == "gmail.historyId" || $0.hasPrefix("graph.delta.") }, "no real-time cursor: \(sync.keys.sorted())")
+        }
+    }
+
+    @Test("pause mid-run, then resume: the same exact set, no duplicates")
+    func pauseResume() async throws {
+        try await EndToEnd.run { env in
+            try await env.setKnobs(["latencyMs": 15])
+            let id = try await env.connect(.graph, EndToEnd.graphUser)
+            let window = try await env.start(id, .everything)
+            try await env.eventually("some progress") { try await env.record(id).pulled > 0 }
+            #expect(try await env.scheduler.apply(.pause, connectionId: id) == .moved(to: .paused))
+            try await env.eventually("lease released") {
+                try await env.redis.send(["HGET", env.scheduler.keys.lease(id), "owner"]).string == ""
+            }
+            let paused = try await env.record(id)
+            #expect(paused.state == .paused)
+            #expect(try await env.store.count(connectionId: id) == paused.pulled)
+            #expect(try await env.scheduler.apply(.resume, connectionId: id) == .moved(to: .queued))
+            try await env.waitFor(id, .completed)
+            let expected = try await env.expectedIds(EndToEnd.graphUser, window)
+            #expect(try await env.store.providerMessageIds(connectionId: id) == expected)
+            #expect(try await env.record(id).pulled == expected.count)
+        }
+    }
+
+    // 10% of requests throttled, as in the chaos run. At a third, multi-request steps that must succeed
+    // together (Graph's prepare, a Gmail page of message gets) rarely do: see the notes on issue 5.
+    @Test("a throttling storm completes without a request before its Retry-After or a 5th in flight")
+    func throttlingStorm() async throws {
+        try await EndToEnd.run { env in
+            try await env.setKnobs(["throttlePercent": 10, "faultRetryAfterSeconds": 0.3, "latencyMs": 5])
+            let graph = try await env.connect(.graph, EndToEnd.graphUser)
+            let gmail = try await env.connect(.gmail, EndToEnd.gmailUser)
+            let graphWindow = try await env.start(graph, .everything)
+            let gmailWindow = try await env.start(gmail, .everything)
+            try await env.waitFor(graph, .completed, timeout: .seconds(90))
+            try await env.waitFor(gmail, .completed, timeout: .seconds(90))
+            #expect(try await env.store.providerMessageIds(connectionId: graph) == env.expectedIds(EndToEnd.graphUser, graphWindow))
+            #expect(try await env.store.providerMessageIds(connectionId: gmail) == env.expectedIds(EndToEnd.gmailUser, gmailWindow))
+            #expect(try await env.record(graph).throttles > 0)
+            #expect(try await env.record(graph).attempts == 0)
+            let graphStats = try await env.mailboxStats(EndToEnd.graphUser)
+            let gmailStats = try await env.mailboxStats(EndToEnd.gmailUser)
+            #expect(graphStats.violations == 0)
+            #expect(gmailStats.violations == 0)
+            #expect(graphStats.maxInFlight <= 4)
+        }
+    }
+
+    @Test("an expiring access token is refreshed transparently; a revoked refresh token is token_expired")
+    func tokens() async throws {
+        try await EndToEnd.run { env in
+            try await env.setKnobs(["accessTokenLifetimeSeconds": 1, "latencyMs": 5])
+            let id = try await env.connect(.graph, EndToEnd.graphUser)
+            var credentials = try #require(try await env.directory.credentials(for: id))
+            credentials.expiresAt = Date().addingTimeInterval(1)
+            try await env.directory.updateCredentials(credentials, for: id)
+            let window = try await env.start(id, .last90Days)
+            try await env.waitFor(id, .completed)
+            #expect(try await env.store.providerMessageIds(connectionId: id) == env.expectedIds(EndToEnd.graphUser, window))
+            #expect(try await env.directory.credentials(for: id)?.refreshToken != credentials.refreshToken)
+
+            let gmail = try await env.connect(.gmail, EndToEnd.gmailUser)
+            try await env.control("POST", "mailboxes/\(EndToEnd.gmailUser)/revoke-tokens")
+            var expired = try #require(try await env.directory.credentials(for: gmail))
+            expired.expiresAt = Date(timeIntervalSince1970: 0)
+            try await env.directory.updateCredentials(expired, for: gmail)
+            _ = try await env.start(gmail, .last30Days)
+            try await env.waitFor(gmail, .failed)
+            #expect(try await env.record(gmail).error?.code == .tokenExpired)
+            let connection = try #require(try await env.directory.connection(gmail))
+            #expect(connection.health == .error)
+            #expect(connection.errorCode == .tokenExpired)
+        }
+    }
+
+    @Test("a revoked grant on a shared mailbox is permission_lost")
+    func grantRevoked() async throws {
+        try await EndToEnd.run { env in
+            let parent = try await env.connect(.graph, EndToEnd.graphUser)
+            let id = try await env.connect(.graph, EndToEnd.graphShared, parentId: parent)
+            try await env.control("POST", "mailboxes/\(EndToEnd.graphShared)/revoke-grant")
+            _ = try await env.start(id, .last30Days)
+            try await env.waitFor(id, .failed)
+            #expect(try await env.record(id).error?.code == .permissionLost)
+            #expect(try await env.directory.connection(id)?.health == .error)
+        }
+    }
+
+    @Test("a shared mailbox waits on its revoked parent and completes once the parent reconnects")
+    func sharedMailbox() async throws {
+        try await EndToEnd.run { env in
+            let parent = try await env.connect(.graph, EndToEnd.graphUser)
+            let child = try await env.connect(.graph, EndToEnd.graphShared, parentId: parent)
+            try await env.control("POST", "mailboxes/\(EndToEnd.graphUser)/revoke-tokens")
+            var expired = try #require(try await env.directory.credentials(for: parent))
+            expired.expiresAt = Date(timeIntervalSince1970: 0)
+            try await env.directory.updateCredentials(expired, for: parent)
+            let window = try await env.start(child, .everything)
+            try await env.waitFor(child, .waitingOnParent)
+            #expect(try await env.record(child).error?.message == "Waiting on \(EndToEnd.graphUser) — reconnect it")
+            // The parent reconnects with fresh tokens; its children go back to the queue.
+            try await env.control("POST", "mailboxes/\(EndToEnd.graphUser)/restore-tokens")
+            #expect(try await env.connect(.graph, EndToEnd.graphUser) == parent)
+            try await env.scheduler.parentReconnected(children: try await env.directory.children(of: parent))
+            try await env.waitFor(child, .completed)
+            #expect(try await env.store.providerMessageIds(connectionId: child) == env.expectedIds(EndToEnd.graphShared, window))
+        }
+    }
+
+    @Test("mail injected during the backfill is stored within 10 seconds, exactly once", arguments: [ProviderKind.graph, .gmail])
+    func injectedMail(provider: ProviderKind) async throws {
+        try await EndToEnd.run { env in
+            try await env.setKnobs(["latencyMs": 10])
+            let address = provider == .graph ? EndToEnd.graphUser : EndToEnd.gmailUser
+            let id = try await env.connect(provider, address)
+            _ = try await env.start(id, .everything)
+            try await env.eventually("some progress") { try await env.record(id).pulled > 0 }
+            let injected = try await env.control("POST", "mailboxes/\(address)/inject", body: ["count": 2])
+            let ids = Set(try #require(injected["ids"] as? [String]))
+            // What the webhook endpoint does on a notification.
+            #expect(try await env.directory.markDirty(id))
+            try await env.scheduler.nudge([id])
+            try await env.eventually("injected mail stored", timeout: .seconds(10)) {
+                ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
+            }
+            try await env.waitFor(id, .completed)
+            let stored = try await env.store.providerMessageIds(connectionId: id)
+            #expect(ids.isSubset(of: stored))
+            #expect(try await env.store.count(connectionId: id) == stored.count)
+        }
+    }
+
+    @Test("malformed provider responses fail that backfill clearly while the worker serves others")
+    func malformed() async throws {
+        try await EndToEnd.run(configure: { $0.workerConcurrency = 1 }) { env in
+            let graph = try await env.connect(.graph, EndToEnd.graphUser)
+            try await env.control("POST", "faults", body: [
+                "mailbox": EndToEnd.graphUser, "route": "messages", "status": 200, "body": "{\"value\": [", "count": 100,
+            ])
+            let gmail = try await env.connect(.gmail, EndToEnd.gmailUser)
+            _ = try await env.start(graph, .last30Days)
+            let window = try await env.start(gmail, .last30Days)
+            try await env.waitFor(graph, .failed)
+            let error = try #require(try await env.record(graph).error)
+            #expect(error.code == .invalidResponse)
+            #expect(error.retryable)
+            try await env.waitFor(gmail, .completed)
+            #expect(try await env.store.providerMessageIds(connectionId: gmail) == env.expectedIds(EndToEnd.gmailUser, window))
+        }
+    }
+}
