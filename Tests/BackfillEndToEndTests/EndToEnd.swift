@@ -46,7 +46,7 @@ struct EndToEnd: Sendable {
         let redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
         var configuration = SchedulerConfiguration(instanceId: "e2e")
         configuration.keyPrefix = "e2e\(UUID().uuidString.prefix(8).lowercased())"
-        configuration.leaseDuration = .seconds(5)
+        configuration.leaseDuration = .seconds(10)
         configuration.auditPeriod = .milliseconds(300)
         configuration.idleWait = .milliseconds(500)
         configuration.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1))

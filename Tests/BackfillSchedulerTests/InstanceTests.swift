@@ -13,7 +13,7 @@ struct InstanceTests {
     func crashRecovery() async throws {
         let env = try TestEnvironment()
         let id = "crash-300"
-        let settings = ["HARNESS_LEASE_MS": "1000", "HARNESS_AUDIT_MS": "300", "HARNESS_PAGE_DELAY_MS": "80"]
+        let settings = ["HARNESS_LEASE_MS": "3000", "HARNESS_AUDIT_MS": "300", "HARNESS_PAGE_DELAY_MS": "80"]
         let a = try HarnessProcess(name: "a", redisURL: env.url, prefix: env.prefix, settings: settings)
         _ = try await env.scheduler.startBackfill(connectionId: id, range: .last90Days)
         try await env.eventually("instance a has pulled pages") { try await env.record(id).pulled >= 50 }
@@ -25,7 +25,7 @@ struct InstanceTests {
         let fetches = try await env.fetches(id)
         let firstOfB = try #require(fetches.first { $0.instance == "b" })
         #expect(firstOfB.offset == Int(committed.cursor ?? "0"))
-        #expect(firstOfB.at - killedAt <= 1000 + 300 + 700, "resumed \(firstOfB.at - killedAt) ms after the kill")
+        #expect(firstOfB.at - killedAt <= 3000 + 300 + 1500, "resumed \(firstOfB.at - killedAt) ms after the kill")
         let record = try await env.record(id)
         #expect(record.pulled == 300)
         #expect(try await env.stored(id) == env.expectedIds(id))

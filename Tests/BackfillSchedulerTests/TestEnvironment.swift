@@ -23,7 +23,7 @@ struct TestEnvironment: Sendable {
         redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: Logger(label: "test.redis"))
         var configuration = SchedulerConfiguration(instanceId: "test-\(prefix)")
         configuration.keyPrefix = prefix
-        configuration.leaseDuration = .seconds(2)
+        configuration.leaseDuration = .seconds(10)  // long: a test machine under load must not lose leases by accident
         configuration.auditPeriod = .milliseconds(200)
         configuration.idleWait = .milliseconds(500)
         configure(&configuration)

@@ -12,11 +12,9 @@ extension SchedulerScripts {
     static let commit = make("commit", """
         local now = now_ms()
         local state = redis.call('HGET', KEYS[1], 'state')
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) or
-           (state ~= 'running' and state ~= 'queued' and state ~= 'paused' and state ~= 'cancelled') then
-          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
-          return {'stale'}
-        end
+        -- Holding the lease, the state can only be running, queued (resumed), paused or cancelled: every
+        -- other transition releases the lease or raises the epoch.
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         local pulled = redis.call('HINCRBY', KEYS[1], 'pulled', tonumber(ARGV[4]))
         redis.call('HINCRBY', KEYS[1], 'pages', 1)
         redis.call('HSET', KEYS[1], 'cursor', ARGV[5], 'lastProgressAt', now, 'attempts', 0, 'stalled', 0)
@@ -39,10 +37,7 @@ extension SchedulerScripts {
     /// KEYS: 1 bf, 3 lease, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch, 4 estimated total.
     /// Replies: {'ok'} | {'stale'}.
     static let prepared = make("prepared", """
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
-          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
-          return {'stale'}
-        end
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         redis.call('HSET', KEYS[1], 'prepared', 1, 'estimatedTotal', ARGV[4])
         return {'ok'}
         """)

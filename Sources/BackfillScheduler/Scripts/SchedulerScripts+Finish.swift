@@ -6,10 +6,7 @@ extension SchedulerScripts {
     /// Replies: {'completed', pulled} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
     static let complete = make("complete", """
         local now = now_ms()
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
-          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
-          return {'stale'}
-        end
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         release(KEYS[3], KEYS[5], ARGV[1])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state == 'paused' then return {'pause'} end
@@ -28,10 +25,7 @@ extension SchedulerScripts {
     /// Replies: {'parked', retryAt} | {state} (paused or cancelled meanwhile; retryAt is kept) | {'stale'}.
     static let park = make("park", """
         local now = now_ms()
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
-          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
-          return {'stale'}
-        end
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         local at = now + tonumber(ARGV[4])
         redis.call('HSET', KEYS[1], 'retryAt', at, 'errorCode', ARGV[6], 'errorMessage', ARGV[7], 'errorRetryable', 1)
         if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
@@ -55,10 +49,7 @@ extension SchedulerScripts {
     /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
     static let stop = make("stop", """
         local now = now_ms()
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) then
-          redis.call('HINCRBY', KEYS[10], 'staleCommits', 1)
-          return {'stale'}
-        end
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         release(KEYS[3], KEYS[5], ARGV[1])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state ~= 'running' and state ~= 'queued' then return {state} end

@@ -29,6 +29,13 @@ enum SchedulerScripts {
           local l = redis.call('HMGET', lease, 'epoch', 'owner')
           return l[1] == epoch and l[2] == owner and owner ~= ''
         end
+        -- The fencing check of every worker-side transition: false (and a stale commit counted in `stats`)
+        -- when the caller no longer holds the lease at its epoch.
+        local function fenced(lease, epoch, owner, stats)
+          if holds(lease, epoch, owner) then return true end
+          redis.call('HINCRBY', stats, 'staleCommits', 1)
+          return false
+        end
         local function release(lease, leases, id)
           redis.call('HSET', lease, 'owner', '', 'expiresAt', 0)
           redis.call('ZREM', leases, id)
