@@ -17,19 +17,30 @@ public struct Promoter: Service {
     public func run() async throws {
         let keys = scheduler.keys
         let longest = scheduler.configuration.idleWait
+        // With an empty retry set, a timed-out wait means nothing was parked (every park pushes a wake
+        // token), so the promote script need not run again, except now and then in case another instance
+        // took the token and died before promoting.
+        var emptySince: ContinuousClock.Instant?
+        var woken = true
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let reply = try await scheduler.redis.run(
-                    SchedulerScripts.promote, keys: [keys.retry, keys.nudged, keys.nudges], arguments: [String(batch)]
-                ).strings
-                guard reply.count == 3, let moved = Int(reply[0]), let next = Int64(reply[1]), let now = Int64(reply[2]) else {
-                    throw SchedulerError.unexpectedReply(script: "promote", reply)
+                var wait = longest
+                if woken || emptySince.map({ ContinuousClock.now - $0 > .seconds(30) }) ?? true {
+                    let reply = try await scheduler.redis.run(
+                        SchedulerScripts.promote, keys: [keys.retry, keys.nudged, keys.nudges], arguments: [String(batch)]
+                    ).strings
+                    guard reply.count == 3, let moved = Int(reply[0]), let next = Int64(reply[1]), let now = Int64(reply[2]) else {
+                        throw SchedulerError.unexpectedReply(script: "promote", reply)
+                    }
+                    if moved == batch { continue }
+                    emptySince = next < 0 ? ContinuousClock.now : nil
+                    if next >= 0 { wait = min(.milliseconds(max(next - now, 1)), longest) }
                 }
-                if moved == batch { continue }
-                let wait: Duration = next < 0 ? longest : min(.milliseconds(max(next - now, 1)), longest)
-                _ = try await scheduler.redis.blocking(["BLPOP", keys.retryWake, wait.redisTimeout], timeout: wait + .seconds(5))
+                let token = try await scheduler.redis.blocking(["BLPOP", keys.retryWake, wait.redisTimeout], timeout: wait + .seconds(5))
+                woken = !token.isNull || emptySince == nil
             } catch {
                 logger.warning("promoter failed; retrying", metadata: [LogKey.error: "\(error)"])
+                woken = true
                 try? await Task.sleep(for: .seconds(1))
             }
         }

@@ -107,10 +107,13 @@ struct InstanceTests {
         let instance = try HarnessProcess(name: "idle", redisURL: server.url, prefix: "idle", settings: settings)
         let redis = RedisClient(configuration: try RedisConfiguration(url: server.url), logger: Logger(label: "test.idle"))
         try await Task.sleep(for: .seconds(1))  // let start-up traffic (first tick, script loads) pass
+        // What an idle instance sends: EVALSHA (promoter, auditor), BLPOP (dispatcher, promoter) and, once,
+        // SCRIPT LOAD. Commands that scripts run inside Redis are not round trips and are not counted.
         func calls() async throws -> Int {
             let info = try await redis.send(["INFO", "commandstats"]).string ?? ""
             return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
-                guard let range = line.range(of: "calls="), !line.hasPrefix("cmdstat_info") else { return total }
+                guard ["cmdstat_evalsha:", "cmdstat_blpop:", "cmdstat_script|load:"].contains(where: line.hasPrefix),
+                      let range = line.range(of: "calls=") else { return total }
                 return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
             }
         }
@@ -119,7 +122,7 @@ struct InstanceTests {
         let after = try await calls()
         #expect(instance.terminate() == 0)
         let perSecond = Double(after - before) / 6
-        #expect(perSecond <= 3, "idle instance sent \(perSecond) commands per second")
+        #expect(perSecond <= 2, "idle instance sent \(perSecond) commands per second")
         await redis.close()
     }
 }
