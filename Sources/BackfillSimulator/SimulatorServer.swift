@@ -2,6 +2,7 @@ import BackfillHTTP
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The simulator as a running HTTP server: Graph under `/graph/v1.0`, the Microsoft login under `/login`,
 /// Gmail under `/gmail` (API at `/gmail/gmail/v1`, batch at `/gmail/batch/gmail/v1`), Google OAuth under
@@ -12,6 +13,7 @@ public final class SimulatorServer: Sendable {
     private let engine: SimulatorEngine
     private let client: HTTPClient
     private let serverTask: Task<Void, any Error>
+    private let group: ServiceGroup
 
     /// "http://HOST:PORT".
     public var baseURL: String { "http://\(host):\(port)" }
@@ -24,12 +26,15 @@ public final class SimulatorServer: Sendable {
     public var googleOAuthBaseURL: String { baseURL + "/google" }
     public var controlBaseURL: String { baseURL + "/_sim" }
 
-    private init(host: String, port: Int, engine: SimulatorEngine, client: HTTPClient, serverTask: Task<Void, any Error>) {
+    private init(
+        host: String, port: Int, engine: SimulatorEngine, client: HTTPClient, serverTask: Task<Void, any Error>, group: ServiceGroup
+    ) {
         self.host = host
         self.port = port
         self.engine = engine
         self.client = client
         self.serverTask = serverTask
+        self.group = group
     }
 
     /// Generates the scenario's mailboxes and starts serving; port 0 picks a free port.
@@ -40,7 +45,7 @@ public final class SimulatorServer: Sendable {
         let engine = SimulatorEngine(world: world, client: client)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var serverLogger = logger
-        // Stopping by cancellation logs an error per open connection; that is expected, not news.
+        // Open connections cut at shutdown log an error each; that is expected, not news.
         serverLogger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder { (request: Request, _: BasicRequestContext) in
@@ -53,20 +58,23 @@ public final class SimulatorServer: Sendable {
             },
             logger: serverLogger
         )
-        // The server outlives this call: it runs until `stop()` cancels the task.
-        let task = Task { try await app.run() }
+        // Stopped by a graceful shutdown, never by cancelling the task: cancelling a server while it accepts
+        // a connection can crash in swift-nio (apple/swift-nio#3481).
+        let group = ServiceGroup(services: [app], logger: serverLogger)
+        // The server outlives this call: it runs until `stop()` shuts the group down.
+        let task = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let bound = await iterator.next(), bound > 0 else {
-            task.cancel()
+            await group.triggerGracefulShutdown()
             throw SimulatorError.didNotStart
         }
         engine.world.withLock { $0.baseURL = "http://\(host):\(bound)" }
-        return SimulatorServer(host: host, port: bound, engine: engine, client: client, serverTask: task)
+        return SimulatorServer(host: host, port: bound, engine: engine, client: client, serverTask: task, group: group)
     }
 
     /// Stops serving and waits for the server to end.
     public func stop() async {
-        serverTask.cancel()
+        await group.triggerGracefulShutdown()
         _ = await serverTask.result
         await client.shutdown()
     }
