@@ -5,6 +5,11 @@ import Foundation
 /// Gmail: backfills the INBOX and SENT labels by date window, newest first. Each page lists up to
 /// `listPageSize` ids and fetches those messages (`format=full` through a `fields` projection) with
 /// bounded concurrency. A message carrying both labels is stored once, from the INBOX pass.
+///
+/// Every request goes through the mailbox's pacer: the per-user quota is spent evenly, and a throttled
+/// request waits out a short Retry-After and is sent again instead of failing its page. Pages are small
+/// (100 ids by default) so that a page lost to a long throttle costs little; a smaller page costs one more
+/// `messages.list` (5 units) per page, 1% of a 100-message page's 505 units.
 public struct GmailProvider: MailProvider {
     enum SyncKey {
         static let historyId = "gmail.historyId"
@@ -17,13 +22,17 @@ public struct GmailProvider: MailProvider {
     let clock: any WallClock
     let listPageSize: Int
     let fetchConcurrency: Int
+    let pacer: MailboxPacer
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
     ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
+    ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
+    ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock(), listPageSize: Int = 500, fetchConcurrency: Int = 8
+        clock: any WallClock = SystemWallClock(), listPageSize: Int = 100, fetchConcurrency: Int = 8,
+        quotaUnitsPerMinute: Int = 15_000
     ) {
         let transport = ProviderTransport(http: http, slots: slots)
         self.endpoints = endpoints
@@ -35,6 +44,9 @@ public struct GmailProvider: MailProvider {
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
         self.fetchConcurrency = max(fetchConcurrency, 1)
+        self.pacer = MailboxPacer(.init(
+            maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
+        ))
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
@@ -158,11 +170,21 @@ public struct GmailProvider: MailProvider {
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if body != nil { headers.replace("Content-Type", "application/json") }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
-        let response = try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
-        guard (200..<300).contains(response.status) || allowing.contains(response.status) else {
-            throw GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
+        return try await pacer.send(mailbox: mailbox.connectionId, cost: Self.quotaUnits(route)) { [api] in
+            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+        } failure: { response in
+            (200..<300).contains(response.status) || allowing.contains(response.status)
+                ? nil : GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
         }
-        return response
+    }
+
+    /// What a route costs against the per-user quota (reference B9).
+    static func quotaUnits(_ route: String) -> Int {
+        if route.hasSuffix("profile") || route.contains("labels") { return 1 }
+        if route.contains("history") { return 2 }
+        if route.hasSuffix("watch") { return 100 }
+        if route.hasSuffix("stop") { return 50 }
+        return 5
     }
 
     func get<T: Decodable>(_ mailbox: GmailMailbox, url: String, route: String) async throws -> T {
