@@ -8,14 +8,17 @@ import BackfillHTTP
 ///   so one throttled request does not cost a whole page;
 /// - single file after a throttle: requests already on the wire when a throttle is answered cannot be
 ///   recalled, so after one the mailbox sends one request at a time until `calmAfter` successes in a row;
-/// - an optional quota (units per minute, Gmail's per-user quota) spent evenly (GCRA, no burst), so requests
-///   are spread over the minute instead of bursting into quota refusals.
+/// - an optional quota (units per minute, Gmail's per-user quota), accounted as the provider does (units
+///   sent in the trailing minute): a request that would overdraw it waits until enough has slid out, so
+///   requests are spread over the minute instead of running into quota refusals.
 actor MailboxPacer {
     struct Policy: Sendable {
         /// Requests in flight per mailbox in this process when no throttle was seen lately.
         var maxConcurrent: Int
-        /// Quota units per minute to spend at most, per mailbox; nil: no quota pacing.
+        /// Quota units to spend at most per `quotaWindow`, per mailbox; nil: no quota pacing.
         var unitsPerMinute: Int?
+        /// The trailing window the quota counts over (a minute for Gmail; tests shorten it).
+        var quotaWindow: Duration = .seconds(60)
         /// Throttles with a wait up to this long are waited out here; longer ones park the backfill.
         var longestInlineWait: Duration = .seconds(5)
         /// Sends of one request, the first included, before a throttle is left to the scheduler.
@@ -31,8 +34,9 @@ actor MailboxPacer {
         var inFlight = 0
         var singleFile = false
         var successesInARow = 0
-        /// GCRA's theoretical arrival time: when the quota has room for the next unit.
-        var quotaReadyAt: ContinuousClock.Instant?
+        /// Quota units by send time (some in the future: reserved by requests waiting for room), oldest first.
+        var spent: [(at: ContinuousClock.Instant, units: Int)] = []
+        var spentTotal = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
 
         var isIdle: Bool { inFlight == 0 && waiters.isEmpty }
@@ -112,12 +116,22 @@ actor MailboxPacer {
         }
     }
 
-    /// The instant the quota has room for `cost` units, which it then spends (GCRA without burst).
+    /// The instant the trailing minute has room for `cost` more units; spends them then.
     private func reserveQuota(_ state: inout MailboxState, cost: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        guard let unitsPerMinute = policy.unitsPerMinute, unitsPerMinute > 0 else { return now }
-        let start = max(state.quotaReadyAt ?? now, now)
-        state.quotaReadyAt = start + .seconds(60) * (Double(cost) / Double(unitsPerMinute))
-        return start
+        guard let unitsPerMinute = policy.unitsPerMinute else { return now }
+        let minute = policy.quotaWindow
+        let expired = state.spent.prefix { $0.at <= now - minute }
+        state.spentTotal -= expired.reduce(0) { $0 + $1.units }
+        state.spent.removeFirst(expired.count)
+        var sendAt = max(now, state.spent.last?.at ?? now)
+        var excess = state.spentTotal + cost - unitsPerMinute
+        for entry in state.spent where excess > 0 {
+            excess -= entry.units
+            sendAt = max(sendAt, entry.at + minute)
+        }
+        state.spent.append((sendAt, cost))
+        state.spentTotal += cost
+        return sendAt
     }
 
     private func sleep(until instant: ContinuousClock.Instant, holding: Bool, mailbox: String) async throws {
@@ -152,7 +166,7 @@ actor MailboxPacer {
         state.waiters = []
         // Forget a mailbox with nothing pending, so the table does not grow with every mailbox ever served.
         let done = state.isIdle && (state.notBefore.map { $0 <= clock.now } ?? true)
-            && (state.quotaReadyAt.map { $0 <= clock.now } ?? true) && !state.singleFile
+            && state.spent.isEmpty && !state.singleFile
         mailboxes[mailbox] = done ? nil : state
         for waiter in waiters { waiter.resume() }
     }
