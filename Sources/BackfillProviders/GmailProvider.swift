@@ -22,17 +22,19 @@ public struct GmailProvider: MailProvider {
     let clock: any WallClock
     let listPageSize: Int
     let fetchConcurrency: Int
+    let pageBudget: Duration
     let pacer: MailboxPacer
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
     ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
+    ///   - pageBudget: how long a page may take before it is cut short (well inside the scheduler's lease).
     ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
     ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
         clock: any WallClock = SystemWallClock(), listPageSize: Int = 100, fetchConcurrency: Int = 8,
-        quotaUnitsPerMinute: Int = 15_000
+        pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
     ) {
         let transport = ProviderTransport(http: http, slots: slots)
         self.endpoints = endpoints
@@ -44,6 +46,7 @@ public struct GmailProvider: MailProvider {
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
         self.fetchConcurrency = max(fetchConcurrency, 1)
+        self.pageBudget = pageBudget
         self.pacer = MailboxPacer(.init(
             maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
         ))
@@ -77,7 +80,10 @@ public struct GmailProvider: MailProvider {
             mailbox, url: mailbox.list(label: position.label, window: job.window, pageToken: position.pageToken, pageSize: listPageSize),
             route: "gmail GET messages.list"
         )
-        let fetched = try await messages((list.messages ?? []).map(\.id), in: mailbox)
+        let ids = (list.messages ?? []).map(\.id)
+        let start = position.start(in: ids)
+        let pending = Array(ids[start...])
+        let (fetched, count) = try await messages(pending, in: mailbox, budget: pageBudget)
         let folder = position.folder
         let stored = try fetched.filter { message in
             let labels = message.labels
@@ -90,8 +96,12 @@ public struct GmailProvider: MailProvider {
         }
         .compactMap { $0.stored(connectionId: job.connectionId, folder: folder, source: .backfill) }
 
-        if let next = list.nextPageToken {
-            position.pageToken = next
+        if count < pending.count {
+            // Cut short by the time budget: the next page lists this page again and goes on after its last id.
+            position.done = start + count
+            position.lastDoneId = pending[count - 1]
+        } else if let next = list.nextPageToken {
+            position = GmailCursor(labelIndex: position.labelIndex, pageToken: next)
         } else if position.labelIndex + 1 < GmailCursor.labels.count {
             position = GmailCursor(labelIndex: position.labelIndex + 1, pageToken: nil)
         } else {
@@ -131,11 +141,18 @@ public struct GmailProvider: MailProvider {
         return profile.historyId
     }
 
-    /// Fetches messages in the order given, at most `fetchConcurrency` at once. Messages deleted since
-    /// they were listed (404) are left out; any other failure fails the whole page.
-    func messages(_ ids: [String], in mailbox: GmailMailbox) async throws -> [GmailMessage] {
-        try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
+    /// Fetches messages in the order given, at most `fetchConcurrency` at once. With a `budget`, once it
+    /// has passed (throttling can stretch a page past the scheduler's lease) the fetches still outstanding
+    /// are cancelled: `count` says how many ids from the first were done (at least one).
+    /// Messages deleted since they were listed (404) are left out; any other failure fails the whole call.
+    func messages(
+        _ ids: [String], in mailbox: GmailMailbox, budget: Duration? = nil
+    ) async throws -> (messages: [GmailMessage], count: Int) {
+        let deadline = budget.map { ContinuousClock.now + $0 }
+        return try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
             var results = [GmailMessage?](repeating: nil, count: ids.count)
+            var done = [Bool](repeating: false, count: ids.count)
+            var prefix = 0
             var next = 0
             func startNext() {
                 guard next < ids.count else { return }
@@ -147,9 +164,15 @@ public struct GmailProvider: MailProvider {
             for _ in 0..<fetchConcurrency { startNext() }
             while let (index, message) = try await group.next() {
                 results[index] = message
+                done[index] = true
+                while prefix < ids.count && done[prefix] { prefix += 1 }
+                if let deadline, prefix > 0, prefix < ids.count, ContinuousClock.now >= deadline {
+                    group.cancelAll()
+                    break
+                }
                 startNext()
             }
-            return results.compactMap { $0 }
+            return (results[..<prefix].compactMap { $0 }, prefix)
         }
     }
 
