@@ -153,6 +153,17 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "QuotaBench",
+            dependencies: [
+                "BackfillCore", "BackfillHTTP", "BackfillProviders", "BackfillRedis", "BackfillScheduler", "BackfillSimulator",
+                "BackfillStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "ops/bench/QuotaBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "SimulatorBench",
             dependencies: ["BackfillSimulator", "BackfillHTTP"],
             path: "ops/bench/SimulatorBench",

@@ -42,7 +42,7 @@ extension GmailProvider: RealtimeSync {
             pageToken = page.nextPageToken
         } while pageToken != nil
 
-        let messages = try await messages(order, in: mailbox).compactMap { message -> StoredMessage? in
+        let messages = try await messages(order, in: mailbox).messages.compactMap { message -> StoredMessage? in
             let folder = Self.folder(for: message.labels) ?? added[message.id] ?? .inbox
             return message.stored(connectionId: connectionId, folder: folder, source: .realtime)
         }

@@ -5,6 +5,11 @@ import Foundation
 /// Gmail: backfills the INBOX and SENT labels by date window, newest first. Each page lists up to
 /// `listPageSize` ids and fetches those messages (`format=full` through a `fields` projection) with
 /// bounded concurrency. A message carrying both labels is stored once, from the INBOX pass.
+///
+/// Every request goes through the mailbox's pacer: the per-user quota is spent evenly, and a throttled
+/// request waits out a short Retry-After and is sent again instead of failing its page. Pages are small
+/// (100 ids by default) so that a page lost to a long throttle costs little; a smaller page costs one more
+/// `messages.list` (5 units) per page, 1% of a 100-message page's 505 units.
 public struct GmailProvider: MailProvider {
     enum SyncKey {
         static let historyId = "gmail.historyId"
@@ -17,13 +22,19 @@ public struct GmailProvider: MailProvider {
     let clock: any WallClock
     let listPageSize: Int
     let fetchConcurrency: Int
+    let pageBudget: Duration
+    let pacer: MailboxPacer
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
     ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
+    ///   - pageBudget: how long a page may take before it is cut short (well inside the scheduler's lease).
+    ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
+    ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock(), listPageSize: Int = 500, fetchConcurrency: Int = 8
+        clock: any WallClock = SystemWallClock(), listPageSize: Int = 100, fetchConcurrency: Int = 8,
+        pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
     ) {
         let transport = ProviderTransport(http: http, slots: slots)
         self.endpoints = endpoints
@@ -35,6 +46,10 @@ public struct GmailProvider: MailProvider {
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
         self.fetchConcurrency = max(fetchConcurrency, 1)
+        self.pageBudget = pageBudget
+        self.pacer = MailboxPacer(.init(
+            maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
+        ))
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
@@ -65,7 +80,10 @@ public struct GmailProvider: MailProvider {
             mailbox, url: mailbox.list(label: position.label, window: job.window, pageToken: position.pageToken, pageSize: listPageSize),
             route: "gmail GET messages.list"
         )
-        let fetched = try await messages((list.messages ?? []).map(\.id), in: mailbox)
+        let ids = (list.messages ?? []).map(\.id)
+        let start = position.start(in: ids)
+        let pending = Array(ids[start...])
+        let (fetched, count) = try await messages(pending, in: mailbox, budget: pageBudget)
         let folder = position.folder
         let stored = try fetched.filter { message in
             let labels = message.labels
@@ -78,8 +96,12 @@ public struct GmailProvider: MailProvider {
         }
         .compactMap { $0.stored(connectionId: job.connectionId, folder: folder, source: .backfill) }
 
-        if let next = list.nextPageToken {
-            position.pageToken = next
+        if count < pending.count {
+            // Cut short by the time budget: the next page lists this page again and goes on after its last id.
+            position.done = start + count
+            position.lastDoneId = pending[count - 1]
+        } else if let next = list.nextPageToken {
+            position = GmailCursor(labelIndex: position.labelIndex, pageToken: next)
         } else if position.labelIndex + 1 < GmailCursor.labels.count {
             position = GmailCursor(labelIndex: position.labelIndex + 1, pageToken: nil)
         } else {
@@ -119,11 +141,18 @@ public struct GmailProvider: MailProvider {
         return profile.historyId
     }
 
-    /// Fetches messages in the order given, at most `fetchConcurrency` at once. Messages deleted since
-    /// they were listed (404) are left out; any other failure fails the whole page.
-    func messages(_ ids: [String], in mailbox: GmailMailbox) async throws -> [GmailMessage] {
-        try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
+    /// Fetches messages in the order given, at most `fetchConcurrency` at once. With a `budget`, once it
+    /// has passed (throttling can stretch a page past the scheduler's lease) the fetches still outstanding
+    /// are cancelled: `count` says how many ids from the first were done (at least one).
+    /// Messages deleted since they were listed (404) are left out; any other failure fails the whole call.
+    func messages(
+        _ ids: [String], in mailbox: GmailMailbox, budget: Duration? = nil
+    ) async throws -> (messages: [GmailMessage], count: Int) {
+        let deadline = budget.map { ContinuousClock.now + $0 }
+        return try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
             var results = [GmailMessage?](repeating: nil, count: ids.count)
+            var done = [Bool](repeating: false, count: ids.count)
+            var prefix = 0
             var next = 0
             func startNext() {
                 guard next < ids.count else { return }
@@ -135,9 +164,15 @@ public struct GmailProvider: MailProvider {
             for _ in 0..<fetchConcurrency { startNext() }
             while let (index, message) = try await group.next() {
                 results[index] = message
+                done[index] = true
+                while prefix < ids.count && done[prefix] { prefix += 1 }
+                if let deadline, prefix > 0, prefix < ids.count, ContinuousClock.now >= deadline {
+                    group.cancelAll()
+                    break
+                }
                 startNext()
             }
-            return results.compactMap { $0 }
+            return (results[..<prefix].compactMap { $0 }, prefix)
         }
     }
 
@@ -158,11 +193,21 @@ public struct GmailProvider: MailProvider {
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if body != nil { headers.replace("Content-Type", "application/json") }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
-        let response = try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
-        guard (200..<300).contains(response.status) || allowing.contains(response.status) else {
-            throw GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
+        return try await pacer.send(mailbox: mailbox.connectionId, cost: Self.quotaUnits(route)) { [api] in
+            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+        } failure: { response in
+            (200..<300).contains(response.status) || allowing.contains(response.status)
+                ? nil : GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
         }
-        return response
+    }
+
+    /// What a route costs against the per-user quota (reference B9).
+    static func quotaUnits(_ route: String) -> Int {
+        if route.hasSuffix("profile") || route.contains("labels") { return 1 }
+        if route.contains("history") { return 2 }
+        if route.hasSuffix("watch") { return 100 }
+        if route.hasSuffix("stop") { return 50 }
+        return 5
     }
 
     func get<T: Decodable>(_ mailbox: GmailMailbox, url: String, route: String) async throws -> T {

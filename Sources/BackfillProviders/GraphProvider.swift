@@ -18,6 +18,8 @@ public struct GraphProvider: MailProvider {
     let api: AuthorizedTransport
     let clock: any WallClock
     let pageSize: Int
+    /// Waits out short throttles (Retry-After) per mailbox instead of failing the call that met them.
+    let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil))
 
     /// - Parameter pageSize: messages per page (`Prefer: odata.maxpagesize`).
     public init(
@@ -161,11 +163,11 @@ public struct GraphProvider: MailProvider {
         ]
         for (name, value) in extraHeaders { headers.replace(name, value) }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
-        let response = try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
-        guard (200..<300).contains(response.status) else {
-            throw GraphErrorClassifier.failure(for: response, route: route, now: clock.now())
+        return try await pacer.send(mailbox: mailbox.connectionId, cost: 1) { [api] in
+            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+        } failure: { response in
+            (200..<300).contains(response.status) ? nil : GraphErrorClassifier.failure(for: response, route: route, now: clock.now())
         }
-        return response
     }
 
     func get<T: Decodable>(_ mailbox: GraphMailbox, url: String, route: String) async throws -> T {

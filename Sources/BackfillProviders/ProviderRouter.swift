@@ -15,13 +15,17 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
     }
 
     /// Both providers over one HTTP client, one directory and one set of request slots.
+    /// - Parameter gmailQuotaUnitsPerMinute: Gmail's per-user quota, which the Gmail provider paces to.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock()
+        clock: any WallClock = SystemWallClock(), gmailQuotaUnitsPerMinute: Int = 15_000
     ) {
         self.init(
             graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, slots: slots, clock: clock),
-            gmail: GmailProvider(endpoints: endpoints, directory: directory, http: http, slots: slots, clock: clock),
+            gmail: GmailProvider(
+                endpoints: endpoints, directory: directory, http: http, slots: slots, clock: clock,
+                quotaUnitsPerMinute: gmailQuotaUnitsPerMinute
+            ),
             directory: directory
         )
     }

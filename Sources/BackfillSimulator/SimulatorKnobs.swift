@@ -41,6 +41,8 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     public var gmailHistoryRetentionSeconds: Double = 7 * 86_400
     /// Sent as a JSON number (as real pushes do) or as a string.
     public var gmailPushHistoryIdAsString: Bool = false
+    /// How a Gmail `Retry-After` (on injected faults) is written; Gmail documents none, so whole seconds.
+    public var gmailRetryAfterStyle: RetryAfterStyle = .integer
 
     // MARK: Tokens
     public var accessTokenLifetimeSeconds: Int = 3599
@@ -85,6 +87,7 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
         try read(.gmailBatchMaxParts, &k.gmailBatchMaxParts)
         try read(.gmailHistoryRetentionSeconds, &k.gmailHistoryRetentionSeconds)
         try read(.gmailPushHistoryIdAsString, &k.gmailPushHistoryIdAsString)
+        try read(.gmailRetryAfterStyle, &k.gmailRetryAfterStyle)
         try read(.accessTokenLifetimeSeconds, &k.accessTokenLifetimeSeconds)
         try read(.throttlePercent, &k.throttlePercent)
         try read(.faultRetryAfterSeconds, &k.faultRetryAfterSeconds)

@@ -158,12 +158,14 @@ final class SimulatorWorld {
                 : GmailErrors.error(429, reason: "rateLimitExceeded", domain: "usageLimits",
                                     message: "Resource has been exhausted (e.g. check quota).",
                                     status: "RESOURCE_EXHAUSTED",
-                                    retryAfter: RetryAfter.text(knobs.faultRetryAfterSeconds, style: .integer, now: now))
+                                    retryAfter: RetryAfter.text(knobs.faultRetryAfterSeconds, style: knobs.gmailRetryAfterStyle,
+                                                                now: now))
         }
         if roll < knobs.throttlePercent + knobs.serverErrorPercent {
             let withRetryAfter = faultRandom.next() % 2 == 0
+            let style = isGraph ? .integer : knobs.gmailRetryAfterStyle
             let retryAfter = withRetryAfter ? [("Retry-After", RetryAfter.text(knobs.faultRetryAfterSeconds,
-                                                                                 style: .integer, now: now))] : []
+                                                                                 style: style, now: now))] : []
             return isGraph
                 ? SimResponse(status: 503, headers: retryAfter)
                 : GmailErrors.error(503, reason: "backendError", domain: "global",

@@ -27,14 +27,16 @@ struct EndToEnd: Sendable {
     let router: ProviderRouter
     let storeDirectory: URL
 
-    static func start(messageCount: Int = 400, configure: (inout SchedulerConfiguration) -> Void = { _ in }) async throws -> EndToEnd {
+    static func start(
+        messageCount: Int = 400, gmailMessageCount: Int? = nil, configure: (inout SchedulerConfiguration) -> Void = { _ in }
+    ) async throws -> EndToEnd {
         guard let url = ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_URL"] else {
             throw TestSetupError("BACKFILL_TEST_REDIS_URL is not set: run the tests with ops/test, which starts a redis-server")
         }
         let scenario = Scenario(seed: 11, mailboxes: [
             MailboxSpec(provider: .graph, address: graphUser, messageCount: messageCount),
             MailboxSpec(provider: .graph, address: graphShared, kind: .shared, owner: graphUser, messageCount: 120),
-            MailboxSpec(provider: .gmail, address: gmailUser, messageCount: messageCount),
+            MailboxSpec(provider: .gmail, address: gmailUser, messageCount: gmailMessageCount ?? messageCount),
         ])
         let sim = try await SimulatorServer.start(scenario: scenario)
         let endpoints = ProviderEndpoints(
@@ -63,10 +65,10 @@ struct EndToEnd: Sendable {
 
     /// Runs a scheduler instance (workers, promoter, auditor) around `body`, then shuts everything down.
     static func run(
-        messageCount: Int = 400, configure: (inout SchedulerConfiguration) -> Void = { _ in },
+        messageCount: Int = 400, gmailMessageCount: Int? = nil, configure: (inout SchedulerConfiguration) -> Void = { _ in },
         _ body: @Sendable (EndToEnd) async throws -> Void
     ) async throws {
-        let env = try await start(messageCount: messageCount, configure: configure)
+        let env = try await start(messageCount: messageCount, gmailMessageCount: gmailMessageCount, configure: configure)
         let logger = Logger(label: "test.e2e")
         let group = ServiceGroup(services: [
             WorkerPool(scheduler: env.scheduler, provider: env.router, store: env.store, realtime: env.router, logger: logger),
@@ -137,6 +139,14 @@ struct EndToEnd: Sendable {
     func mailboxStats(_ address: String) async throws -> (maxInFlight: Int, violations: Int, requests: Int) {
         let object = try await control("GET", "mailboxes/\(address)/stats")
         return (object["maxInFlight"] as? Int ?? -1, object["violations"] as? Int ?? -1, object["requests"] as? Int ?? -1)
+    }
+
+    /// Requests the simulator's journal shows for the mailbox, and how many of them it refused as throttled.
+    func journalCounts(_ address: String) async throws -> (requests: Int, throttled: Int) {
+        let object = try await control("GET", "journal?mailbox=\(address)")
+        let entries = try #require(object["value"] as? [[String: Any]])
+        let throttled = entries.filter { [429, 403].contains($0["status"] as? Int ?? 0) }.count
+        return (entries.count, throttled)
     }
 
     func setKnobs(_ knobs: [String: Any]) async throws {

@@ -45,24 +45,46 @@ struct ProviderSimulatorTests {
         }
     }
 
-    @Test("Graph 429 is throttled with the exact Retry-After, fractional included")
+    @Test("Graph 429 with a long Retry-After is throttled with exactly that delay, fractional included")
     func graphThrottled() async throws {
         try await SimulatorHarness.run { sim in
             _ = try await sim.control("PATCH", "knobs", body: ["graphRetryAfterStyle": "fractional"])
-            // The simulator renders 2 s in the fractional style as "2.128", as Graph does.
-            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 2)
-            await #expect(throws: ProviderFailure.throttled(retryAfter: .milliseconds(2128))) {
+            // The simulator renders 30 s in the fractional style as "30.128", as Graph does.
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 30)
+            await #expect(throws: ProviderFailure.throttled(retryAfter: .milliseconds(30128))) {
                 try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
             }
         }
     }
 
-    @Test("Gmail 403 userRateLimitExceeded is throttled, not a permission problem")
+    @Test("Graph 429 with a short Retry-After is waited out and the request sent again, never early")
+    func graphShortThrottle() async throws {
+        try await SimulatorHarness.run { sim in
+            _ = try await sim.control("PATCH", "knobs", body: ["graphRetryAfterStyle": "fractional"])
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 429, retryAfter: 0.2, count: 2)
+            let started = ContinuousClock.now
+            let page = try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
+            #expect(ContinuousClock.now - started >= .milliseconds(2 * 328))
+            let again = try await sim.graph.fetchPage(sim.job("graph-1"), cursor: nil)
+            #expect(!page.messages.isEmpty)
+            #expect(page.messages.map(\.providerMessageId) == again.messages.map(\.providerMessageId))
+            let stats = try await sim.control("GET", "mailboxes/\(SimulatorHarness.graphUser)/stats")
+            #expect(stats["violations"] as? Int == 0)
+        }
+    }
+
+    @Test("Gmail 403 userRateLimitExceeded is throttled, not a permission problem: waited out when short, else parked")
     func gmailThrottled() async throws {
         try await SimulatorHarness.run { sim in
             let body = #"{"error":{"code":403,"message":"User-rate limit exceeded.","errors":[{"message":"User-rate limit exceeded.","domain":"usageLimits","reason":"userRateLimitExceeded"}],"status":"PERMISSION_DENIED"}}"#
+            // Without a Retry-After the provider waits a second and sends the get again: the page is whole.
             try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 403, body: body)
-            await #expect(throws: ProviderFailure.throttled(retryAfter: nil)) {
+            let page = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
+            let again = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
+            #expect(!page.messages.isEmpty)
+            #expect(page.messages.map(\.providerMessageId) == again.messages.map(\.providerMessageId))
+            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 403, retryAfter: 60, body: body)
+            await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(60))) {
                 try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
             }
         }

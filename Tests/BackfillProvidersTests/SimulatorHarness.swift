@@ -101,8 +101,10 @@ struct SimulatorHarness {
         return Set(try #require(object["ids"] as? [String]))
     }
 
-    func fault(_ address: String, route: String, status: Int, retryAfter: Double? = nil, body: String? = nil) async throws {
-        var fault: [String: Any] = ["mailbox": address, "route": route, "status": status, "count": 1]
+    func fault(
+        _ address: String, route: String, status: Int, retryAfter: Double? = nil, body: String? = nil, count: Int = 1
+    ) async throws {
+        var fault: [String: Any] = ["mailbox": address, "route": route, "status": status, "count": count]
         fault["retryAfter"] = retryAfter
         fault["body"] = body
         _ = try await control("POST", "faults", body: fault)

@@ -1,0 +1,173 @@
+import BackfillCore
+import BackfillHTTP
+
+/// Paces one process's requests per mailbox (the lease means one process works on a mailbox at a time):
+///
+/// - a "not before" gate: once a mailbox is told to wait (Retry-After), none of its requests leaves before
+///   that time; a throttled request whose wait is short is sent again after it, a bounded number of times,
+///   so one throttled request does not cost a whole page;
+/// - single file after a throttle: requests already on the wire when a throttle is answered cannot be
+///   recalled, so after one the mailbox sends one request at a time until `calmAfter` successes in a row;
+/// - an optional quota (units per minute, Gmail's per-user quota), accounted as the provider does (units
+///   sent in the trailing minute): a request that would overdraw it waits until enough has slid out, so
+///   requests are spread over the minute instead of running into quota refusals.
+actor MailboxPacer {
+    struct Policy: Sendable {
+        /// Requests in flight per mailbox in this process when no throttle was seen lately.
+        var maxConcurrent: Int
+        /// Quota units to spend at most per `quotaWindow`, per mailbox; nil: no quota pacing.
+        var unitsPerMinute: Int?
+        /// The trailing window the quota counts over (a minute for Gmail; tests shorten it).
+        var quotaWindow: Duration = .seconds(60)
+        /// Throttles with a wait up to this long are waited out here; longer ones park the backfill.
+        var longestInlineWait: Duration = .seconds(5)
+        /// Sends of one request, the first included, before a throttle is left to the scheduler.
+        var attempts: Int = 6
+        /// The wait after a throttle that names none (Gmail's quota refusals), doubled per attempt.
+        var defaultWait: Duration = .seconds(1)
+        /// Successes in a row after which a mailbox goes back to `maxConcurrent`.
+        var calmAfter: Int = 20
+    }
+
+    private struct MailboxState {
+        var notBefore: ContinuousClock.Instant?
+        var inFlight = 0
+        var singleFile = false
+        var successesInARow = 0
+        /// Quota units by send time (some in the future: reserved by requests waiting for room), oldest first.
+        var spent: [(at: ContinuousClock.Instant, units: Int)] = []
+        var spentTotal = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+
+        var isIdle: Bool { inFlight == 0 && waiters.isEmpty }
+    }
+
+    private let policy: Policy
+    private let clock = ContinuousClock()
+    private var mailboxes: [String: MailboxState] = [:]
+
+    init(_ policy: Policy) {
+        self.policy = policy
+    }
+
+    /// Sends `request` when the mailbox's gate, concurrency and quota allow, and waits out short throttles.
+    /// - Parameters:
+    ///   - cost: the request's quota units.
+    ///   - failure: the classified failure of a response, nil when the response is acceptable.
+    nonisolated func send(
+        mailbox: String, cost: Int, _ request: @Sendable () async throws -> HTTPResponse,
+        failure: (HTTPResponse) -> ProviderFailure?
+    ) async throws -> HTTPResponse {
+        var attempt = 1
+        while true {
+            try await admit(mailbox, cost: cost)
+            let response: HTTPResponse
+            do {
+                response = try await request()
+            } catch {
+                await finish(mailbox, wait: nil)
+                throw error
+            }
+            guard let failure = failure(response) else {
+                await finish(mailbox, wait: nil)
+                return response
+            }
+            guard case .throttled(let retryAfter) = failure else {
+                await finish(mailbox, wait: nil)
+                throw failure
+            }
+            let wait = retryAfter ?? policy.defaultWait * (1 << min(attempt - 1, 10))
+            await finish(mailbox, wait: wait)
+            guard attempt < policy.attempts, wait <= policy.longestInlineWait else {
+                throw ProviderFailure.throttled(retryAfter: retryAfter)
+            }
+            attempt += 1
+        }
+    }
+
+    /// Waits until the mailbox may send, then takes one of its places in flight and its quota units.
+    private func admit(_ mailbox: String, cost: Int) async throws {
+        var reserved = false
+        while true {
+            try Task.checkCancellation()
+            let now = clock.now
+            var state = mailboxes[mailbox] ?? MailboxState()
+            if let notBefore = state.notBefore, notBefore > now {
+                try await sleep(until: notBefore, holding: reserved, mailbox: mailbox)
+                continue
+            }
+            if !reserved {
+                let limit = state.singleFile ? 1 : max(policy.maxConcurrent, 1)
+                if state.inFlight >= limit {
+                    await withCheckedContinuation { mailboxes[mailbox, default: state].waiters.append($0) }
+                    continue
+                }
+                state.inFlight += 1
+                reserved = true
+                let sendAt = reserveQuota(&state, cost: cost, now: now)
+                mailboxes[mailbox] = state
+                if sendAt > now {
+                    // Quota pacing: hold the place, then look at the gate again (a throttle may have come).
+                    try await sleep(until: sendAt, holding: true, mailbox: mailbox)
+                    continue
+                }
+            }
+            return
+        }
+    }
+
+    /// The instant the trailing minute has room for `cost` more units; spends them then.
+    private func reserveQuota(_ state: inout MailboxState, cost: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        guard let unitsPerMinute = policy.unitsPerMinute else { return now }
+        let minute = policy.quotaWindow
+        let expired = state.spent.prefix { $0.at <= now - minute }
+        state.spentTotal -= expired.reduce(0) { $0 + $1.units }
+        state.spent.removeFirst(expired.count)
+        var sendAt = max(now, state.spent.last?.at ?? now)
+        var excess = state.spentTotal + cost - unitsPerMinute
+        for entry in state.spent where excess > 0 {
+            excess -= entry.units
+            sendAt = max(sendAt, entry.at + minute)
+        }
+        state.spent.append((sendAt, cost))
+        state.spentTotal += cost
+        return sendAt
+    }
+
+    private func sleep(until instant: ContinuousClock.Instant, holding: Bool, mailbox: String) async throws {
+        do {
+            try await clock.sleep(until: instant)
+        } catch {
+            if holding { release(mailbox) }
+            throw error
+        }
+    }
+
+    /// Gives the place back; a throttle (`wait`) closes the gate and sends the mailbox single file.
+    private func finish(_ mailbox: String, wait: Duration?) {
+        guard var state = mailboxes[mailbox] else { return }
+        if let wait {
+            let until = clock.now + wait
+            state.notBefore = max(state.notBefore ?? until, until)
+            state.singleFile = true
+            state.successesInARow = 0
+        } else if state.singleFile {
+            state.successesInARow += 1
+            if state.successesInARow >= policy.calmAfter { state.singleFile = false }
+        }
+        mailboxes[mailbox] = state
+        release(mailbox)
+    }
+
+    private func release(_ mailbox: String) {
+        guard var state = mailboxes[mailbox] else { return }
+        state.inFlight -= 1
+        let waiters = state.waiters
+        state.waiters = []
+        // Forget a mailbox with nothing pending, so the table does not grow with every mailbox ever served.
+        let done = state.isIdle && (state.notBefore.map { $0 <= clock.now } ?? true)
+            && state.spent.isEmpty && !state.singleFile
+        mailboxes[mailbox] = done ? nil : state
+        for waiter in waiters { waiter.resume() }
+    }
+}

@@ -1,0 +1,118 @@
+import BackfillCore
+import BackfillHTTP
+@testable import BackfillProviders
+import Foundation
+import Testing
+
+/// The pacer in front of a stand-in transport that answers from a script and records when each request left.
+@Suite("Mailbox pacer: Retry-After gate, single file after a throttle, quota window")
+struct MailboxPacerTests {
+    /// Answers each send with the next scripted status (200 once the script runs out) and records it.
+    actor Transport {
+        private var script: [(status: Int, retryAfter: String?)]
+        private(set) var sent: [(at: ContinuousClock.Instant, mailbox: String)] = []
+        private(set) var inFlight = 0
+        private(set) var maxInFlight = 0
+
+        init(_ script: [(status: Int, retryAfter: String?)] = []) {
+            self.script = script
+        }
+
+        func send(_ mailbox: String, hold: Duration = .zero) async throws -> HTTPResponse {
+            sent.append((ContinuousClock.now, mailbox))
+            inFlight += 1
+            maxInFlight = max(maxInFlight, inFlight)
+            let answer = script.isEmpty ? (200, nil) : script.removeFirst()
+            if hold > .zero { try await Task.sleep(for: hold) }
+            inFlight -= 1
+            var headers = HTTPHeaders()
+            if let retryAfter = answer.1 { headers.add("Retry-After", retryAfter) }
+            return HTTPResponse(status: answer.0, headers: headers, body: Data())
+        }
+
+        func resetMaxInFlight() { maxInFlight = inFlight }
+    }
+
+    static func failure(_ response: HTTPResponse) -> ProviderFailure? {
+        response.status == 200 ? nil : GraphErrorClassifier.failure(for: response, route: "test", now: Date())
+    }
+
+    @Test("a short Retry-After holds every request of that mailbox until it passes, then the throttled one goes again")
+    func gate() async throws {
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil))
+        let transport = Transport([(429, "0.3")])
+        let started = ContinuousClock.now
+        let response = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
+        let next = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
+        let other = try await pacer.send(mailbox: "b", cost: 1, { try await transport.send("b") }, failure: Self.failure)
+        let statuses: [Int] = [response.status, next.status, other.status]
+        #expect(statuses == [200, 200, 200])
+        let sent = await transport.sent
+        #expect(sent.map(\.mailbox) == ["a", "a", "a", "b"])
+        #expect(sent[1].at - sent[0].at >= .milliseconds(300))
+        #expect(sent[3].at - started < .milliseconds(300) + (sent[2].at - started), "mailbox b waited on a's gate")
+    }
+
+    @Test("a long Retry-After, or too many throttles in a row, is left to the scheduler as throttled")
+    func parks() async throws {
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3))
+        let long = Transport([(429, "30")])
+        await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(30))) {
+            try await pacer.send(mailbox: "a", cost: 1, { try await long.send("a") }, failure: Self.failure)
+        }
+        #expect(await long.sent.count == 1)
+        let repeated = Transport([(429, "0.01"), (429, "0.01"), (429, "0.01"), (429, "0.01")])
+        await #expect(throws: ProviderFailure.throttled(retryAfter: .milliseconds(10))) {
+            try await pacer.send(mailbox: "b", cost: 1, { try await repeated.send("b") }, failure: Self.failure)
+        }
+        #expect(await repeated.sent.count == 3)
+    }
+
+    @Test("after a throttle the mailbox sends one request at a time until it has been calm for a while")
+    func singleFile() async throws {
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, calmAfter: 5))
+        let transport = Transport([(429, "0.05")])
+        func burst(_ count: Int) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<count {
+                    group.addTask {
+                        _ = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a", hold: .milliseconds(20)) },
+                                                 failure: Self.failure)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        _ = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
+        await transport.resetMaxInFlight()
+        try await burst(4)
+        #expect(await transport.maxInFlight == 1)
+        await transport.resetMaxInFlight()
+        try await burst(8)
+        #expect(await transport.maxInFlight == 4)
+    }
+
+    @Test("quota units spent in any trailing window never exceed the quota")
+    func quota() async throws {
+        let window = Duration.milliseconds(400)
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: 20, quotaWindow: window))
+        let transport = Transport()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    _ = try await pacer.send(mailbox: "a", cost: 5, { try await transport.send("a") }, failure: Self.failure)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let times = await transport.sent.map(\.at).sorted()
+        #expect(times.count == 10)
+        // The stand-in notes a request a moment after the pacer lets it go, so an earlier request can be
+        // noted late by a few milliseconds: the check allows 25 ms of that (the providers pace at 97%).
+        for (index, time) in times.enumerated() {
+            let inWindow = times[...index].filter { time - $0 < window - .milliseconds(25) }.count
+            #expect(inWindow * 5 <= 20)
+        }
+        #expect(times[9] - times[0] >= window * 2)
+    }
+}
