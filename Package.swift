@@ -235,6 +235,8 @@ let package = Package(
             name: "BackfillServerTests",
             dependencies: [
                 "BackfillServer", "BackfillCore", "BackfillScheduler", "BackfillRedis", "BackfillHTTP", "BackfillStore",
+                // The OAuth connect flow runs against the simulator's consent pages and token endpoints.
+                "BackfillSimulator", "BackfillProviders", "BackfillTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -75,7 +75,7 @@ actor OAuthTokenSource {
         guard (200..<300).contains(response.status) else {
             throw failure(for: response, route: route)
         }
-        guard let grant = try? JSONDecoder().decode(TokenGrant.self, from: response.body), !grant.access_token.isEmpty else {
+        guard let grant = try? JSONDecoder().decode(OAuthTokenGrant.self, from: response.body), !grant.access_token.isEmpty else {
             throw ProviderFailure.invalidResponse("\(route): malformed token response")
         }
         let renewed = OAuthCredentials(
@@ -95,7 +95,7 @@ actor OAuthTokenSource {
     }
 
     private func failure(for response: HTTPResponse, route: String) -> ProviderFailure {
-        let error = try? JSONDecoder().decode(TokenError.self, from: response.body)
+        let error = try? JSONDecoder().decode(OAuthTokenError.self, from: response.body)
         let code = error?.error ?? "HTTP \(response.status)"
         let detail = error?.error_codes?.first.map { "\(code), AADSTS\($0)" } ?? code
         switch (response.status, code) {
@@ -110,18 +110,5 @@ actor OAuthTokenSource {
         default:
             return .invalidResponse("\(route): \(detail)")
         }
-    }
-
-    /// The token endpoint's success body (RFC 6749 §5.1 field names).
-    private struct TokenGrant: Decodable {
-        var access_token: String
-        var refresh_token: String?
-        var expires_in: Int?
-    }
-
-    /// The token endpoint's error body (RFC 6749 §5.2, plus Microsoft's AADSTS codes).
-    private struct TokenError: Decodable {
-        var error: String
-        var error_codes: [Int]?
     }
 }

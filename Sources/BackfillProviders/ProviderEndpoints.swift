@@ -14,6 +14,9 @@ public struct ProviderEndpoints: Sendable, Equatable {
     public var gmailBaseURL: String
     /// Google's OAuth host; tokens come from `{googleOAuthBaseURL}/token`.
     public var googleOAuthBaseURL: String
+    /// Google's consent host (a different one from the token host); the consent page is
+    /// `{googleAccountsBaseURL}/o/oauth2/v2/auth`.
+    public var googleAccountsBaseURL: String
     public var googleClientId: String
     public var googleClientSecret: String
 
@@ -26,6 +29,7 @@ public struct ProviderEndpoints: Sendable, Equatable {
         msScopes: String = "https://graph.microsoft.com/Mail.Read https://graph.microsoft.com/Mail.Read.Shared offline_access",
         gmailBaseURL: String = "https://gmail.googleapis.com",
         googleOAuthBaseURL: String = "https://oauth2.googleapis.com",
+        googleAccountsBaseURL: String = "https://accounts.google.com",
         googleClientId: String = "",
         googleClientSecret: String = ""
     ) {
@@ -37,12 +41,15 @@ public struct ProviderEndpoints: Sendable, Equatable {
         self.msScopes = msScopes
         self.gmailBaseURL = Self.trimmed(gmailBaseURL)
         self.googleOAuthBaseURL = Self.trimmed(googleOAuthBaseURL)
+        self.googleAccountsBaseURL = Self.trimmed(googleAccountsBaseURL)
         self.googleClientId = googleClientId
         self.googleClientSecret = googleClientSecret
     }
 
     public var msTokenURL: String { "\(msLoginBaseURL)/\(msTenant)/oauth2/v2.0/token" }
     public var googleTokenURL: String { "\(googleOAuthBaseURL)/token" }
+    public var msAuthorizeURL: String { "\(msLoginBaseURL)/\(msTenant)/oauth2/v2.0/authorize" }
+    public var googleAuthorizeURL: String { "\(googleAccountsBaseURL)/o/oauth2/v2/auth" }
 
     /// Base URLs are joined with paths that start with "/".
     private static func trimmed(_ url: String) -> String {

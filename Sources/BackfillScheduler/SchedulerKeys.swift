@@ -20,6 +20,7 @@
 /// | `P:connections` | set | every connection id |
 /// | `P:sub:index` | hash | Graph subscription id → connection id |
 /// | `P:children:{id}` | set | shared-mailbox connections that borrow this personal connection's token |
+/// | `P:oauth:{state}` | string | a connect flow under way (BackfillServer's `OAuthConnect`): `{"provider", "verifier"}` as JSON, expiring after 10 minutes, read and deleted at once by the callback |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks` |
 public struct SchedulerKeys: Sendable {
     public let prefix: String
@@ -35,6 +36,7 @@ public struct SchedulerKeys: Sendable {
     public func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
     public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
     public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
+    public func oauthState(_ state: String) -> String { "\(prefix):oauth:{\(state)}" }
     public var connectionIndex: String { "\(prefix):conn:index" }
     public var subscriptionIndex: String { "\(prefix):sub:index" }
     public var connections: String { "\(prefix):connections" }

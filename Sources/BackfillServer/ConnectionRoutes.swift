@@ -12,6 +12,7 @@ struct ConnectionRoutes: Sendable {
     let body: RequestBodyReader
     let logger: Logger
 
+    var connector: MailboxConnector { MailboxConnector(directory: directory, scheduler: scheduler, logger: logger) }
     var directory: RedisConnectionDirectory { reader.directory }
 
     func register(on group: RouterGroup<BasicRequestContext>) {
@@ -63,20 +64,9 @@ struct ConnectionRoutes: Sendable {
                                message: "field 'parentId' must name a personal Microsoft 365 (graph) connection, for a graph mailbox")
             }
         }
-        let (connection, reconnected) = try await directory.connect(
+        let (connection, reconnected) = try await connector.connect(
             provider: provider, address: address, credentials: credentials, parentId: parentId
         )
-        var logger = logger
-        logger[metadataKey: "connection"] = "\(connection.id)"
-        if reconnected {
-            // Shared mailboxes waiting on this one can go on.
-            let children = try await directory.children(of: connection.id)
-            try await scheduler.parentReconnected(children: children)
-            try await scheduler.nudge(children)
-            logger.info("mailbox reconnected", metadata: ["children": "\(children.count)"])
-        } else {
-            logger.info("mailbox connected", metadata: ["provider": "\(provider.rawValue)"])
-        }
         return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
     }
 

@@ -30,6 +30,7 @@ extension SimulatorWorld {
     static func graphRouteName(_ rest: [String]) -> String {
         let lowered = rest.map { $0.lowercased() }
         switch lowered.count {
+        case 0: return "graph.user.get"
         case 1 where lowered[0] == "mailfolders": return "graph.folders.list"
         case 1 where lowered[0] == "messages": return "graph.messages.list"
         case 2 where lowered[0] == "mailfolders": return "graph.folders.get"
@@ -71,6 +72,11 @@ extension SimulatorWorld {
         let lowered = rest.map { $0.lowercased() }
         guard request.method == "GET" else { return GraphErrors.badRequest("Unsupported method.") }
         switch call.route {
+        case "graph.user.get":
+            // The signed-in user (`/me`) or a named mailbox: what a connect flow reads the address from.
+            return .json(200, object: ["id": IdentifierCodec.base64URL(Array(mailbox.address.lowercased().utf8), padded: false),
+                                       "mail": mailbox.address, "userPrincipalName": mailbox.address,
+                                       "displayName": mailbox.address.split(separator: "@").first.map(String.init) ?? ""])
         case "graph.folders.list":
             let roots = mailbox.folders.indices.filter { mailbox.folders[$0].parent == nil }
             return folderList(mailbox, roots)

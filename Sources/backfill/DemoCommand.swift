@@ -33,6 +33,7 @@ struct DemoCommand: AsyncParsableCommand {
             "secret-key": "backfill-demo-secret-key (not for production)",
             "graph-url": simulator.graphBaseURL, "ms-login-url": simulator.microsoftLoginBaseURL,
             "gmail-url": simulator.gmailBaseURL, "google-oauth-url": simulator.googleOAuthBaseURL,
+            "google-accounts-url": simulator.googleOAuthBaseURL,
             "graph-client-id": scenario.graphClientID, "graph-client-secret": "demo",
             "google-client-id": scenario.googleClientID, "google-client-secret": "demo",
         ]

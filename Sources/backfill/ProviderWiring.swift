@@ -19,6 +19,7 @@ enum ProviderWiring {
             graphBaseURL: settings.graphURL, msLoginBaseURL: settings.microsoftLoginURL,
             msClientId: settings.graphClientId ?? "", msClientSecret: settings.graphClientSecret ?? "",
             gmailBaseURL: settings.gmailURL, googleOAuthBaseURL: settings.googleOAuthURL,
+            googleAccountsBaseURL: settings.googleAccountsURL,
             googleClientId: settings.googleClientId ?? "", googleClientSecret: settings.googleClientSecret ?? ""
         )
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackfillCore
+import BackfillHTTP
 import BackfillRedis
 import BackfillScheduler
 import BackfillServer
@@ -39,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
     var gmailURL: String?
     @Option(name: .customLong("google-oauth-url"), help: "Google OAuth base URL ($BACKFILL_GOOGLE_OAUTH_URL).")
     var googleOAuthURL: String?
+    @Option(name: .customLong("google-accounts-url"), help: "Google consent page host ($BACKFILL_GOOGLE_ACCOUNTS_URL).")
+    var googleAccountsURL: String?
     @Option(name: .customLong("graph-client-id"), help: "Microsoft app client id ($BACKFILL_GRAPH_CLIENT_ID).")
     var graphClientId: String?
     @Option(name: .customLong("graph-client-secret"), help: "Microsoft app client secret ($BACKFILL_GRAPH_CLIENT_SECRET).")
@@ -54,7 +57,8 @@ struct ServeCommand: AsyncParsableCommand {
         let pairs: [(String, String?)] = [
             ("redis-url", redisURL), ("data-dir", dataDirectory), ("listen", listen), ("api-token", apiToken),
             ("public-url", publicURL), ("secret-key", secretKey), ("graph-url", graphURL), ("ms-login-url", microsoftLoginURL),
-            ("gmail-url", gmailURL), ("google-oauth-url", googleOAuthURL), ("graph-client-id", graphClientId),
+            ("gmail-url", gmailURL), ("google-oauth-url", googleOAuthURL), ("google-accounts-url", googleAccountsURL),
+            ("graph-client-id", graphClientId),
             ("graph-client-secret", graphClientSecret), ("google-client-id", googleClientId),
             ("google-client-secret", googleClientSecret), ("workers", workers.map(String.init)),
         ]
@@ -127,12 +131,21 @@ struct ServeCommand: AsyncParsableCommand {
             )
             tickHooks.append(keeper.renewAll)
         }
-        let services = app.services(tickHooks: tickHooks, onListening: { address in
+        // The connect flow's token and profile requests get their own client, shut down with the group.
+        let oauthHTTP = HTTPClient(logger: logger)
+        let oauth = OAuthConnect(app: app, endpoints: ProviderWiring.endpoints(settings), publicURL: settings.publicURL, http: oauthHTTP)
+        let services = app.services(routes: oauth.register, tickHooks: tickHooks, onListening: { address in
             logger.info("listening", metadata: ["address": "\(address)", "publicURL": "\(settings.publicURL)"])
         })
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         ))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await oauthHTTP.shutdown()
+            throw error
+        }
+        await oauthHTTP.shutdown()
     }
 }

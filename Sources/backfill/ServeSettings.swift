@@ -14,6 +14,7 @@ struct ServeSettings: Sendable {
     var microsoftLoginURL: String
     var gmailURL: String
     var googleOAuthURL: String
+    var googleAccountsURL: String
     var graphClientId: String?
     var graphClientSecret: String?
     var googleClientId: String?
@@ -25,7 +26,8 @@ struct ServeSettings: Sendable {
         "redis-url": "BACKFILL_REDIS_URL", "data-dir": "BACKFILL_DATA_DIR", "listen": "BACKFILL_LISTEN",
         "api-token": "BACKFILL_API_TOKEN", "public-url": "BACKFILL_PUBLIC_URL", "secret-key": "BACKFILL_SECRET_KEY",
         "graph-url": "BACKFILL_GRAPH_URL", "ms-login-url": "BACKFILL_MS_LOGIN_URL", "gmail-url": "BACKFILL_GMAIL_URL",
-        "google-oauth-url": "BACKFILL_GOOGLE_OAUTH_URL", "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
+        "google-oauth-url": "BACKFILL_GOOGLE_OAUTH_URL", "google-accounts-url": "BACKFILL_GOOGLE_ACCOUNTS_URL",
+        "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
         "graph-client-secret": "BACKFILL_GRAPH_CLIENT_SECRET", "google-client-id": "BACKFILL_GOOGLE_CLIENT_ID",
         "google-client-secret": "BACKFILL_GOOGLE_CLIENT_SECRET", "workers": "BACKFILL_WORKERS",
     ]
@@ -62,6 +64,7 @@ struct ServeSettings: Sendable {
         microsoftLoginURL = try url("ms-login-url", default: "https://login.microsoftonline.com")
         gmailURL = try url("gmail-url", default: "https://gmail.googleapis.com")
         googleOAuthURL = try url("google-oauth-url", default: "https://oauth2.googleapis.com")
+        googleAccountsURL = try url("google-accounts-url", default: "https://accounts.google.com")
         graphClientId = value("graph-client-id")
         graphClientSecret = value("graph-client-secret")
         googleClientId = value("google-client-id")

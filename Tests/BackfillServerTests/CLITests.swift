@@ -1,5 +1,6 @@
 import BackfillCore
 @testable import BackfillServer
+import BackfillTestSupport
 import Foundation
 import Testing
 

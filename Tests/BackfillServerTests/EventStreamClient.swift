@@ -1,3 +1,4 @@
+import BackfillTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc

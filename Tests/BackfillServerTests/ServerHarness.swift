@@ -4,6 +4,8 @@ import BackfillRedis
 import BackfillScheduler
 @testable import BackfillServer
 import BackfillStore
+import BackfillTestSupport
+import Hummingbird
 import Foundation
 import Logging
 import Prometheus
@@ -31,6 +33,10 @@ struct ServerHarness: Sendable {
         /// Without workers a started backfill stays `queued`, which the command tests rely on.
         var workers = false
         var provider = TestMailProvider(messageCount: 25, pageSize: 10)
+        /// 0 picks a free port once listening; a fixed one lets routes know the server's URL up front.
+        var port = 0
+        /// Extra routes built from the app (the OAuth connect flow).
+        var routes: @Sendable (BackfillApp) -> (Router<BasicRequestContext>) -> Void = { _ in { _ in } }
     }
 
     /// Runs `body` against a live instance and shuts it down gracefully afterwards.
@@ -46,7 +52,7 @@ struct ServerHarness: Sendable {
         logger.logLevel = .warning
         let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
         let store = try SQLiteMessageStore(path: directory.appendingPathComponent("messages.sqlite").path)
-        var server = ServerConfiguration(listen: ListenAddress(host: "127.0.0.1", port: 0), apiToken: options.token)
+        var server = ServerConfiguration(listen: ListenAddress(host: "127.0.0.1", port: options.port), apiToken: options.token)
         server.eventPollInterval = .milliseconds(50)
         server.heartbeatInterval = .milliseconds(300)
         var scheduler = SchedulerConfiguration(instanceId: "test-\(prefix)")
@@ -60,7 +66,7 @@ struct ServerHarness: Sendable {
             provider: { _ in options.provider }
         )
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        var services = app.services(onListening: { address in portSink.yield(address.port) })
+        var services = app.services(routes: options.routes(app), onListening: { address in portSink.yield(address.port) })
         if !options.workers { services.removeAll { $0 is WorkerPool } }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -112,7 +118,7 @@ struct ServerHarness: Sendable {
             headers.add("Content-Type", "application/json")
             data = Data(json.utf8)
         }
-        let response = try await http.send(HTTPRequest(method: method, url: baseURL + path, headers: headers, body: data,
+        let response = try await http.send(BackfillHTTP.HTTPRequest(method: method, url: baseURL + path, headers: headers, body: data,
                                                        totalTimeout: .seconds(10)))
         return Reply(status: response.status, headers: response.headers, body: response.body)
     }

@@ -1,4 +1,5 @@
 import BackfillCore
+import BackfillTestSupport
 import Foundation
 
 /// Seals credentials reversibly (base64 behind a marker), so tests can see they were stored sealed.
@@ -39,9 +40,4 @@ struct TestMailProvider: MailProvider {
     }
 
     func finish(_ job: BackfillJob) async throws {}
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

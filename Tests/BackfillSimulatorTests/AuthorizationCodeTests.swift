@@ -39,6 +39,9 @@ struct AuthorizationCodeTests {
             #expect(tokens.status == 200)
             let access = try #require(try sim.json(tokens)["access_token"] as? String)
             #expect(try await sim.send(sim.server.graphBaseURL + "/me/mailFolders", token: access).status == 200)
+            let me = try await sim.send(sim.server.graphBaseURL + "/me", token: access)
+            #expect(me.status == 200)
+            #expect(try sim.json(me)["mail"] as? String == SimulatorHarness.graphAddress, "GET /me names the signed-in mailbox")
             #expect(try await exchange(verifier).status == 400, "a code works once")
             await noRedirects.shutdown()
         }

@@ -76,8 +76,9 @@ public final class PrivateRedisServer: @unchecked Sendable {  // touched only by
         self.pid = nil
     }
 
-    /// Asks the kernel for a free port by binding port 0.
-    private static func freePort() throws -> Int {
+    /// Asks the kernel for a free port by binding port 0 (also for servers whose URL must be known
+    /// before they listen, such as an OAuth callback).
+    public static func freePort() throws -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw TestSetupError("cannot create a socket to find a free port") }
         defer { close(socket) }

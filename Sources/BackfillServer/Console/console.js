@@ -545,6 +545,14 @@ async function start() {
 
 wire();
 start();
+// Leaving the page (for a provider's consent page, say) closes the event streams: otherwise a page kept in
+// the back/forward cache holds its connections open, and the browser's six per host run out for the page
+// that comes back. Coming back from that cache opens them again.
+window.addEventListener("pagehide", () => {
+  for (const stop of streams.values()) stop.abort();
+  streams.clear();
+});
+window.addEventListener("pageshow", (event) => { if (event.persisted) start(); });
 // Polls the list: often while some mailbox has no stream, rarely otherwise (to see mailboxes connected elsewhere).
 let polls = 0;
 setInterval(() => {

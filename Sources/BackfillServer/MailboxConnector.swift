@@ -1,0 +1,38 @@
+import BackfillCore
+import BackfillScheduler
+import Logging
+
+/// Connects a mailbox, by tokens posted to the API or through the OAuth flow, and does what a reconnect
+/// promises: shared mailboxes waiting on this one go on, and a backfill that failed for want of a valid
+/// sign-in (token expired, permission lost) is retried.
+struct MailboxConnector: Sendable {
+    let directory: RedisConnectionDirectory
+    let scheduler: Scheduler
+    let logger: Logger
+
+    func connect(
+        provider: ProviderKind, address: String, credentials: OAuthCredentials, parentId: String? = nil
+    ) async throws -> (connection: Connection, reconnected: Bool) {
+        let (connection, reconnected) = try await directory.connect(
+            provider: provider, address: address, credentials: credentials, parentId: parentId
+        )
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(connection.id)"
+        guard reconnected else {
+            logger.info("mailbox connected", metadata: ["provider": "\(provider.rawValue)"])
+            return (connection, false)
+        }
+        let children = try await directory.children(of: connection.id)
+        try await scheduler.parentReconnected(children: children)
+        var wake = children
+        if let backfill = try await scheduler.backfill(connectionId: connection.id), backfill.state == .failed,
+           let code = backfill.error?.code, code == .tokenExpired || code == .permissionLost,
+           case .moved = try await scheduler.apply(.retry, connectionId: connection.id) {
+            logger.info("backfill retried after reconnect", metadata: ["failure": "\(code.rawValue)"])
+            wake.append(connection.id)
+        }
+        try await scheduler.nudge(wake)
+        logger.info("mailbox reconnected", metadata: ["children": "\(children.count)"])
+        return (connection, true)
+    }
+}
