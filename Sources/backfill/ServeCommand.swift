@@ -52,6 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
     var googleClientSecret: String?
     @Option(help: "Connections this instance works on at once ($BACKFILL_WORKERS, default 8).")
     var workers: Int?
+    @Option(name: .customLong("tick-seconds"), help: "Period of the safety-net tick ($BACKFILL_TICK_SECONDS, default 3600).")
+    var tickSeconds: Int?
+    @Option(name: .customLong("lease-seconds"), help: "How long a connection's lease lasts without a commit ($BACKFILL_LEASE_SECONDS, default 30).")
+    var leaseSeconds: Int?
+    @Option(name: .customLong("shutdown-seconds"), help: "The longest a graceful shutdown (SIGTERM) takes ($BACKFILL_SHUTDOWN_SECONDS, default 25).")
+    var shutdownSeconds: Int?
 
     private var flags: [String: String] {
         let pairs: [(String, String?)] = [
@@ -61,6 +67,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("graph-client-id", graphClientId),
             ("graph-client-secret", graphClientSecret), ("google-client-id", googleClientId),
             ("google-client-secret", googleClientSecret), ("workers", workers.map(String.init)),
+            ("tick-seconds", tickSeconds.map(String.init)), ("lease-seconds", leaseSeconds.map(String.init)),
+            ("shutdown-seconds", shutdownSeconds.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -114,10 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger: Logger, started: @Sendable (BackfillApp, Logger) async throws -> Void
     ) async throws {
         let store = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
-        var scheduler = SchedulerConfiguration(instanceId: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
-        scheduler.workerConcurrency = settings.workers
         let app = try BackfillApp(
-            configuration: BackfillAppConfiguration(server: settings.server, scheduler: scheduler),
+            configuration: BackfillAppConfiguration(server: settings.server, scheduler: settings.scheduler),
             redis: redis, store: store, sealer: sealer,
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
@@ -137,9 +143,10 @@ struct ServeCommand: AsyncParsableCommand {
         let services = app.services(routes: oauth.register, tickHooks: tickHooks, onListening: { address in
             logger.info("listening", metadata: ["address": "\(address)", "publicURL": "\(settings.publicURL)"])
         })
-        let group = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Past this, the group cancels what is left; systemd's TimeoutStopSec sits a few seconds above it.
+        configuration.maximumGracefulShutdownDuration = .seconds(settings.shutdownSeconds)
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()
         } catch {

@@ -1,3 +1,4 @@
+import BackfillScheduler
 import BackfillServer
 import Foundation
 
@@ -20,6 +21,10 @@ struct ServeSettings: Sendable {
     var googleClientId: String?
     var googleClientSecret: String?
     var workers: Int
+    /// The safety-net tick's period, the lease length and the longest graceful shutdown, in seconds.
+    var tickSeconds: Int
+    var leaseSeconds: Int
+    var shutdownSeconds: Int
 
     /// The environment variable behind each flag (`--redis-url` → `BACKFILL_REDIS_URL`).
     static let environmentNames: [String: String] = [
@@ -30,6 +35,8 @@ struct ServeSettings: Sendable {
         "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
         "graph-client-secret": "BACKFILL_GRAPH_CLIENT_SECRET", "google-client-id": "BACKFILL_GOOGLE_CLIENT_ID",
         "google-client-secret": "BACKFILL_GOOGLE_CLIENT_SECRET", "workers": "BACKFILL_WORKERS",
+        "tick-seconds": "BACKFILL_TICK_SECONDS", "lease-seconds": "BACKFILL_LEASE_SECONDS",
+        "shutdown-seconds": "BACKFILL_SHUTDOWN_SECONDS",
     ]
 
     /// Resolves and checks every value; the error says which flag or variable is wrong and how.
@@ -73,7 +80,24 @@ struct ServeSettings: Sendable {
             throw ConfigurationError("--workers (BACKFILL_WORKERS) must be a whole number from 1 to 256")
         }
         self.workers = workers
+        func seconds(_ flag: String, default fallback: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let parsed = Int(value(flag) ?? String(fallback)), range.contains(parsed) else {
+                throw ConfigurationError("--\(flag) (\(Self.environmentNames[flag] ?? "")) must be a whole number of seconds from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return parsed
+        }
+        tickSeconds = try seconds("tick-seconds", default: 3600, in: 1...86_400)
+        leaseSeconds = try seconds("lease-seconds", default: 30, in: 2...600)
+        shutdownSeconds = try seconds("shutdown-seconds", default: 25, in: 1...600)
         try server.validate()
+    }
+
+    var scheduler: SchedulerConfiguration {
+        var scheduler = SchedulerConfiguration(instanceId: "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        scheduler.workerConcurrency = workers
+        scheduler.tickPeriod = .seconds(tickSeconds)
+        scheduler.leaseDuration = .seconds(leaseSeconds)
+        return scheduler
     }
 
     var server: ServerConfiguration {
