@@ -26,7 +26,7 @@ public final class ManagedRedisServer: @unchecked Sendable {  // the Process is 
             let process = Process()
             process.executableURL = binary
             process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
-                                 "--appendonly", "no", "--daemonize", "no", "--logfile", log.path]
+                                 "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile", log.path]
             try process.run()
             // Ready when it logs so; gone at once when the port was taken (then try another).
             for _ in 0..<250 {

@@ -106,6 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
             : nil
         if let privateRedis { logger.info("started a private redis-server", metadata: ["port": "\(privateRedis.port)"]) }
         let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL ?? privateRedis?.url ?? ""), logger: logger)
+        for warning in await RedisSettingsCheck.warnings(redis) {
+            logger.warning("\(warning)")
+        }
         do {
             try await serve(settings, redis: redis, sealer: sealer, registry: registry, logger: logger, started: started)
         } catch {
