@@ -73,6 +73,7 @@ let package = Package(
                 "BackfillCore", "BackfillHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -251,7 +252,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BackfillProvidersTests",
-            dependencies: ["BackfillProviders", "BackfillSimulator", "BackfillHTTP", "BackfillCore"],
+            dependencies: [
+                "BackfillProviders", "BackfillSimulator", "BackfillHTTP", "BackfillCore",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
     ]

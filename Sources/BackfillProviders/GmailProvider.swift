@@ -49,7 +49,7 @@ public struct GmailProvider: MailProvider {
         self.pageBudget = pageBudget
         self.pacer = MailboxPacer(.init(
             maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
-        ))
+        ), metrics: ProviderRequestMetrics(provider: "gmail"))
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts

@@ -19,7 +19,7 @@ public struct GraphProvider: MailProvider {
     let clock: any WallClock
     let pageSize: Int
     /// Waits out short throttles (Retry-After) per mailbox instead of failing the call that met them.
-    let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil))
+    let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "graph"))
 
     /// - Parameter pageSize: messages per page (`Prefer: odata.maxpagesize`).
     public init(

@@ -43,11 +43,13 @@ actor MailboxPacer {
     }
 
     private let policy: Policy
+    private let metrics: ProviderRequestMetrics
     private let clock = ContinuousClock()
     private var mailboxes: [String: MailboxState] = [:]
 
-    init(_ policy: Policy) {
+    init(_ policy: Policy, metrics: ProviderRequestMetrics) {
         self.policy = policy
+        self.metrics = metrics
     }
 
     /// Sends `request` when the mailbox's gate, concurrency and quota allow, and waits out short throttles.
@@ -65,13 +67,16 @@ actor MailboxPacer {
             do {
                 response = try await request()
             } catch {
+                metrics.record(thrown: error)
                 await finish(mailbox, wait: nil)
                 throw error
             }
             guard let failure = failure(response) else {
+                metrics.recordSuccess()
                 await finish(mailbox, wait: nil)
                 return response
             }
+            metrics.record(failure)
             guard case .throttled(let retryAfter) = failure else {
                 await finish(mailbox, wait: nil)
                 throw failure

@@ -2,6 +2,7 @@ import BackfillCore
 import BackfillHTTP
 @testable import BackfillProviders
 import Foundation
+import MetricsTestKit
 import Testing
 
 /// The pacer in front of a stand-in transport that answers from a script and records when each request left.
@@ -39,7 +40,7 @@ struct MailboxPacerTests {
 
     @Test("a short Retry-After holds every request of that mailbox until it passes, then the throttled one goes again")
     func gate() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport([(429, "0.3")])
         let started = ContinuousClock.now
         let response = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
@@ -55,7 +56,7 @@ struct MailboxPacerTests {
 
     @Test("a long Retry-After, or too many throttles in a row, is left to the scheduler as throttled")
     func parks() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3), metrics: ProviderRequestMetrics(provider: "test"))
         let long = Transport([(429, "30")])
         await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(30))) {
             try await pacer.send(mailbox: "a", cost: 1, { try await long.send("a") }, failure: Self.failure)
@@ -70,7 +71,7 @@ struct MailboxPacerTests {
 
     @Test("after a throttle the mailbox sends one request at a time until it has been calm for a while")
     func singleFile() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, calmAfter: 5))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, calmAfter: 5), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport([(429, "0.05")])
         func burst(_ count: Int) async throws {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -95,7 +96,7 @@ struct MailboxPacerTests {
     @Test("quota units spent in any trailing window never exceed the quota")
     func quota() async throws {
         let window = Duration.milliseconds(400)
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: 20, quotaWindow: window))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: 20, quotaWindow: window), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<10 {
@@ -114,5 +115,26 @@ struct MailboxPacerTests {
             #expect(inWindow * 5 <= 20)
         }
         #expect(times[9] - times[0] >= window * 2)
+    }
+
+    @Test("every request is counted by provider and outcome, retried throttles and failures included")
+    func countsOutcomes() async throws {
+        let metrics = TestMetrics()
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "graph", factory: metrics))
+        let transport = Transport([(429, "0.01"), (200, nil), (503, nil), (403, nil)])
+        _ = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
+        for expected in [ProviderFailure.transient("test: HTTP 503"), .permissionLost("test: HTTP 403")] {
+            await #expect(throws: expected) {
+                try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
+            }
+        }
+        await #expect(throws: CancellationError.self) {
+            try await pacer.send(mailbox: "a", cost: 1, { throw CancellationError() }, failure: Self.failure)
+        }
+        func count(_ outcome: String) throws -> Int64 {
+            try metrics.expectCounter("backfill_provider_requests_total", [("provider", "graph"), ("outcome", outcome)]).totalValue
+        }
+        #expect(try [count("ok"), count("throttled"), count("transient"), count("permission_lost"), count("cancelled")] == [1, 1, 1, 1, 1])
+        #expect(try count("invalid_response") == 0)
     }
 }
