@@ -8,7 +8,8 @@ struct ProviderRequestMetrics: Sendable {
     private let counters: [String: Counter]
 
     init(provider: String, factory: any MetricsFactory = MetricsSystem.factory) {
-        let outcomes = ["ok", "cancelled"] + BackfillErrorCode.allCases.map(\.rawValue)
+        let failures: [BackfillErrorCode] = [.throttled, .tokenExpired, .permissionLost, .transient, .invalidResponse, .cursorExpired]
+        let outcomes = ["ok", "cancelled"] + failures.map(\.rawValue)
         counters = Dictionary(uniqueKeysWithValues: outcomes.map { outcome in
             (outcome, Counter(label: "backfill_provider_requests_total", dimensions: [("provider", provider), ("outcome", outcome)],
                               factory: factory))
