@@ -20,6 +20,11 @@ public enum ProviderFailure: Error, Sendable, Equatable {
     /// address for the card ("Waiting on personal@acme.com — reconnect it").
     case parentUnavailable(String)
 
+    /// Whether this is a throttle (the backfill is parked, not failed).
+    public var isThrottle: Bool {
+        if case .throttled = self { true } else { false }
+    }
+
     /// The stable code the API shows in `error.code`.
     public var code: BackfillErrorCode {
         switch self {

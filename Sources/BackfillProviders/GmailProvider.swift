@@ -141,15 +141,16 @@ public struct GmailProvider: MailProvider {
         return profile.historyId
     }
 
-    /// Fetches messages in the order given, at most `fetchConcurrency` at once. With a `budget`, once it
-    /// has passed (throttling can stretch a page past the scheduler's lease) the fetches still outstanding
-    /// are cancelled: `count` says how many ids from the first were done (at least one).
+    /// Fetches messages in the order given, at most `fetchConcurrency` at once. With a `budget`, the call is
+    /// cut short when the budget has passed (throttling can stretch a page past the scheduler's lease) or
+    /// when a fetch is throttled for longer than the pacer waits, once at least the first id is done: the
+    /// fetches still outstanding are cancelled and `count` says how many ids from the first were done.
     /// Messages deleted since they were listed (404) are left out; any other failure fails the whole call.
     func messages(
         _ ids: [String], in mailbox: GmailMailbox, budget: Duration? = nil
     ) async throws -> (messages: [GmailMessage], count: Int) {
         let deadline = budget.map { ContinuousClock.now + $0 }
-        return try await withThrowingTaskGroup(of: (Int, GmailMessage?).self) { group in
+        return try await withThrowingTaskGroup(of: (Int, Result<GmailMessage?, ProviderFailure>).self) { group in
             var results = [GmailMessage?](repeating: nil, count: ids.count)
             var done = [Bool](repeating: false, count: ids.count)
             var prefix = 0
@@ -159,13 +160,27 @@ public struct GmailProvider: MailProvider {
                 let index = next
                 let id = ids[index]
                 next += 1
-                group.addTask { (index, try await message(id, in: mailbox)) }
+                group.addTask {
+                    do {
+                        return (index, .success(try await message(id, in: mailbox)))
+                    } catch let failure as ProviderFailure where deadline != nil && failure.isThrottle {
+                        return (index, .failure(failure))
+                    }
+                }
             }
             for _ in 0..<fetchConcurrency { startNext() }
-            while let (index, message) = try await group.next() {
-                results[index] = message
-                done[index] = true
-                while prefix < ids.count && done[prefix] { prefix += 1 }
+            while let (index, result) = try await group.next() {
+                switch result {
+                case .success(let message):
+                    results[index] = message
+                    done[index] = true
+                    while prefix < ids.count && done[prefix] { prefix += 1 }
+                case .failure(let throttle):
+                    // Keep what is done; with nothing done, the scheduler parks the backfill.
+                    guard prefix > 0 else { throw throttle }
+                    group.cancelAll()
+                    return (results[..<prefix].compactMap { $0 }, prefix)
+                }
                 if let deadline, prefix > 0, prefix < ids.count, ContinuousClock.now >= deadline {
                     group.cancelAll()
                     break

@@ -98,6 +98,10 @@ actor MailboxPacer {
             let now = clock.now
             var state = mailboxes[mailbox] ?? MailboxState()
             if let notBefore = state.notBefore, notBefore > now {
+                // A long wait is the scheduler's to make: it parks the backfill and gives up the lease.
+                if !reserved && notBefore - now > policy.longestInlineWait {
+                    throw ProviderFailure.throttled(retryAfter: notBefore - now)
+                }
                 try await sleep(until: notBefore, holding: reserved, mailbox: mailbox)
                 continue
             }
@@ -107,9 +111,15 @@ actor MailboxPacer {
                     await withCheckedContinuation { mailboxes[mailbox, default: state].waiters.append($0) }
                     continue
                 }
+                let (sendAt, spent) = reserveQuota(&state, cost: cost, now: now)
+                guard spent else {
+                    // The quota is spent for longer than a short wait (after a burst, up to a whole window):
+                    // parked, the backfill waits without holding its lease past expiry.
+                    mailboxes[mailbox] = state
+                    throw ProviderFailure.throttled(retryAfter: sendAt - now)
+                }
                 state.inFlight += 1
                 reserved = true
-                let sendAt = reserveQuota(&state, cost: cost, now: now)
                 mailboxes[mailbox] = state
                 if sendAt > now {
                     // Quota pacing: hold the place, then look at the gate again (a throttle may have come).
@@ -121,9 +131,12 @@ actor MailboxPacer {
         }
     }
 
-    /// The instant the trailing minute has room for `cost` more units; spends them then.
-    private func reserveQuota(_ state: inout MailboxState, cost: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        guard let unitsPerMinute = policy.unitsPerMinute else { return now }
+    /// The instant the trailing minute has room for `cost` more units, and whether they were spent then:
+    /// not when that instant is more than `longestInlineWait` away.
+    private func reserveQuota(
+        _ state: inout MailboxState, cost: Int, now: ContinuousClock.Instant
+    ) -> (at: ContinuousClock.Instant, spent: Bool) {
+        guard let unitsPerMinute = policy.unitsPerMinute else { return (now, true) }
         let minute = policy.quotaWindow
         let expired = state.spent.prefix { $0.at <= now - minute }
         state.spentTotal -= expired.reduce(0) { $0 + $1.units }
@@ -134,9 +147,10 @@ actor MailboxPacer {
             excess -= entry.units
             sendAt = max(sendAt, entry.at + minute)
         }
+        guard sendAt - now <= policy.longestInlineWait else { return (sendAt, false) }
         state.spent.append((sendAt, cost))
         state.spentTotal += cost
-        return sendAt
+        return (sendAt, true)
     }
 
     private func sleep(until instant: ContinuousClock.Instant, holding: Bool, mailbox: String) async throws {

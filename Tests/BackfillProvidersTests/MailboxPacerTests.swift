@@ -117,6 +117,28 @@ struct MailboxPacerTests {
         #expect(times[9] - times[0] >= window * 2)
     }
 
+    @Test("a request the quota would hold longer than a short wait is not sent: it is a throttle for the scheduler to park")
+    func quotaParks() async throws {
+        var policy = MailboxPacer.Policy(maxConcurrent: 4, unitsPerMinute: 10, quotaWindow: .seconds(2))
+        policy.longestInlineWait = .milliseconds(500)
+        let pacer = MailboxPacer(policy, metrics: ProviderRequestMetrics(provider: "test"))
+        let transport = Transport()
+        for _ in 0..<2 {
+            _ = try await pacer.send(mailbox: "a", cost: 5, { try await transport.send("a") }, failure: Self.failure)
+        }
+        do {
+            _ = try await pacer.send(mailbox: "a", cost: 5, { try await transport.send("a") }, failure: Self.failure)
+            Issue.record("the third request was sent into a spent quota")
+        } catch let failure as ProviderFailure {
+            guard case .throttled(let retryAfter?) = failure else { throw failure }
+            #expect(retryAfter > .milliseconds(1500) && retryAfter <= .seconds(2), "waits until the first units slide out")
+        }
+        #expect(await transport.sent.count == 2)
+        // Another mailbox's quota is its own.
+        _ = try await pacer.send(mailbox: "b", cost: 5, { try await transport.send("b") }, failure: Self.failure)
+        #expect(await transport.sent.count == 3)
+    }
+
     @Test("every request is counted by provider and outcome, retried throttles and failures included")
     func countsOutcomes() async throws {
         let metrics = TestMetrics()

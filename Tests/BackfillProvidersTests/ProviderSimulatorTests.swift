@@ -83,10 +83,32 @@ struct ProviderSimulatorTests {
             let again = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
             #expect(!page.messages.isEmpty)
             #expect(page.messages.map(\.providerMessageId) == again.messages.map(\.providerMessageId))
-            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 403, retryAfter: 60, body: body)
+            // A long wait on the page's first request (nothing fetched yet to keep) parks the whole page.
+            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.list", status: 403, retryAfter: 60, body: body)
             await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(60))) {
                 try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
             }
+        }
+    }
+
+    @Test("a Gmail page stopped midway by the quota keeps the messages fetched so far; the next page goes on after them")
+    func gmailPartialPage() async throws {
+        try await SimulatorHarness.run { sim in
+            // 11 units a minute (97% of 12): the list (5) and one get (5), then the next get would wait a minute.
+            let tight = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(),
+                                      listPageSize: 40, fetchConcurrency: 1, quotaUnitsPerMinute: 12)
+            let cut = try await tight.fetchPage(sim.job("gmail-1"), cursor: nil)
+            let whole = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
+            let rest = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: cut.nextCursor)
+            #expect(cut.messages.count <= 1 && cut.nextCursor != whole.nextCursor)
+            #expect((cut.messages + rest.messages).map(\.providerMessageId) == whole.messages.map(\.providerMessageId))
+            #expect(rest.nextCursor == whole.nextCursor)
+            // With the minute spent, the next page is parked for the rest of it, nothing sent.
+            let error = await #expect(throws: ProviderFailure.self) {
+                try await tight.fetchPage(sim.job("gmail-1"), cursor: cut.nextCursor)
+            }
+            guard case .throttled(let wait?) = error else { Issue.record("not a throttle: \(String(describing: error))"); return }
+            #expect(wait > .seconds(50) && wait <= .seconds(60))
         }
     }
 
