@@ -23,10 +23,21 @@ public struct SubscriptionKeeper: Sendable {
         self.logger = logger
     }
 
-    /// The tick hook: every connection that still has credentials.
+    /// Connections renewed at once: each renewal waits on the provider (and Graph's validation handshake),
+    /// so one at a time makes a tick over thousands of mailboxes take minutes.
+    static let concurrentRenewals = 16
+
+    /// The tick hook: every connection that still has credentials, a bounded number at a time; stops at
+    /// cancellation (graceful shutdown) instead of logging a failure for each connection left.
     public func renewAll(_ tickId: Int64) async throws {
-        for connection in try await directory.list() where connection.health != .disconnected {
-            await ensure(connection)
+        let connections = try await directory.list().filter { $0.health != .disconnected }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, connection) in connections.enumerated() {
+                if index >= Self.concurrentRenewals { try await group.next() }
+                try Task.checkCancellation()
+                group.addTask { await ensure(connection) }
+            }
+            try await group.waitForAll()
         }
     }
 

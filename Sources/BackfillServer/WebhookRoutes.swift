@@ -37,12 +37,24 @@ struct WebhookRoutes: Sendable {
         var value: [Notification]
     }
 
+    /// Graph's `validationToken`, form-decoded: Graph writes spaces as `+`, which Hummingbird's
+    /// `queryParameters` leaves as they are (it only undoes percent escapes).
+    static func validationToken(in query: String?) -> String? {
+        for pair in (query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == "validationToken" else { continue }
+            let value = parts[1].replacingOccurrences(of: "+", with: " ")
+            return value.removingPercentEncoding ?? value
+        }
+        return nil
+    }
+
     private func graph(_ request: Request) async throws -> Response {
         // The subscription handshake comes first: Graph waits 10 s for the token, echoed as plain text.
-        if let token = request.uri.queryParameters["validationToken"] {
+        if let token = Self.validationToken(in: request.uri.query) {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: String(token)))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: token))
             )
         }
         let data = try await body.data(of: request)

@@ -18,6 +18,17 @@ struct WebhookTests {
         }
     }
 
+    @Test("the validation token comes back form-decoded: + is a space, %2B a plus, as Graph encodes it")
+    func graphHandshakeFormEncoded() async throws {
+        try await ServerHarness.with { server in
+            let reply = try await server.request(
+                "POST", "/webhooks/graph?validationToken=Validation%3A+Testing+client+Request-Id%3A+a%2Bb", body: Data()
+            )
+            #expect(reply.status == 200)
+            #expect(reply.text == "Validation: Testing client Request-Id: a+b")
+        }
+    }
+
     @Test("a Graph notification with the right clientState marks the connection dirty and nudges it; a wrong one changes nothing")
     func graphNotifications() async throws {
         try await ServerHarness.with { server in
