@@ -98,7 +98,11 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var metricsFactory = PrometheusMetricsFactory(registry: registry)
+        // A claim can wait minutes for a free worker under load: the default buckets stop at 10 s.
+        metricsFactory.durationHistogramBuckets["backfill_nudge_to_claim_seconds"] =
+            [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600].map { Duration.milliseconds(Int64($0 * 1000)) }
+        MetricsSystem.bootstrap(metricsFactory)
         let logger = Logger(label: "backfill")
 
         let privateRedis: ManagedRedisServer? = settings.redisURL == nil
