@@ -27,13 +27,15 @@ public struct GmailProvider: MailProvider {
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
+    ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
     ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
     ///   - pageBudget: how long a page may take before it is cut short (well inside the scheduler's lease).
     ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
     ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock(), listPageSize: Int = 100, fetchConcurrency: Int = 8,
+        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
+        fetchConcurrency: Int = 8,
         pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
     ) {
         let transport = ProviderTransport(http: http, slots: slots)
@@ -49,7 +51,7 @@ public struct GmailProvider: MailProvider {
         self.pageBudget = pageBudget
         self.pacer = MailboxPacer(.init(
             maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
-        ), metrics: ProviderRequestMetrics(provider: "gmail"))
+        ), gate: retryGate, metrics: ProviderRequestMetrics(provider: "gmail"))
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts

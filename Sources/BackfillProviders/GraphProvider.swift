@@ -19,13 +19,16 @@ public struct GraphProvider: MailProvider {
     let clock: any WallClock
     let pageSize: Int
     /// Waits out short throttles (Retry-After) per mailbox instead of failing the call that met them.
-    let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "graph"))
+    let pacer: MailboxPacer
 
-    /// - Parameter pageSize: messages per page (`Prefer: odata.maxpagesize`).
+    /// - Parameters:
+    ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
+    ///   - pageSize: messages per page (`Prefer: odata.maxpagesize`).
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock(), pageSize: Int = 100
+        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), pageSize: Int = 100
     ) {
+        self.pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), gate: retryGate, metrics: ProviderRequestMetrics(provider: "graph"))
         let transport = ProviderTransport(http: http, slots: slots)
         self.endpoints = endpoints
         self.directory = directory

@@ -3,9 +3,10 @@ import BackfillHTTP
 
 /// Paces one process's requests per mailbox (the lease means one process works on a mailbox at a time):
 ///
-/// - a "not before" gate: once a mailbox is told to wait (Retry-After), none of its requests leaves before
-///   that time; a throttled request whose wait is short is sent again after it, a bounded number of times,
-///   so one throttled request does not cost a whole page;
+/// - a "not before" gate (`RetryGate`, shared by every instance): once a mailbox is told to wait
+///   (Retry-After), none of its requests leaves before that time, from this process or another one that
+///   takes the connection over; a throttled request whose wait is short is sent again after it, a bounded
+///   number of times, so one throttled request does not cost a whole page;
 /// - single file after a throttle: requests already on the wire when a throttle is answered cannot be
 ///   recalled, so after one the mailbox sends one request at a time until `calmAfter` successes in a row;
 /// - an optional quota (units per minute, Gmail's per-user quota), accounted as the provider does (units
@@ -30,7 +31,6 @@ actor MailboxPacer {
     }
 
     private struct MailboxState {
-        var notBefore: ContinuousClock.Instant?
         var inFlight = 0
         var singleFile = false
         var successesInARow = 0
@@ -43,12 +43,14 @@ actor MailboxPacer {
     }
 
     private let policy: Policy
+    private let gate: any RetryGate
     private let metrics: ProviderRequestMetrics
     private let clock = ContinuousClock()
     private var mailboxes: [String: MailboxState] = [:]
 
-    init(_ policy: Policy, metrics: ProviderRequestMetrics) {
+    init(_ policy: Policy, gate: any RetryGate, metrics: ProviderRequestMetrics) {
         self.policy = policy
+        self.gate = gate
         self.metrics = metrics
     }
 
@@ -68,21 +70,28 @@ actor MailboxPacer {
                 response = try await request()
             } catch {
                 metrics.record(thrown: error)
-                await finish(mailbox, wait: nil)
+                await finish(mailbox, throttled: false)
                 throw error
             }
             guard let failure = failure(response) else {
                 metrics.recordSuccess()
-                await finish(mailbox, wait: nil)
+                await finish(mailbox, throttled: false)
                 return response
             }
             metrics.record(failure)
             guard case .throttled(let retryAfter) = failure else {
-                await finish(mailbox, wait: nil)
+                await finish(mailbox, throttled: false)
                 throw failure
             }
             let wait = retryAfter ?? policy.defaultWait * (1 << min(attempt - 1, 10))
-            await finish(mailbox, wait: wait)
+            // The gate closes before the place is given back, so no request of this process slips through.
+            do {
+                try await gate.close(mailbox: mailbox, for: wait)
+            } catch {
+                await finish(mailbox, throttled: true)
+                throw error
+            }
+            await finish(mailbox, throttled: true)
             guard attempt < policy.attempts, wait <= policy.longestInlineWait else {
                 throw ProviderFailure.throttled(retryAfter: retryAfter)
             }
@@ -95,16 +104,24 @@ actor MailboxPacer {
         var reserved = false
         while true {
             try Task.checkCancellation()
-            let now = clock.now
-            var state = mailboxes[mailbox] ?? MailboxState()
-            if let notBefore = state.notBefore, notBefore > now {
+            let gateWait: Duration
+            do {
+                gateWait = try await gate.remaining(mailbox: mailbox)
+            } catch {
+                if reserved { release(mailbox) }
+                throw error
+            }
+            if gateWait > .zero {
                 // A long wait is the scheduler's to make: it parks the backfill and gives up the lease.
-                if !reserved && notBefore - now > policy.longestInlineWait {
-                    throw ProviderFailure.throttled(retryAfter: notBefore - now)
+                if gateWait > policy.longestInlineWait {
+                    if reserved { release(mailbox) }
+                    throw ProviderFailure.throttled(retryAfter: gateWait)
                 }
-                try await sleep(until: notBefore, holding: reserved, mailbox: mailbox)
+                try await sleep(until: clock.now + gateWait, holding: reserved, mailbox: mailbox)
                 continue
             }
+            let now = clock.now
+            var state = mailboxes[mailbox] ?? MailboxState()
             if !reserved {
                 let limit = state.singleFile ? 1 : max(policy.maxConcurrent, 1)
                 if state.inFlight >= limit {
@@ -162,12 +179,10 @@ actor MailboxPacer {
         }
     }
 
-    /// Gives the place back; a throttle (`wait`) closes the gate and sends the mailbox single file.
-    private func finish(_ mailbox: String, wait: Duration?) {
+    /// Gives the place back; after a throttle (the gate already closed) the mailbox goes single file.
+    private func finish(_ mailbox: String, throttled: Bool) {
         guard var state = mailboxes[mailbox] else { return }
-        if let wait {
-            let until = clock.now + wait
-            state.notBefore = max(state.notBefore ?? until, until)
+        if throttled {
             state.singleFile = true
             state.successesInARow = 0
         } else if state.singleFile {
@@ -184,8 +199,7 @@ actor MailboxPacer {
         let waiters = state.waiters
         state.waiters = []
         // Forget a mailbox with nothing pending, so the table does not grow with every mailbox ever served.
-        let done = state.isIdle && (state.notBefore.map { $0 <= clock.now } ?? true)
-            && state.spent.isEmpty && !state.singleFile
+        let done = state.isIdle && state.spent.isEmpty && !state.singleFile
         mailboxes[mailbox] = done ? nil : state
         for waiter in waiters { waiter.resume() }
     }

@@ -14,16 +14,20 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         self.directory = directory
     }
 
-    /// Both providers over one HTTP client, one directory and one set of request slots.
-    /// - Parameter gmailQuotaUnitsPerMinute: Gmail's per-user quota, which the Gmail provider paces to.
+    /// Both providers over one HTTP client, one directory, one set of request slots and one Retry-After gate.
+    /// - Parameters:
+    ///   - retryGate: servers pass the Redis gate every instance shares; the in-process default suits a
+    ///     single process (tests, benches).
+    ///   - gmailQuotaUnitsPerMinute: Gmail's per-user quota, which the Gmail provider paces to.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        clock: any WallClock = SystemWallClock(), gmailQuotaUnitsPerMinute: Int = 15_000
+        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(),
+        gmailQuotaUnitsPerMinute: Int = 15_000
     ) {
         self.init(
-            graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, slots: slots, clock: clock),
+            graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, slots: slots, retryGate: retryGate, clock: clock),
             gmail: GmailProvider(
-                endpoints: endpoints, directory: directory, http: http, slots: slots, clock: clock,
+                endpoints: endpoints, directory: directory, http: http, slots: slots, retryGate: retryGate, clock: clock,
                 quotaUnitsPerMinute: gmailQuotaUnitsPerMinute
             ),
             directory: directory

@@ -6,7 +6,8 @@
 /// | `P:bf:{id}` | hash | the connection's current backfill: `id state range windowStart windowEnd cursor pagesDone pulled estimatedTotal prepared createdAt startedAt lastProgressAt completedAt retryAt rateSince rateSincePulled errorCode errorMessage errorRetryable attempts throttles pages stalled` (times in ms since 1970) |
 /// | `P:bfhist:{id}` | list | past backfills of the connection as JSON, newest first, at most 10 |
 /// | `P:lease:{id}` | hash | `owner` (instance/worker id, empty when free), `epoch` (fencing token, only ever increases), `expiresAt` (ms) |
-/// | `P:slots:{id}` | zset | provider requests in flight for the mailbox: permit id → expiry (ms) |
+/// | `P:slots:{id}` | zset | provider requests in flight for the mailbox: permit id → expiry (ms); a running request renews its permit, so only a killed holder's permit expires |
+/// | `P:gate:{id}` | string | the mailbox's Retry-After gate: the not-before time (ms, Redis's clock), set with PX so it is gone once open; every instance reads it before each provider request |
 /// | `P:active` | set | connections whose backfill is not finished (the hourly tick nudges them) |
 /// | `P:leases` | zset | connection id → lease expiry (ms), for the auditor |
 /// | `P:retry` | zset | connection id → `retryAt` (ms): throttled or backing off |
@@ -33,6 +34,7 @@ public struct SchedulerKeys: Sendable {
     public func history(_ id: String) -> String { "\(prefix):bfhist:{\(id)}" }
     public func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
     public func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
+    public func gate(_ id: String) -> String { "\(prefix):gate:{\(id)}" }
     public func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
     public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
     public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }

@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// ```swift
 /// let app = try BackfillApp(configuration: configuration, redis: redis, store: store, sealer: sealer,
 ///                           readiness: .store(store, directory: dataDirectory), metrics: registry, logger: logger) { environment in
-///     ProviderRouter(... directory: environment.directory, slots: environment.requestSlots ...)
+///     ProviderRouter(... directory: environment.directory, slots: environment.requestSlots,
+///                    retryGate: environment.retryGate ...)
 /// }
 /// let group = ServiceGroup(configuration: .init(services: app.services(routes: { router in /* OAuth */ }),
 ///                                                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -52,7 +53,8 @@ public struct BackfillApp: Sendable {
         self.logger = logger
         self.console = try ConsoleFiles()
         self.provider = try makeProvider(ProviderEnvironment(
-            directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler), logger: logger
+            directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler),
+            retryGate: RedisRetryGate(scheduler: scheduler), logger: logger
         ))
     }
 
@@ -123,5 +125,7 @@ public struct ProviderEnvironment: Sendable {
     public let scheduler: Scheduler
     /// The per-mailbox limit of requests in flight, across all instances.
     public let requestSlots: RedisRequestSlots
+    /// The mailboxes' Retry-After gate, shared by every instance.
+    public let retryGate: RedisRetryGate
     public let logger: Logger
 }

@@ -24,11 +24,12 @@ enum ProviderWiring {
         )
     }
 
-    /// Graph and Gmail behind one router, on one libcurl client, with the per-mailbox request slots.
+    /// Graph and Gmail behind one router, on one libcurl client, with the per-mailbox request slots and
+    /// the Retry-After gate every instance shares.
     static func provider(_ settings: ServeSettings, _ environment: ProviderEnvironment) throws -> any MailProvider {
         ProviderRouter(
             endpoints: endpoints(settings), directory: environment.directory, http: HTTPClient(logger: environment.logger),
-            slots: environment.requestSlots
+            slots: environment.requestSlots, retryGate: environment.retryGate
         )
     }
 }

@@ -25,6 +25,7 @@ struct EndToEnd: Sendable {
     let directory: RedisConnectionDirectory
     let store: SQLiteMessageStore
     let router: ProviderRouter
+    let endpoints: ProviderEndpoints
     let storeDirectory: URL
 
     static func start(
@@ -58,9 +59,12 @@ struct EndToEnd: Sendable {
         let http = HTTPClient()
         let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
         let store = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("messages.sqlite").path)
-        let router = ProviderRouter(endpoints: endpoints, directory: directory, http: http, slots: RedisRequestSlots(scheduler: scheduler))
+        let router = ProviderRouter(
+            endpoints: endpoints, directory: directory, http: http, slots: RedisRequestSlots(scheduler: scheduler),
+            retryGate: RedisRetryGate(scheduler: scheduler)
+        )
         return EndToEnd(sim: sim, http: http, redis: redis, scheduler: scheduler, directory: directory, store: store,
-                        router: router, storeDirectory: storeDirectory)
+                        router: router, endpoints: endpoints, storeDirectory: storeDirectory)
     }
 
     /// Runs a scheduler instance (workers, promoter, auditor) around `body`, then shuts everything down.
@@ -87,6 +91,14 @@ struct EndToEnd: Sendable {
             try? FileManager.default.removeItem(at: env.storeDirectory)
             if let failure { throw failure }
         }
+    }
+
+    /// The providers of another instance: its own pacers, the same Redis (request slots, Retry-After gate).
+    func otherInstance() -> ProviderRouter {
+        ProviderRouter(
+            endpoints: endpoints, directory: directory, http: http, slots: RedisRequestSlots(scheduler: scheduler),
+            retryGate: RedisRetryGate(scheduler: scheduler)
+        )
     }
 
     // MARK: Connections and backfills

@@ -40,7 +40,7 @@ struct MailboxPacerTests {
 
     @Test("a short Retry-After holds every request of that mailbox until it passes, then the throttled one goes again")
     func gate() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "test"))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport([(429, "0.3")])
         let started = ContinuousClock.now
         let response = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
@@ -56,7 +56,7 @@ struct MailboxPacerTests {
 
     @Test("a long Retry-After, or too many throttles in a row, is left to the scheduler as throttled")
     func parks() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3), metrics: ProviderRequestMetrics(provider: "test"))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
         let long = Transport([(429, "30")])
         await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(30))) {
             try await pacer.send(mailbox: "a", cost: 1, { try await long.send("a") }, failure: Self.failure)
@@ -71,7 +71,7 @@ struct MailboxPacerTests {
 
     @Test("after a throttle the mailbox sends one request at a time until it has been calm for a while")
     func singleFile() async throws {
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, calmAfter: 5), metrics: ProviderRequestMetrics(provider: "test"))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, calmAfter: 5), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport([(429, "0.05")])
         func burst(_ count: Int) async throws {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -96,7 +96,7 @@ struct MailboxPacerTests {
     @Test("quota units spent in any trailing window never exceed the quota")
     func quota() async throws {
         let window = Duration.milliseconds(400)
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: 20, quotaWindow: window), metrics: ProviderRequestMetrics(provider: "test"))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: 20, quotaWindow: window), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<10 {
@@ -121,7 +121,7 @@ struct MailboxPacerTests {
     func quotaParks() async throws {
         var policy = MailboxPacer.Policy(maxConcurrent: 4, unitsPerMinute: 10, quotaWindow: .seconds(2))
         policy.longestInlineWait = .milliseconds(500)
-        let pacer = MailboxPacer(policy, metrics: ProviderRequestMetrics(provider: "test"))
+        let pacer = MailboxPacer(policy, gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
         let transport = Transport()
         for _ in 0..<2 {
             _ = try await pacer.send(mailbox: "a", cost: 5, { try await transport.send("a") }, failure: Self.failure)
@@ -142,7 +142,7 @@ struct MailboxPacerTests {
     @Test("every request is counted by provider and outcome, retried throttles and failures included")
     func countsOutcomes() async throws {
         let metrics = TestMetrics()
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), metrics: ProviderRequestMetrics(provider: "graph", factory: metrics))
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "graph", factory: metrics))
         let transport = Transport([(429, "0.01"), (200, nil), (503, nil), (403, nil)])
         _ = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
         for expected in [ProviderFailure.transient("test: HTTP 503"), .permissionLost("test: HTTP 403")] {

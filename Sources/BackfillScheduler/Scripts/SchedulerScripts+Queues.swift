@@ -63,4 +63,14 @@ extension SchedulerScripts {
         local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
         return {0, tonumber(first[2]) - now}
         """)
+
+    /// Closes a mailbox's Retry-After gate for a while from now, unless it is already closed for longer.
+    /// KEYS: 1 gate:{id}. ARGV: 1 wait (ms). Replies: the gate's remaining wait (ms) after the call.
+    static let closeGate = make("closeGate", """
+        local wait = tonumber(ARGV[1])
+        local left = redis.call('PTTL', KEYS[1])
+        if left >= wait then return left end
+        redis.call('SET', KEYS[1], now_ms() + wait, 'PX', wait)
+        return wait
+        """)
 }
