@@ -25,8 +25,9 @@ public struct SchedulerConfiguration: Sendable {
     public var retryPolicy = RetryPolicy()
     /// Provider requests in flight per mailbox, across all instances.
     public var requestsPerMailbox: Int = 4
-    /// A request slot is returned by itself after this long (a killed worker's slots).
-    public var requestSlotLifetime: Duration = .seconds(120)
+    /// A killed worker's request slot comes back by itself after at most this long. A running request
+    /// renews its slot every third of it, so a slow request keeps its slot however long it takes.
+    public var requestSlotLifetime: Duration = .seconds(15)
 
     public init(instanceId: String) {
         self.instanceId = instanceId

@@ -108,6 +108,51 @@ struct SchedulerScriptTests {
         #expect(await gauge.peak == 4)
         #expect(await gauge.total == 12)
     }
+
+    @Test("the slots of a killed process come back after the slot lifetime, not before")
+    func killedHoldersSlotsExpire() async throws {
+        let env = try TestEnvironment { $0.requestSlotLifetime = .seconds(1) }
+        let key = env.scheduler.keys.slots("orphaned-mailbox")
+        let beforeFill = ContinuousClock.now
+        // A process takes all four slots and is killed: nobody gives them back.
+        for index in 0..<4 {
+            let taken = try await env.redis.run(SchedulerScripts.acquireSlot, keys: [key], arguments: ["dead-\(index)", "4", "1000"])
+            #expect(taken.strings == ["1"])
+        }
+        let afterFill = ContinuousClock.now
+        let entered = try await RedisRequestSlots(scheduler: env.scheduler).withSlot(mailbox: "orphaned-mailbox") { ContinuousClock.now }
+        #expect(entered - beforeFill >= .seconds(1), "entered \(entered - beforeFill) after the slots were taken")
+        #expect(entered - afterFill < .milliseconds(1500), "waited \(entered - afterFill) for slots that expire after 1 s")
+        #expect(try await env.redis.send(["ZCARD", key]).int == 0)
+    }
+
+    @Test("a request running past the slot lifetime renews its slot: a fifth request still waits for it")
+    func slowRequestKeepsItsSlot() async throws {
+        let env = try TestEnvironment { $0.requestSlotLifetime = .milliseconds(600) }
+        let slots = RedisRequestSlots(scheduler: env.scheduler)
+        let gauge = InFlightGauge()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await slots.withSlot(mailbox: "slow-mailbox") {
+                        await gauge.enter()
+                        try await Task.sleep(for: .seconds(2))  // more than three slot lifetimes
+                        await gauge.leave()
+                    }
+                }
+            }
+            try await env.eventually("four requests running") { await gauge.current == 4 }
+            group.addTask {
+                try await slots.withSlot(mailbox: "slow-mailbox") {
+                    await gauge.enter()
+                    await gauge.leave()
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await gauge.peak == 4)
+        #expect(await gauge.total == 5)
+    }
 }
 
 actor InFlightGauge {
