@@ -16,6 +16,10 @@ public struct GmailProvider: MailProvider {
         static let watchExpiresAt = "gmail.watchExpiresAt"
     }
 
+    /// A mailbox has 4 request slots across all instances (`RequestSlots`): more fetches in flight would
+    /// only wait on slots, each holding a pacer place and quota units while it waits.
+    public static let maxFetchConcurrency = 4
+
     let endpoints: ProviderEndpoints
     let directory: any ConnectionDirectory
     let api: AuthorizedTransport
@@ -28,14 +32,14 @@ public struct GmailProvider: MailProvider {
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
     ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
-    ///   - fetchConcurrency: message fetches in flight at once (request slots bound them further).
+    ///   - fetchConcurrency: message fetches in flight at once, at most `maxFetchConcurrency`.
     ///   - pageBudget: how long a page may take before it is cut short (well inside the scheduler's lease).
     ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
     ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
         retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
-        fetchConcurrency: Int = 8,
+        fetchConcurrency: Int = GmailProvider.maxFetchConcurrency,
         pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
     ) {
         let transport = ProviderTransport(http: http, slots: slots)
@@ -47,7 +51,7 @@ public struct GmailProvider: MailProvider {
         )
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
-        self.fetchConcurrency = max(fetchConcurrency, 1)
+        self.fetchConcurrency = min(max(fetchConcurrency, 1), Self.maxFetchConcurrency)
         self.pageBudget = pageBudget
         self.pacer = MailboxPacer(.init(
             maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)

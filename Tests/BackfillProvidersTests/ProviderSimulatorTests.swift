@@ -91,6 +91,21 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a Gmail page fetches at most four messages at once, even when asked for more", arguments: [nil, 16])
+    func gmailFetchConcurrency(asked: Int?) async throws {
+        try await SimulatorHarness.run { sim in
+            _ = try await sim.control("PATCH", "knobs", body: ["latencyMs": 20])
+            let provider = asked.map {
+                GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(),
+                              listPageSize: 40, fetchConcurrency: $0)
+            } ?? sim.gmail
+            let page = try await provider.fetchPage(sim.job("gmail-1"), cursor: nil)
+            #expect(page.messages.count > 8)
+            let stats = try await sim.control("GET", "mailboxes/\(SimulatorHarness.gmailUser)/stats")
+            #expect(stats["maxInFlight"] as? Int == 4)
+        }
+    }
+
     @Test("a Gmail page stopped midway by the quota keeps the messages fetched so far; the next page goes on after them")
     func gmailPartialPage() async throws {
         try await SimulatorHarness.run { sim in
