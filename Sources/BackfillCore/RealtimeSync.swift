@@ -3,24 +3,26 @@ import Foundation
 /// The real-time half of a provider: catching up from the stored cursor, and keeping the provider's
 /// push channel (Graph subscription, Gmail watch) alive.
 public protocol RealtimeSync: Sendable {
-    /// New Inbox/Sent mail since the stored real-time cursor; advances the cursor. When the cursor had
-    /// expired (Graph 410, Gmail history 404), a fresh one is taken and `resyncNeeded` is set.
-    func catchUp(connectionId: String) async throws -> CatchUpResult
+    /// Stores new Inbox/Sent mail since the stored real-time cursor in `store`, and only then advances the
+    /// cursor: a failure or a crash in between leaves the cursor where it was, so the next catch-up fetches
+    /// the same mail again (the store deduplicates) instead of skipping it. When the cursor had expired
+    /// (Graph 410, Gmail history 404), a fresh one is taken and `resyncNeeded` is set.
+    func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult
     /// Creates the subscription or watch, or renews it when it expires within a day. For Gmail,
     /// `notificationURL` is the Pub/Sub topic name and `clientState` is unused.
     func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
         -> SubscriptionStatus
 }
 
-public struct CatchUpResult: Sendable {
-    /// Messages to store, with `source == .realtime`; deduplicated by provider id.
-    public var messages: [StoredMessage]
+public struct CatchUpResult: Sendable, Equatable {
+    /// Messages the catch-up stored that were not stored before (with `source == .realtime`).
+    public var inserted: Int
     /// The cursor had expired: mail between the old cursor and now may be missing, so a backfill of
     /// that gap (or a full re-sync) is needed.
     public var resyncNeeded: Bool
 
-    public init(messages: [StoredMessage], resyncNeeded: Bool) {
-        self.messages = messages
+    public init(inserted: Int, resyncNeeded: Bool) {
+        self.inserted = inserted
         self.resyncNeeded = resyncNeeded
     }
 }

@@ -7,13 +7,14 @@ extension GmailProvider: RealtimeSync {
     static let watchLifetime: TimeInterval = 7 * 24 * 3600
 
     /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
-    /// them, and stores the response's `historyId`. A 404 (expired id) takes the profile's current id.
-    public func catchUp(connectionId: String) async throws -> CatchUpResult {
+    /// and stores them, then saves the response's `historyId`. A 404 (expired id) takes the profile's
+    /// current id.
+    public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
         let stored = try await directory.syncState(for: connectionId)[SyncKey.historyId] ?? ""
         guard !stored.isEmpty else {
             try await ensureHistoryCursor(mailbox)
-            return CatchUpResult(messages: [], resyncNeeded: false)
+            return CatchUpResult(inserted: 0, resyncNeeded: false)
         }
         let route = "gmail GET history.list"
         var added: [String: FolderKind] = [:]
@@ -25,7 +26,7 @@ extension GmailProvider: RealtimeSync {
             if response.status == 404 {
                 let fresh = try await currentHistoryId(mailbox)
                 try await directory.updateSyncState([SyncKey.historyId: fresh], for: connectionId)
-                return CatchUpResult(messages: [], resyncNeeded: true)
+                return CatchUpResult(inserted: 0, resyncNeeded: true)
             }
             let page = try ResponseDecoding.decode(HistoryPage.self, from: response.body, route: route)
             for record in page.history ?? [] {
@@ -46,8 +47,9 @@ extension GmailProvider: RealtimeSync {
             let folder = Self.folder(for: message.labels) ?? added[message.id] ?? .inbox
             return message.stored(connectionId: connectionId, folder: folder, source: .realtime)
         }
+        let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
         try await directory.updateSyncState([SyncKey.historyId: latest], for: connectionId)
-        return CatchUpResult(messages: messages, resyncNeeded: false)
+        return CatchUpResult(inserted: inserted, resyncNeeded: false)
     }
 
     /// Calls `users.watch` on INBOX and SENT with `notificationURL` as the Pub/Sub topic, unless the

@@ -8,22 +8,23 @@ extension GraphProvider: RealtimeSync {
     /// Renewed when less than this is left.
     static let renewalMargin: TimeInterval = 24 * 3600
 
-    /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`. A dead link
-    /// (410 / SyncStateNotFound) is replaced by a fresh round starting now, and reported.
-    public func catchUp(connectionId: String) async throws -> CatchUpResult {
+    /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`, stores the round's
+    /// messages, then saves the new link. A dead link (410 / SyncStateNotFound) is replaced by a fresh round
+    /// starting now, and reported.
+    public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
         guard let folders = try await storedFolders(connectionId) else {
             try await ensureRealtimeCursors(mailbox, folders: resolveFolders(mailbox), since: clock.now())
-            return CatchUpResult(messages: [], resyncNeeded: false)
+            return CatchUpResult(inserted: 0, resyncNeeded: false)
         }
         let state = try await directory.syncState(for: connectionId)
-        var messages: [String: StoredMessage] = [:]
+        var inserted = 0
         var resyncNeeded = false
         for folder in folders {
             let start = state[SyncKey.delta(folder.id)].flatMap { $0.isEmpty ? nil : $0 }
             do {
                 let round = try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: clock.now()))
-                for message in round.messages { messages[message.providerMessageId] = message }
+                if !round.messages.isEmpty { inserted += try await store.insert(round.messages) }
                 try await directory.updateSyncState([SyncKey.delta(folder.id): round.deltaLink], for: connectionId)
             } catch ProviderFailure.cursorExpired {
                 resyncNeeded = true
@@ -32,9 +33,7 @@ extension GraphProvider: RealtimeSync {
                 )
             }
         }
-        return CatchUpResult(
-            messages: messages.values.sorted { $0.receivedAt > $1.receivedAt }, resyncNeeded: resyncNeeded
-        )
+        return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded)
     }
 
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws

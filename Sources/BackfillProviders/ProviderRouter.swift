@@ -46,8 +46,8 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         try await dispatch(job.connectionId) { try await $0.finish(job) }
     }
 
-    public func catchUp(connectionId: String) async throws -> CatchUpResult {
-        try await dispatch(connectionId) { try await $0.catchUp(connectionId: connectionId) }
+    public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
+        try await dispatch(connectionId) { try await $0.catchUp(connectionId: connectionId, into: store) }
     }
 
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws

@@ -139,17 +139,18 @@ extension RedisConnectionDirectory {
         try await redis.send(["HGET", keys.subscriptionIndex, subscriptionId]).string
     }
 
-    /// Marks that new mail may be waiting (a webhook arrived); the lease holder catches up before its
-    /// next page. Returns whether the connection exists.
+    /// Marks that new mail may be waiting (a webhook arrived): one more on the connection's dirty count.
+    /// The lease holder catches up (before its next page, or claiming for that alone) and then subtracts
+    /// what it saw. Returns whether the connection exists.
     @discardableResult
     public func markDirty(_ id: String) async throws -> Bool {
         guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
-        _ = try await redis.send(["HSET", keys.connection(id), "dirty", "1"])
+        _ = try await redis.send(["HINCRBY", keys.connection(id), "dirty", "1"])
         return true
     }
 
-    /// Clears the dirty mark and says whether it was set.
-    public func takeDirty(_ id: String) async throws -> Bool {
-        try await redis.send(["HDEL", keys.connection(id), "dirty"]).int == 1
+    /// Notifications not yet caught up (0: none).
+    public func dirtyCount(_ id: String) async throws -> Int {
+        try await redis.send(["HGET", keys.connection(id), "dirty"]).string.flatMap(Int.init) ?? 0
     }
 }

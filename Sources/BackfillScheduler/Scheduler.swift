@@ -111,10 +111,12 @@ public final class Scheduler: Sendable {
                   let record = BackfillRecord(flat: reply.dropFirst(4))
             else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
             let lease = Lease(connectionId: connectionId, owner: owner, epoch: epoch)
-            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil, dirty: reply[3] == "1")
+            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil, dirty: Int(reply[3]) ?? 0)
         case "catchup":
-            guard let epoch = reply[safe: 1] else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
-            return .catchUpOnly(Lease(connectionId: connectionId, owner: owner, epoch: epoch))
+            guard let epoch = reply[safe: 1], let dirty = reply[safe: 2].flatMap(Int.init) else {
+                throw SchedulerError.unexpectedReply(script: "claim", reply)
+            }
+            return .catchUpOnly(Lease(connectionId: connectionId, owner: owner, epoch: epoch), dirty: dirty)
         case "none", "idle", "wait", "busy": return .notClaimed(reply.first ?? "")
         default: throw SchedulerError.unexpectedReply(script: "claim", reply)
         }
@@ -125,12 +127,17 @@ public final class Scheduler: Sendable {
             String(count), nextCursor ?? "", nextCursor == nil ? "1" : "0", String(configuration.leaseDuration.milliseconds),
         ])
         switch reply.first {
-        case "continue": return .proceed(dirty: reply[safe: 2] == "1")
+        case "continue": return .proceed(dirty: reply[safe: 2].flatMap(Int.init) ?? 0)
         case "pause": return .pause
         case "cancel": return .cancel
         case "stale": return .stale
         default: throw SchedulerError.unexpectedReply(script: "commit", reply)
         }
+    }
+
+    /// Subtracts the dirty marks a finished catch-up answered; false when the lease was lost meanwhile.
+    func clearDirty(_ lease: Lease, seen: Int) async throws -> Bool {
+        try await run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [String(seen)]).first == "cleared"
     }
 
     func prepared(_ lease: Lease, estimatedTotal: Int) async throws -> Bool {
@@ -189,15 +196,16 @@ extension Scheduler {
     }
 
     enum ClaimResult: Sendable {
-        /// `dirty`: a webhook said new mail may be waiting; catch up before the next page.
-        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?, dirty: Bool)
-        /// Nothing to backfill, but a webhook marked the connection dirty: catch up, then release.
-        case catchUpOnly(Lease)
+        /// `dirty`: notifications said new mail may be waiting (how many); catch up before the next page.
+        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?, dirty: Int)
+        /// Nothing to backfill, but notifications marked the connection dirty: catch up, then release.
+        case catchUpOnly(Lease, dirty: Int)
         case notClaimed(String)
     }
 
     enum CommitAnswer: Sendable, Equatable {
-        case proceed(dirty: Bool)
+        /// `dirty`: notifications not yet caught up (0: none).
+        case proceed(dirty: Int)
         case pause, cancel, stale
     }
 }

@@ -15,7 +15,7 @@
 /// | `P:nudges` | list | the nudge queue of connection ids (workers block on it) |
 /// | `P:nudged` | hash | id → nudge time (ms) of the ids currently in `P:nudges`: a connection is queued at most once |
 /// | `P:tick` | hash | `last` (the last hourly tick id run), `at` (ms), `owner`; `P:tick:log` list of recent `tickId owner` |
-/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (a webhook said new mail may wait) |
+/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (notifications not yet caught up: each webhook adds one, a worker subtracts what its finished catch-up answered) |
 /// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
 /// | `P:conn:index` | hash | `provider:address` (address lower-cased) → connection id, so a reconnect keeps its id |
 /// | `P:connections` | set | every connection id |

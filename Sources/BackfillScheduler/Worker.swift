@@ -8,7 +8,7 @@ struct Worker: Sendable {
     let scheduler: Scheduler
     let provider: any MailProvider
     let store: any MessageStore
-    /// Catches up on new mail when a webhook marked the connection dirty; nil where there is none.
+    /// Catches up on new mail when webhooks marked the connection dirty; nil where there is none.
     let realtime: (any RealtimeSync)?
     let metrics: SchedulerMetrics
     let owner: String
@@ -23,15 +23,15 @@ struct Worker: Sendable {
             switch try await scheduler.claim(connectionId: connectionId, owner: owner) {
             case .notClaimed:
                 return
-            case .catchUpOnly(let lease):
+            case .catchUpOnly(let lease, let dirty):
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
-                await catchUp(connectionId, logger: logger)
+                await catchUp(lease, answering: dirty, logger: logger)
                 try await scheduler.release(lease)
             case .claimed(let lease, let record, let latency, let dirty):
                 if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
                 logger[metadataKey: LogKey.backfill] = "\(record.id)"
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
-                if dirty { await catchUp(connectionId, logger: logger) }
+                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
                 do {
                     try await runSlice(lease, record, logger: logger)
                 } catch {
@@ -66,7 +66,7 @@ struct Worker: Sendable {
             }
             switch try await scheduler.commit(lease, count: page.messages.count, nextCursor: page.nextCursor) {
             case .proceed(let dirty):
-                if dirty { await catchUp(lease.connectionId, logger: logger) }
+                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
             case .pause, .cancel: return
             case .stale: return refused(logger)
             }
@@ -86,21 +86,23 @@ struct Worker: Sendable {
         }
     }
 
-    /// Stores new mail since the real-time cursor. A failure here is logged and left for the next
-    /// notification or tick: it must not stop the backfill.
-    private func catchUp(_ connectionId: String, logger: Logger) async {
+    /// Stores new mail since the real-time cursor (the provider stores before it moves the cursor), then
+    /// clears the `dirty` notifications it answered, as the claim or commit counted them; one that came
+    /// meanwhile keeps the connection dirty. A failure keeps the marks, for the next commit, nudge or tick,
+    /// and is only logged: it must not stop the backfill.
+    private func catchUp(_ lease: Lease, answering dirty: Int, logger: Logger) async {
         guard let realtime else { return }
         do {
-            let result = try await realtime.catchUp(connectionId: connectionId)
-            if !result.messages.isEmpty {
-                let new = try await store.insert(result.messages)
-                metrics.realtimeMessages.increment(by: new)
-            }
+            let result = try await realtime.catchUp(connectionId: lease.connectionId, into: store)
+            metrics.realtimeMessages.increment(by: result.inserted)
             if result.resyncNeeded {
                 logger.warning("real-time cursor had expired; a fresh one was taken (mail in the gap needs a reset)")
             }
+            if try await !scheduler.clearDirty(lease, seen: dirty) {
+                logger.notice("lease lost during the catch-up; its holder catches up again")
+            }
         } catch {
-            logger.warning("real-time catch-up failed", metadata: [LogKey.error: "\(error)"])
+            logger.warning("real-time catch-up failed; the connection stays dirty", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -127,6 +127,28 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a catch-up whose store fails leaves the cursor where it was: the next one stores the same mail", arguments: [
+        ("graph-1", SimulatorHarness.graphUser), ("gmail-1", SimulatorHarness.gmailUser),
+    ])
+    func catchUpStoresBeforeTheCursorMoves(connectionId: String, address: String) async throws {
+        try await SimulatorHarness.run { sim in
+            let provider: any MailProvider & RealtimeSync = connectionId == "graph-1" ? sim.graph : sim.gmail
+            try await provider.finish(sim.job(connectionId))  // takes the real-time cursor
+            let injected = try await sim.control("POST", "mailboxes/\(address)/inject", body: ["count": 3])
+            let ids = Set(try #require(injected["ids"] as? [String]))
+            let store = MemoryMessageStore()
+            await store.failNextInsert()
+            await #expect(throws: MemoryMessageStore.Unavailable.self) {
+                try await provider.catchUp(connectionId: connectionId, into: store)
+            }
+            let result = try await provider.catchUp(connectionId: connectionId, into: store)
+            #expect(result == CatchUpResult(inserted: 3, resyncNeeded: false))
+            #expect(await store.ids == ids)
+            // The cursor moved once the mail was stored: nothing comes twice.
+            #expect(try await provider.catchUp(connectionId: connectionId, into: store).inserted == 0)
+        }
+    }
+
     @Test("an expired Graph access token is refreshed and the rotated refresh token saved")
     func graphRefresh() async throws {
         try await SimulatorHarness.run { sim in

@@ -67,6 +67,31 @@ struct SchedulerScriptTests {
         #expect(queue == ["a", "b"])
     }
 
+    @Test("the dirty count outlives a catch-up that never finished; a notification during a catch-up keeps it dirty")
+    func dirtyCountIsOnlyClearedByAFinishedCatchUp() async throws {
+        let env = try TestEnvironment { $0.leaseDuration = .milliseconds(300) }
+        let id = "dirty-count"
+        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
+        #expect(try await directory.markDirty(id))
+        // Worker A claims for the catch-up and is killed before it finishes.
+        guard case .catchUpOnly(let killed, let seenByA) = try await env.scheduler.claim(connectionId: id, owner: "a")
+        else { Issue.record("no catch-up claim"); return }
+        #expect(seenByA == 1)
+        try await env.eventually("A's lease expired", timeout: .seconds(5)) {
+            guard case .catchUpOnly(let lease, let seen) = try await env.scheduler.claim(connectionId: id, owner: "b") else { return false }
+            // Worker B catches up; a notification arrives meanwhile.
+            #expect(seen == 1)
+            #expect(try await directory.markDirty(id))
+            #expect(try await env.scheduler.clearDirty(lease, seen: seen))
+            return true
+        }
+        #expect(try await directory.dirtyCount(id) == 1)
+        // A stale worker cannot clear what it no longer answers for.
+        #expect(try await env.scheduler.clearDirty(killed, seen: seenByA) == false)
+        #expect(try await directory.dirtyCount(id) == 1)
+    }
+
     @Test("a claim takes the lease once; the epoch only goes up")
     func claimFencing() async throws {
         let env = try TestEnvironment()

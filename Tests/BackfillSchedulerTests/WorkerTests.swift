@@ -183,6 +183,32 @@ struct WorkerTests {
         #expect(try await env.record(id).state == .completed)
     }
 
+    @Test("a failed catch-up keeps the connection dirty; the next nudge catches up and only then clears it")
+    func failedCatchUpKeepsDirty() async throws {
+        let env = try TestEnvironment()
+        let id = "dirty-kept"
+        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
+        let realtime = ListRealtime(redis: env.redis, key: env.testKeys.faults(id) + ":realtime")
+        _ = try await env.redis.send(["SET", realtime.failures, "1"])
+        try await withInstance(env, realtime: realtime) {
+            _ = try await env.redis.send(["RPUSH", realtime.key, "new-1"])
+            #expect(try await directory.markDirty(id))
+            _ = try await env.scheduler.nudge([id])
+            try await env.eventually("the catch-up failed and the lease was released") {
+                let attempts = try await env.redis.send(["GET", realtime.attempts]).string
+                let owner = try await env.redis.send(["HGET", env.scheduler.keys.lease(id), "owner"]).string
+                return attempts == "1" && owner == ""
+            }
+            #expect(try await env.stored(id).isEmpty)
+            #expect(try await directory.dirtyCount(id) == 1)
+            _ = try await env.scheduler.nudge([id])
+            try await env.eventually("caught up") { try await env.stored(id) == ["new-1"] }
+            try await env.eventually("the mark cleared") { try await directory.dirtyCount(id) == 0 }
+        }
+        #expect(try await env.redis.send(["GET", realtime.attempts]).string == "2")
+    }
+
     @Test("pause stops at the end of the page; resume continues with nothing repeated or skipped")
     func pauseResume() async throws {
         let env = try TestEnvironment()
@@ -257,17 +283,27 @@ struct PlainSealer: CredentialSealer {
     func open(_ sealed: String) throws -> Data { Data(base64Encoded: sealed) ?? Data() }
 }
 
-/// Real-time mail for tests: each catch-up takes the ids queued in a Redis list.
+/// Real-time mail for tests: each catch-up stores the ids queued in a Redis list, then takes them off it
+/// (the cursor moves after the store). While `failures` (a count in Redis) is above zero, a catch-up
+/// fails before storing anything and counts it down.
 struct ListRealtime: RealtimeSync {
     let redis: RedisClient
     let key: String
+    var failures: String { key + ":failures" }
+    var attempts: String { key + ":attempts" }
 
-    func catchUp(connectionId: String) async throws -> CatchUpResult {
-        let replies = try await redis.pipeline([["LRANGE", key, "0", "-1"], ["DEL", key]])
-        let messages = replies[0].strings.map {
+    func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
+        _ = try await redis.send(["INCR", attempts])
+        if try await redis.send(["DECR", failures]).int ?? -1 >= 0 {
+            throw ProviderFailure.transient("injected catch-up failure")
+        }
+        let ids = try await redis.send(["LRANGE", key, "0", "-1"]).strings
+        let messages = ids.map {
             StoredMessage(connectionId: connectionId, providerMessageId: $0, folder: .inbox, receivedAt: Date(), source: .realtime)
         }
-        return CatchUpResult(messages: messages, resyncNeeded: false)
+        let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
+        _ = try await redis.send(["LTRIM", key, String(ids.count), "-1"])
+        return CatchUpResult(inserted: inserted, resyncNeeded: false)
     }
 
     func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws -> SubscriptionStatus {

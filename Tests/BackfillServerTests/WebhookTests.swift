@@ -42,15 +42,15 @@ struct WebhookTests {
                     """).status
             }
             #expect(try await notify("wrong-state") == 202)
-            #expect(try await server.directory.takeDirty(connection.id) == false)
+            #expect(try await server.directory.dirtyCount(connection.id) == 0)
             #expect(try await server.nudged().isEmpty)
 
             #expect(try await notify("secret-state") == 202)
-            #expect(try await server.directory.takeDirty(connection.id) == true)
+            #expect(try await server.directory.dirtyCount(connection.id) == 1)
             #expect(try await server.nudged() == [connection.id])
 
             #expect(try await notify("secret-state", lifecycle: "missed") == 202)
-            #expect(try await server.directory.takeDirty(connection.id) == true)
+            #expect(try await server.directory.dirtyCount(connection.id) == 2)
             #expect(try await server.directory.syncState(for: connection.id)[WebhookRoutes.graphLifecycleField] == "missed")
 
             let unknown = try await server.request("POST", "/webhooks/graph", json: #"{"value": [{"subscriptionId": "sub-x", "clientState": "secret-state"}]}"#)
@@ -69,7 +69,7 @@ struct WebhookTests {
                 #expect(reply.status == 400, "\(path) \(body)")
                 #expect(try reply.error().code == "invalid_notification")
             }
-            #expect(try await server.directory.takeDirty(connection.id) == false)
+            #expect(try await server.directory.dirtyCount(connection.id) == 0)
             #expect(try await server.nudged().isEmpty)
         }
     }
@@ -83,7 +83,7 @@ struct WebhookTests {
                 {"message": {"data": "\(payload)", "messageId": "m-1", "publishTime": "2025-01-01T00:00:00Z"}, "subscription": "projects/p/subscriptions/s"}
                 """)
             #expect(reply.status == 204)
-            #expect(try await server.directory.takeDirty(connection.id) == true)
+            #expect(try await server.directory.dirtyCount(connection.id) == 1)
             #expect(try await server.nudged() == [connection.id])
         }
     }

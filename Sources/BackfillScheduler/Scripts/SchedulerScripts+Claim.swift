@@ -4,11 +4,13 @@ extension SchedulerScripts {
     /// Takes the connection's lease if it is free or expired and the backfill is runnable and due.
     /// Also takes the connection off the nudge queue's set, so a later nudge queues it again.
     /// A connection marked dirty by a webhook is claimed even when its backfill is finished (or absent),
-    /// so its lease holder catches up on new mail; the dirty mark is taken (cleared) by the claim.
+    /// so its lease holder catches up on new mail. The claim only reads the dirty count (`conn` field
+    /// `dirty`, one per notification); the worker subtracts what it saw once its catch-up has stored the
+    /// mail and moved the cursor (`clearDirty`), so a worker killed or failing mid-catch-up loses nothing.
     /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 lease duration (ms).
-    /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty 0|1, field1, value1, ...} (the backfill
-    ///          hash) | {'catchup', epoch} (only real-time work) | {'none'} (no backfill) |
+    /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, field1, value1, ...} (the backfill
+    ///          hash) | {'catchup', epoch, dirty count} (only real-time work) | {'none'} (no backfill) |
     ///          {'idle', state} (not runnable) | {'wait', retryAt} (not due yet) | {'busy'} (lease held).
     static let claim = make("claim", """
         local now = now_ms()
@@ -16,16 +18,17 @@ extension SchedulerScripts {
         redis.call('HDEL', KEYS[9], ARGV[1])
         local bf = redis.call('HMGET', KEYS[1], 'state', 'retryAt')
         local state = bf[1]
+        local dirty = tonumber(redis.call('HGET', KEYS[11], 'dirty') or '0') or 0
         local lease = redis.call('HMGET', KEYS[3], 'owner', 'expiresAt')
         local free = not lease[1] or lease[1] == '' or tonumber(lease[2]) <= now
         if state ~= 'queued' and state ~= 'running' and state ~= 'throttled' then
           -- Nothing to backfill: claim only for a catch-up when a webhook marked the connection dirty.
-          if free and redis.call('HDEL', KEYS[11], 'dirty') == 1 then
+          if free and dirty > 0 then
             local epoch = redis.call('HINCRBY', KEYS[3], 'epoch', 1)
             local expires = now + tonumber(ARGV[3])
             redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'expiresAt', expires)
             redis.call('ZADD', KEYS[5], expires, ARGV[1])
-            return {'catchup', tostring(epoch)}
+            return {'catchup', tostring(epoch), tostring(dirty)}
           end
           if not state then return {'none'} end
           return {'idle', state}
@@ -48,7 +51,6 @@ extension SchedulerScripts {
         if not redis.call('HGET', KEYS[1], 'rateSince') then
           redis.call('HSET', KEYS[1], 'rateSince', now, 'rateSincePulled', redis.call('HGET', KEYS[1], 'pulled'))
         end
-        local dirty = redis.call('HDEL', KEYS[11], 'dirty')
         local reply = {'claimed', tostring(epoch), nudgedAt and tostring(now - nudgedAt) or '-1', tostring(dirty)}
         for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do reply[#reply + 1] = v end
         return reply

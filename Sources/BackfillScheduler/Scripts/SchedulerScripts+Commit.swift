@@ -3,12 +3,13 @@ import BackfillRedis
 extension SchedulerScripts {
     /// Records a stored page: checks the fencing epoch, advances the cursor, adds the page to `pulled`,
     /// renews the lease, and says whether to go on.
-    /// It also takes the connection's dirty mark, so the worker catches up on new mail before its next page.
+    /// It also reads (never clears) the connection's dirty count, so the worker catches up on new mail before
+    /// its next page and then clears what it saw (`clearDirty`).
     /// KEYS: 1 bf, 3 lease, 5 leases, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 messages in the page, 5 next cursor, 6 `1` when it was
     ///       the last page, 7 lease duration (ms).
-    /// Replies: {'continue', pulled, dirty 0|1} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the caller
-    ///          lost the lease: it must stop; counted in stats `staleCommits`).
+    /// Replies: {'continue', pulled, dirty count} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the
+    ///          caller lost the lease: it must stop; counted in stats `staleCommits`).
     static let commit = make("commit", """
         local now = now_ms()
         local state = redis.call('HGET', KEYS[1], 'state')
@@ -26,11 +27,28 @@ extension SchedulerScripts {
           local expires = now + tonumber(ARGV[7])
           redis.call('HSET', KEYS[3], 'expiresAt', expires)
           redis.call('ZADD', KEYS[5], expires, ARGV[1])
-          return {'continue', tostring(pulled), tostring(redis.call('HDEL', KEYS[11], 'dirty'))}
+          return {'continue', tostring(pulled), redis.call('HGET', KEYS[11], 'dirty') or '0'}
         end
         release(KEYS[3], KEYS[5], ARGV[1])
         if state == 'paused' then return {'pause', tostring(pulled)} end
         return {'cancel', tostring(pulled)}
+        """)
+
+    /// Clears the dirty marks a catch-up answered, once it has stored the mail and moved the cursor: only
+    /// the count the claim or commit showed is subtracted, so a notification that came during the catch-up
+    /// keeps the connection dirty. Only the lease holder may clear.
+    /// KEYS: 3 lease, 11 conn. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen.
+    /// Replies: {'cleared', dirty count left} | {'stale'}.
+    static let clearDirty = make("clearDirty", """
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
+        local left = tonumber(redis.call('HGET', KEYS[11], 'dirty') or '0') or 0
+        left = math.max(left - tonumber(ARGV[4]), 0)
+        if left > 0 then
+          redis.call('HSET', KEYS[11], 'dirty', left)
+        else
+          redis.call('HDEL', KEYS[11], 'dirty')
+        end
+        return {'cleared', tostring(left)}
         """)
 
     /// Records the provider's preparation (estimated total) before the first page.
