@@ -15,6 +15,9 @@ public struct SchedulerConfiguration: Sendable {
     public var sliceDuration: Duration = .seconds(20)
     /// How often the auditor looks for leases that expired without a commit (killed workers).
     public var auditPeriod: Duration = .seconds(10)
+    /// A connection marked nudged this long that is no longer in the nudge queue was popped by a worker
+    /// that died before claiming it; the auditor queues it again.
+    public var lostNudgeAfter: Duration = .seconds(60)
     /// The safety-net tick: nudges every unfinished backfill, renews subscriptions, flags stalls.
     public var tickPeriod: Duration = .seconds(3600)
     /// A running backfill with no progress for this long is flagged stalled.

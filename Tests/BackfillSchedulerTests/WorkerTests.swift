@@ -209,6 +209,22 @@ struct WorkerTests {
         #expect(try await env.redis.send(["GET", realtime.attempts]).string == "2")
     }
 
+    @Test("a backfill whose nudge was popped by a worker killed before its claim is recovered by the auditor")
+    func lostNudgeRecovered() async throws {
+        let env = try TestEnvironment { $0.lostNudgeAfter = .milliseconds(500) }
+        let id = "lost-nudge-30"
+        _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+        // The pop of a worker that dies before it claims.
+        #expect(try await env.redis.send(["LPOP", env.scheduler.keys.nudges]).string == id)
+        #expect(try await env.scheduler.nudge([id]) == 0)
+        try await withInstance(env) {
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+        }
+        #expect(try await env.record(id).pulled == 30)
+        #expect(try await env.scheduler.stats()["lostNudges"] == 1)
+        #expect(try await env.stored(id) == env.expectedIds(id))
+    }
+
     @Test("pause stops at the end of the page; resume continues with nothing repeated or skipped")
     func pauseResume() async throws {
         let env = try TestEnvironment()

@@ -35,6 +35,34 @@ extension SchedulerScripts {
         return #expired
         """)
 
+    /// Queues again the connections whose nudge was lost: popped off the queue by a worker that died before
+    /// its claim (the claim clears the `nudged` mark). Their mark stays, so every later nudge of them would
+    /// be a no-op, the auditor's and the tick's included. A mark older than the age that is not in the queue
+    /// is such a one; it keeps its nudge time (the nudge-to-claim latency counts the loss).
+    /// KEYS: 1 nudged, 2 nudges, 3 stats. ARGV: 1 age (ms). Replies: how many were queued again (counted
+    /// in stats `lostNudges`).
+    static let requeueLost = make("requeueLost", """
+        local before = now_ms() - tonumber(ARGV[1])
+        local flat = redis.call('HGETALL', KEYS[1])
+        local old = {}
+        for i = 1, #flat, 2 do
+          local at = tonumber(flat[i + 1])
+          if at and at <= before then old[#old + 1] = flat[i] end
+        end
+        if #old == 0 then return 0 end
+        local queued = {}
+        for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do queued[id] = true end
+        local lost = 0
+        for _, id in ipairs(old) do
+          if not queued[id] then
+            redis.call('RPUSH', KEYS[2], id)
+            lost = lost + 1
+          end
+        end
+        if lost > 0 then redis.call('HINCRBY', KEYS[3], 'lostNudges', lost) end
+        return lost
+        """)
+
     /// Claims a periodic tick: exactly one caller wins each tick id, and a tick id at or below the last
     /// one run is refused (after downtime only the current tick runs: one catch-up, not one per hour).
     /// KEYS: 1 tick, 2 tick:log, 3 stats. ARGV: 1 tick id, 2 owner. Replies: 1 (run it) | 0.
