@@ -33,10 +33,14 @@ public struct SubscriptionStatus: Sendable, Equatable {
     public var expiresAt: Date
     /// Whether this call created or renewed it (false: the existing one was still good).
     public var changed: Bool
+    /// Whether this call made a new one where none was live: mail that arrived before it was announced
+    /// to nobody, so a catch-up is due.
+    public var created: Bool
 
-    public init(id: String, expiresAt: Date, changed: Bool) {
+    public init(id: String, expiresAt: Date, changed: Bool, created: Bool = false) {
         self.id = id
         self.expiresAt = expiresAt
         self.changed = changed
+        self.created = created
     }
 }

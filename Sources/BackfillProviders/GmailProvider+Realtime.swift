@@ -60,11 +60,9 @@ extension GmailProvider: RealtimeSync {
         let mailbox = try await mailbox(connectionId)
         let now = clock.now()
         let state = try await directory.syncState(for: connectionId)
-        if let text = state[SyncKey.watchExpiresAt], let ms = Int64(text) {
-            let expiresAt = Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
-            if expiresAt.timeIntervalSince(now) > Self.watchLifetime - Self.watchRenewalAge {
-                return SubscriptionStatus(id: "watch", expiresAt: expiresAt, changed: false)
-            }
+        let current = state[SyncKey.watchExpiresAt].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        if let current, current.timeIntervalSince(now) > Self.watchLifetime - Self.watchRenewalAge {
+            return SubscriptionStatus(id: "watch", expiresAt: current, changed: false)
         }
         let route = "gmail POST watch"
         let body = try JSONEncoder().encode(
@@ -76,7 +74,10 @@ extension GmailProvider: RealtimeSync {
             throw ProviderFailure.invalidResponse("\(route): unreadable expiration")
         }
         try await directory.updateSyncState([SyncKey.watchExpiresAt: watch.expiration], for: connectionId)
-        return SubscriptionStatus(id: "watch", expiresAt: Date(timeIntervalSince1970: TimeInterval(ms) / 1000), changed: true)
+        return SubscriptionStatus(
+            id: "watch", expiresAt: Date(timeIntervalSince1970: TimeInterval(ms) / 1000), changed: true,
+            created: current.map { $0 <= now } ?? true
+        )
     }
 
     /// INBOX wins over SENT, as in the backfill; nil for mail in neither.

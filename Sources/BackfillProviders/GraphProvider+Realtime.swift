@@ -71,7 +71,7 @@ extension GraphProvider: RealtimeSync {
         let created = try ResponseDecoding.decode(CreatedSubscription.self, from: response.body, route: "graph POST subscriptions")
         let confirmedExpiry = created.expirationDateTime.flatMap(GraphDate.parse) ?? expiresAt
         try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, connectionId: connectionId)
-        return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true)
+        return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true, created: true)
     }
 
     // MARK: Helpers

@@ -139,7 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         var tickHooks: [PeriodicTick.Hook] = []
         if let realtime = app.provider as? any RealtimeSync {
             let keeper = SubscriptionKeeper(
-                directory: app.directory, realtime: realtime, publicURL: settings.publicURL,
+                directory: app.directory, scheduler: app.scheduler, realtime: realtime, publicURL: settings.publicURL,
                 gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? "", logger: logger
             )
             tickHooks.append(keeper.renewAll)
