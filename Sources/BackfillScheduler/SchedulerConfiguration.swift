@@ -16,8 +16,10 @@ public struct SchedulerConfiguration: Sendable {
     /// How often the auditor looks for leases that expired without a commit (killed workers).
     public var auditPeriod: Duration = .seconds(10)
     /// A connection marked nudged this long that is no longer in the nudge queue was popped by a worker
-    /// that died before claiming it; the auditor queues it again.
-    public var lostNudgeAfter: Duration = .seconds(60)
+    /// that died before claiming it; the auditor queues it again. A worker claims within milliseconds of
+    /// its pop, and a spare copy in the queue is harmless (its claim finds the lease busy or the work done),
+    /// so this is short enough that a killed worker's connection resumes within a minute.
+    public var lostNudgeAfter: Duration = .seconds(30)
     /// The safety-net tick: nudges every unfinished backfill, renews subscriptions, flags stalls.
     public var tickPeriod: Duration = .seconds(3600)
     /// A running backfill with no progress for this long is flagged stalled.

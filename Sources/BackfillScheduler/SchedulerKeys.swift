@@ -13,7 +13,7 @@
 /// | `P:retry` | zset | connection id → `retryAt` (ms): throttled or backing off |
 /// | `P:retry:wake` | list | a token pushed when an earlier `retryAt` arrives, to wake a promoter |
 /// | `P:nudges` | list | the nudge queue of connection ids (workers block on it) |
-/// | `P:nudged` | hash | id → nudge time (ms) of the ids in `P:nudges` or popped and not yet claimed (the claim removes it): a connection is queued at most once; the auditor queues again an id marked over a minute that is not in the queue (its worker died between pop and claim) |
+/// | `P:nudged` | hash | id → nudge time (ms) of the ids in `P:nudges` or popped and not yet claimed (the claim removes it): a connection is queued at most once; the auditor queues again an id marked longer than `lostNudgeAfter` (30 s) that is not in the queue (its worker died between pop and claim) |
 /// | `P:tick` | hash | `last` (the last hourly tick id run), `at` (ms), `owner`; `P:tick:log` list of recent `tickId owner` |
 /// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (notifications not yet caught up: each webhook adds one, a worker subtracts what its finished catch-up answered) |
 /// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
