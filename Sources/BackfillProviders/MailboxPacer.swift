@@ -33,6 +33,9 @@ actor MailboxPacer {
     private struct MailboxState {
         var inFlight = 0
         var singleFile = false
+        /// This process's own copy of the gate, set the moment a throttle is seen, before the shared gate is
+        /// written: a request admitted while that write is on its way to Redis still waits.
+        var closedUntil: ContinuousClock.Instant?
         var successesInARow = 0
         /// Quota units by send time (some in the future: reserved by requests waiting for room), oldest first.
         var spent: [(at: ContinuousClock.Instant, units: Int)] = []
@@ -84,7 +87,9 @@ actor MailboxPacer {
                 throw failure
             }
             let wait = retryAfter ?? policy.defaultWait * (1 << min(attempt - 1, 10))
-            // The gate closes before the place is given back, so no request of this process slips through.
+            // The gate closes (here at once, then in Redis) before the place is given back, so no request of
+            // this process slips through.
+            await closeLocally(mailbox, for: wait)
             do {
                 try await gate.close(mailbox: mailbox, for: wait)
             } catch {
@@ -104,13 +109,15 @@ actor MailboxPacer {
         var reserved = false
         while true {
             try Task.checkCancellation()
-            let gateWait: Duration
+            var gateWait: Duration
             do {
                 gateWait = try await gate.remaining(mailbox: mailbox)
             } catch {
                 if reserved { release(mailbox) }
                 throw error
             }
+            // A throttle seen while the shared gate was being read counts too.
+            if let closedUntil = mailboxes[mailbox]?.closedUntil { gateWait = max(gateWait, closedUntil - clock.now) }
             if gateWait > .zero {
                 // A long wait is the scheduler's to make: it parks the backfill and gives up the lease.
                 if gateWait > policy.longestInlineWait {
@@ -179,6 +186,11 @@ actor MailboxPacer {
         }
     }
 
+    private func closeLocally(_ mailbox: String, for wait: Duration) {
+        let until = clock.now + wait
+        mailboxes[mailbox, default: MailboxState()].closedUntil = max(mailboxes[mailbox]?.closedUntil ?? until, until)
+    }
+
     /// Gives the place back; after a throttle (the gate already closed) the mailbox goes single file.
     private func finish(_ mailbox: String, throttled: Bool) {
         guard var state = mailboxes[mailbox] else { return }
@@ -199,7 +211,7 @@ actor MailboxPacer {
         let waiters = state.waiters
         state.waiters = []
         // Forget a mailbox with nothing pending, so the table does not grow with every mailbox ever served.
-        let done = state.isIdle && state.spent.isEmpty && !state.singleFile
+        let done = state.isIdle && state.spent.isEmpty && !state.singleFile && (state.closedUntil.map { $0 <= clock.now } ?? true)
         mailboxes[mailbox] = done ? nil : state
         for waiter in waiters { waiter.resume() }
     }

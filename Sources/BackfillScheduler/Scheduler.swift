@@ -108,10 +108,11 @@ public final class Scheduler: Sendable {
         switch reply.first {
         case "claimed":
             guard let epoch = reply[safe: 1], let latency = reply[safe: 2].flatMap(Int.init),
-                  let record = BackfillRecord(flat: reply.dropFirst(4))
+                  let record = BackfillRecord(flat: reply.dropFirst(5))
             else { throw SchedulerError.unexpectedReply(script: "claim", reply) }
             let lease = Lease(connectionId: connectionId, owner: owner, epoch: epoch)
-            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil, dirty: Int(reply[3]) ?? 0)
+            return .claimed(lease, record, nudgeLatency: latency >= 0 ? .milliseconds(latency) : nil, dirty: Int(reply[3]) ?? 0,
+                            recoveredLease: reply[4] == "1")
         case "catchup":
             guard let epoch = reply[safe: 1], let dirty = reply[safe: 2].flatMap(Int.init) else {
                 throw SchedulerError.unexpectedReply(script: "claim", reply)
@@ -127,7 +128,7 @@ public final class Scheduler: Sendable {
             String(count), nextCursor ?? "", nextCursor == nil ? "1" : "0", String(configuration.leaseDuration.milliseconds),
         ])
         switch reply.first {
-        case "continue": return .proceed(dirty: reply[safe: 2].flatMap(Int.init) ?? 0)
+        case "continue": return .proceed(pulled: reply[safe: 1].flatMap(Int.init) ?? 0, dirty: reply[safe: 2].flatMap(Int.init) ?? 0)
         case "pause": return .pause
         case "cancel": return .cancel
         case "stale": return .stale
@@ -197,15 +198,16 @@ extension Scheduler {
 
     enum ClaimResult: Sendable {
         /// `dirty`: notifications said new mail may be waiting (how many); catch up before the next page.
-        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?, dirty: Int)
+        /// `recoveredLease`: the lease was taken over from a holder whose lease expired (a killed worker).
+        case claimed(Lease, BackfillRecord, nudgeLatency: Duration?, dirty: Int, recoveredLease: Bool)
         /// Nothing to backfill, but notifications marked the connection dirty: catch up, then release.
         case catchUpOnly(Lease, dirty: Int)
         case notClaimed(String)
     }
 
     enum CommitAnswer: Sendable, Equatable {
-        /// `dirty`: notifications not yet caught up (0: none).
-        case proceed(dirty: Int)
+        /// `pulled`: the backfill's count with this page; `dirty`: notifications not yet caught up (0: none).
+        case proceed(pulled: Int, dirty: Int)
         case pause, cancel, stale
     }
 }

@@ -27,7 +27,8 @@ struct Worker: Sendable {
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
                 await catchUp(lease, answering: dirty, logger: logger)
                 try await scheduler.release(lease)
-            case .claimed(let lease, let record, let latency, let dirty):
+            case .claimed(let lease, let record, let latency, let dirty, let recovered):
+                if recovered { metrics.leaseRecoveries.increment() }
                 if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
                 logger[metadataKey: LogKey.backfill] = "\(record.id)"
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
@@ -65,7 +66,10 @@ struct Worker: Sendable {
                 _ = try await store.insert(page.messages)
             }
             switch try await scheduler.commit(lease, count: page.messages.count, nextCursor: page.nextCursor) {
-            case .proceed(let dirty):
+            case .proceed(let pulled, let dirty):
+                logger.debug("page committed", metadata: [
+                    "messages": "\(page.messages.count)", "pulled": "\(pulled)", "last": "\(page.nextCursor == nil)",
+                ])
                 if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
             case .pause, .cancel: return
             case .stale: return refused(logger)

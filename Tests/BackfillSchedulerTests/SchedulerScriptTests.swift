@@ -114,16 +114,19 @@ struct SchedulerScriptTests {
     func claimFencing() async throws {
         let env = try TestEnvironment()
         _ = try await env.scheduler.startBackfill(connectionId: "claim-10", range: .last30Days)
-        guard case .claimed(let first, let record, _, _) = try await env.scheduler.claim(connectionId: "claim-10", owner: "a")
+        guard case .claimed(let first, let record, _, _, let firstRecovered) = try await env.scheduler.claim(connectionId: "claim-10", owner: "a")
         else { Issue.record("first claim failed"); return }
         #expect(record.state == .running)
         guard case .notClaimed(let why) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
         else { Issue.record("second claim succeeded while the lease was held"); return }
         #expect(why == "busy")
         try await env.scheduler.release(first)
-        guard case .claimed(let second, _, _, _) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
+        guard case .claimed(let second, _, _, _, let secondRecovered) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
         else { Issue.record("claim after release failed"); return }
         #expect(Int(second.epoch)! == Int(first.epoch)! + 1)
+        // Neither took over an expired lease: the first found none, the second a released one.
+        #expect(!firstRecovered && !secondRecovered)
+        #expect(try await env.scheduler.stats()["leaseRecoveries"] == nil)
         #expect(try await env.scheduler.commit(first, count: 10, nextCursor: nil) == .stale)
         #expect(try await env.scheduler.stats()["staleCommits"] == 1)
         #expect(try await env.record("claim-10").pulled == 0)

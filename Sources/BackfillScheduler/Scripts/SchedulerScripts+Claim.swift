@@ -9,8 +9,8 @@ extension SchedulerScripts {
     /// mail and moved the cursor (`clearDirty`), so a worker killed or failing mid-catch-up loses nothing.
     /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 lease duration (ms).
-    /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, field1, value1, ...} (the backfill
-    ///          hash) | {'catchup', epoch, dirty count} (only real-time work) | {'none'} (no backfill) |
+    /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, `1` when it took over an expired
+    ///          lease (else `0`), field1, value1, ...} (the backfill hash) | {'catchup', epoch, dirty count} (only real-time work) | {'none'} (no backfill) |
     ///          {'idle', state} (not runnable) | {'wait', retryAt} (not due yet) | {'busy'} (lease held).
     static let claim = make("claim", """
         local now = now_ms()
@@ -39,7 +39,11 @@ extension SchedulerScripts {
           return {'wait', tostring(at)}
         end
         if not free then return {'busy'} end
-        if lease[1] and lease[1] ~= '' then redis.call('HINCRBY', KEYS[10], 'leaseRecoveries', 1) end
+        local recovered = '0'
+        if lease[1] and lease[1] ~= '' then
+          redis.call('HINCRBY', KEYS[10], 'leaseRecoveries', 1)
+          recovered = '1'
+        end
         local epoch = redis.call('HINCRBY', KEYS[3], 'epoch', 1)
         local expires = now + tonumber(ARGV[3])
         redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'expiresAt', expires)
@@ -51,7 +55,7 @@ extension SchedulerScripts {
         if not redis.call('HGET', KEYS[1], 'rateSince') then
           redis.call('HSET', KEYS[1], 'rateSince', now, 'rateSincePulled', redis.call('HGET', KEYS[1], 'pulled'))
         end
-        local reply = {'claimed', tostring(epoch), nudgedAt and tostring(now - nudgedAt) or '-1', tostring(dirty)}
+        local reply = {'claimed', tostring(epoch), nudgedAt and tostring(now - nudgedAt) or '-1', tostring(dirty), recovered}
         for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do reply[#reply + 1] = v end
         return reply
         """)
