@@ -92,6 +92,30 @@ struct SchedulerScriptTests {
         #expect(try await directory.dirtyCount(id) == 1)
     }
 
+    @Test("a nudge that finds the lease held is kept for the holder's release, which queues the connection again")
+    func busyNudgeRequeuedOnRelease() async throws {
+        let env = try TestEnvironment()
+        let keys = env.scheduler.keys
+        let id = "busy-1"
+        _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+        guard case .claimed(let holder, _, _, _, _) = try await env.scheduler.claim(connectionId: id, owner: "a")
+        else { Issue.record("claim failed"); return }
+        _ = try await env.redis.send(["DEL", keys.nudges])
+        // New mail is noticed while "a" works: the nudge is popped by another worker, whose claim finds the lease busy.
+        #expect(try await env.scheduler.nudge([id]) == 1)
+        #expect(try await env.redis.send(["LPOP", keys.nudges]).string == id)
+        guard case .notClaimed("busy") = try await env.scheduler.claim(connectionId: id, owner: "b")
+        else { Issue.record("the second claim was not refused as busy"); return }
+        // "a" finishes the backfill: its release queues the connection again, once.
+        #expect(try await env.scheduler.commit(holder, count: 0, nextCursor: nil) == .proceed(pulled: 0, dirty: 0))
+        #expect(try await env.scheduler.complete(holder) == "completed")
+        #expect(try await env.redis.send(["LRANGE", keys.nudges, "0", "-1"]).strings == [id])
+        // Without a busy claim, a release queues nothing.
+        guard case .notClaimed = try await env.scheduler.claim(connectionId: id, owner: "c")
+        else { Issue.record("a completed backfill without new mail was claimed"); return }
+        #expect(try await env.redis.send(["HEXISTS", keys.lease(id), "requeue"]).int == 0)
+    }
+
     @Test("a nudge popped and never claimed is queued again, once; one still waiting in the queue is left alone")
     func lostNudgeRequeued() async throws {
         let env = try TestEnvironment()

@@ -12,6 +12,8 @@ extension SchedulerScripts {
     /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, `1` when it took over an expired
     ///          lease (else `0`), field1, value1, ...} (the backfill hash) | {'catchup', epoch, dirty count} (only real-time work) | {'none'} (no backfill) |
     ///          {'idle', state} (not runnable) | {'wait', retryAt} (not due yet) | {'busy'} (lease held).
+    /// A claim that finds the lease held (busy, or dirty while another worker catches up) leaves `requeue` on
+    /// the lease, so the holder's release queues the connection again: a nudge is never lost to a busy lease.
     static let claim = make("claim", """
         local now = now_ms()
         local nudgedAt = tonumber(redis.call('HGET', KEYS[9], ARGV[1]) or '')
@@ -30,6 +32,8 @@ extension SchedulerScripts {
             redis.call('ZADD', KEYS[5], expires, ARGV[1])
             return {'catchup', tostring(epoch), tostring(dirty)}
           end
+          -- Held for a catch-up: the holder queues it again when it lets go (release), for this mail.
+          if not free and dirty > 0 then redis.call('HSET', KEYS[3], 'requeue', 1) end
           if not state then return {'none'} end
           return {'idle', state}
         end
@@ -38,7 +42,10 @@ extension SchedulerScripts {
           schedule_retry(KEYS[6], KEYS[7], ARGV[1], at)
           return {'wait', tostring(at)}
         end
-        if not free then return {'busy'} end
+        if not free then
+          redis.call('HSET', KEYS[3], 'requeue', 1)
+          return {'busy'}
+        end
         local recovered = '0'
         if lease[1] and lease[1] ~= '' then
           redis.call('HINCRBY', KEYS[10], 'leaseRecoveries', 1)

@@ -5,7 +5,7 @@ extension SchedulerScripts {
     /// renews the lease, and says whether to go on.
     /// It also reads (never clears) the connection's dirty count, so the worker catches up on new mail before
     /// its next page and then clears what it saw (`clearDirty`).
-    /// KEYS: 1 bf, 3 lease, 5 leases, 10 stats, 11 conn.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 messages in the page, 5 next cursor, 6 `1` when it was
     ///       the last page, 7 lease duration (ms).
     /// Replies: {'continue', pulled, dirty count} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the
@@ -29,7 +29,7 @@ extension SchedulerScripts {
           redis.call('ZADD', KEYS[5], expires, ARGV[1])
           return {'continue', tostring(pulled), redis.call('HGET', KEYS[11], 'dirty') or '0'}
         end
-        release(KEYS[3], KEYS[5], ARGV[1])
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         if state == 'paused' then return {'pause', tostring(pulled)} end
         return {'cancel', tostring(pulled)}
         """)

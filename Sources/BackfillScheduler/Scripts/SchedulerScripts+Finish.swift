@@ -2,12 +2,12 @@ import BackfillRedis
 
 extension SchedulerScripts {
     /// Marks the backfill completed after its last page and the real-time handoff.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch.
     /// Replies: {'completed', pulled} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
     static let complete = make("complete", """
         local now = now_ms()
         if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
-        release(KEYS[3], KEYS[5], ARGV[1])
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state == 'paused' then return {'pause'} end
         if state == 'cancelled' then return {'cancel'} end
@@ -19,7 +19,7 @@ extension SchedulerScripts {
 
     /// Parks the backfill until a time: throttling (state `throttled`) or a transient failure's backoff
     /// (state `queued`, the error shown). The connection goes into the retry set; the lease is released.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 10 stats.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 8 nudges, 9 nudged, 10 stats.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 delay (ms), 5 new state `throttled`|`queued`,
     ///       6 error code, 7 error message, 8 `1` when the failure counts against the attempt budget.
     /// Replies: {'parked', retryAt} | {state} (paused or cancelled meanwhile; retryAt is kept) | {'stale'}.
@@ -33,7 +33,7 @@ extension SchedulerScripts {
           redis.call('HINCRBY', KEYS[1], 'throttles', 1)
           redis.call('HINCRBY', KEYS[10], 'throttleParks', 1)
         end
-        release(KEYS[3], KEYS[5], ARGV[1])
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state ~= 'running' and state ~= 'queued' then return {state} end
         redis.call('HSET', KEYS[1], 'state', ARGV[5])
@@ -43,14 +43,14 @@ extension SchedulerScripts {
 
     /// Stops the backfill on an error (`failed`) or until the parent connection is back (`waiting_on_parent`).
     /// A failure that is not retryable (token expired, permission lost) also puts the connection in `error`.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 10 stats, 11 conn.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 8 nudges, 9 nudged, 10 stats, 11 conn.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 state `failed`|`waiting_on_parent`, 5 error code,
     ///       6 error message, 7 `1` if retryable.
     /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
     static let stop = make("stop", """
         local now = now_ms()
         if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
-        release(KEYS[3], KEYS[5], ARGV[1])
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state ~= 'running' and state ~= 'queued' then return {state} end
         redis.call('HSET', KEYS[1], 'state', ARGV[4], 'errorCode', ARGV[5], 'errorMessage', ARGV[6],
@@ -72,7 +72,7 @@ extension SchedulerScripts {
     /// Replies: {'released'} | {'stale'}.
     static let release = make("release", """
         if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
-        release(KEYS[3], KEYS[5], ARGV[1])
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state == 'running' or state == 'queued' then nudge(KEYS[9], KEYS[8], ARGV[1]) end
         return {'released'}

@@ -36,9 +36,12 @@ enum SchedulerScripts {
           redis.call('HINCRBY', stats, 'staleCommits', 1)
           return false
         end
-        local function release(lease, leases, id)
+        -- Frees the lease. A nudge that came while it was held (the claim found it busy and left `requeue`
+        -- on the lease) queues the connection again now, so new mail noticed meanwhile is not left waiting.
+        local function release(lease, leases, id, nudged, nudges)
           redis.call('HSET', lease, 'owner', '', 'expiresAt', 0)
           redis.call('ZREM', leases, id)
+          if redis.call('HDEL', lease, 'requeue') == 1 then nudge(nudged, nudges, id) end
         end
         -- Puts a connection in the retry set, waking a promoter when it is now the earliest entry.
         local function schedule_retry(retry, wake, id, at)
