@@ -48,8 +48,7 @@ public struct GraphProvider: MailProvider {
         let mailbox = try await mailbox(job.connectionId)
         let folders = try await resolveFolders(mailbox)
         try await ensureRealtimeCursors(mailbox, folders: folders, since: job.window.end)
-        let counts = try await concurrently(folders) { try await count(mailbox, in: $0, window: job.window) }
-        return BackfillPreparation(estimatedTotal: counts.reduce(0, +))
+        return BackfillPreparation(estimatedTotal: try await counts(mailbox, folders: folders, window: job.window).reduce(0, +))
     }
 
     /// Lists the next page of up to `requestsInFlight` streams side by side and returns their messages
@@ -140,7 +139,7 @@ public struct GraphProvider: MailProvider {
     /// messages at evenly spaced ranks; each cut is the end of one sub-window and the start of the next,
     /// so they partition the window exactly whatever the cut lands on.
     func streams(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [GraphStream] {
-        let counts = try await concurrently(folders) { try await count(mailbox, in: $0, window: window) }
+        let counts = try await counts(mailbox, folders: folders, window: window)
         let streamSize = max(pageSize, (counts.reduce(0, +) + Self.plannedStreams - 1) / Self.plannedStreams)
         let probes = counts.enumerated().flatMap { folder, count in
             let pieces = max(1, (count + streamSize - 1) / streamSize)
@@ -163,16 +162,23 @@ public struct GraphProvider: MailProvider {
         return streams.sorted { ($0.window.end, $1.folder) > ($1.window.end, $0.folder) }
     }
 
-    func count(_ mailbox: GraphMailbox, in folder: GraphFolder, window: DateWindow) async throws -> Int {
-        let response = try await send(
-            mailbox, url: mailbox.count(in: folder.id, window: window), route: "graph GET messages/$count",
-            extraHeaders: [("ConsistencyLevel", "eventual")]
-        )
-        let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let count = Int(text), count >= 0 else {
-            throw ProviderFailure.invalidResponse("graph GET messages/$count: not a count")
+    /// Each folder's messages in the window, one request at a time: a backfill's first requests go single
+    /// file, so a mailbox that is being throttled is seen to be before several requests are on the wire
+    /// (a request already sent when a sibling's 429 is answered reaches Graph inside its Retry-After).
+    func counts(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [Int] {
+        var counts: [Int] = []
+        for folder in folders {
+            let response = try await send(
+                mailbox, url: mailbox.count(in: folder.id, window: window), route: "graph GET messages/$count",
+                extraHeaders: [("ConsistencyLevel", "eventual")]
+            )
+            let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let count = Int(text), count >= 0 else {
+                throw ProviderFailure.invalidResponse("graph GET messages/$count: not a count")
+            }
+            counts.append(count)
         }
-        return count
+        return counts
     }
 
     /// nil when the rank is past the folder's end (the count was behind).
