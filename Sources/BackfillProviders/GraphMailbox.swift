@@ -39,6 +39,19 @@ struct GraphMailbox: Sendable {
             ])
     }
 
+    /// The received time of the message `rank` places from the newest in a window (0: the newest): where
+    /// a backfill cuts a folder's window into streams of about equal size.
+    func receivedTime(ofRank rank: Int, in folderId: String, window: DateWindow) -> String {
+        "\(root)/mailFolders/\(FormEncoding.escape(folderId))/messages?"
+            + Self.query([
+                ("$select", "id,receivedDateTime"),
+                ("$filter", window.graphFilter),
+                ("$orderby", "receivedDateTime desc"),
+                ("$top", "1"),
+                ("$skip", String(rank)),
+            ])
+    }
+
     func count(in folderId: String, window: DateWindow) -> String {
         "\(root)/mailFolders/\(FormEncoding.escape(folderId))/messages/$count?" + Self.query([("$filter", window.graphFilter)])
     }

@@ -21,6 +21,13 @@ public struct GraphProvider: MailProvider {
     /// Waits out short throttles (Retry-After) per mailbox instead of failing the call that met them.
     let pacer: MailboxPacer
 
+    /// Requests in flight per mailbox: the pacer's bound, and the streams a backfill page lists at once
+    /// (Graph refuses a fifth concurrent request to a mailbox).
+    static let requestsInFlight = 4
+    /// Streams a backfill is cut into (when the mailbox holds a page per stream or more): twice the requests
+    /// in flight, so the page that ends one stream can start the next while most streams still have pages.
+    static let plannedStreams = 8
+
     /// - Parameters:
     ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
     ///   - pageSize: messages per page (`Prefer: odata.maxpagesize`).
@@ -28,7 +35,7 @@ public struct GraphProvider: MailProvider {
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
         retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), pageSize: Int = 100
     ) {
-        self.pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), gate: retryGate, metrics: ProviderRequestMetrics(provider: "graph"))
+        self.pacer = MailboxPacer(.init(maxConcurrent: Self.requestsInFlight, unitsPerMinute: nil), gate: retryGate, metrics: ProviderRequestMetrics(provider: "graph"))
         let transport = ProviderTransport(http: http, slots: slots)
         self.endpoints = endpoints
         self.directory = directory
@@ -44,49 +51,41 @@ public struct GraphProvider: MailProvider {
         let mailbox = try await mailbox(job.connectionId)
         let folders = try await resolveFolders(mailbox)
         try await ensureRealtimeCursors(mailbox, folders: folders, since: job.window.end)
-        var total = 0
-        for folder in folders {
-            let response = try await send(
-                mailbox, url: mailbox.count(in: folder.id, window: job.window), route: "graph GET messages/$count",
-                extraHeaders: [("ConsistencyLevel", "eventual")]
-            )
-            let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let count = Int(text), count >= 0 else {
-                throw ProviderFailure.invalidResponse("graph GET messages/$count: not a count")
-            }
-            total += count
-        }
-        return BackfillPreparation(estimatedTotal: total)
+        return BackfillPreparation(estimatedTotal: try await counts(mailbox, folders: folders, window: job.window).reduce(0, +))
     }
 
+    /// Lists the next page of up to `requestsInFlight` streams side by side and returns their messages
+    /// together: one page, committed whole or not at all (a stream that fails fails the page).
     public func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage {
         let mailbox = try await mailbox(job.connectionId)
         var position: GraphCursor
         if let cursor {
-            position = try GraphCursor.decode(cursor)
+            position = try GraphCursor.decode(cursor, window: job.window)
         } else {
             let folders = try await resolveFolders(mailbox)
             guard !folders.isEmpty else { return BackfillPage(messages: [], nextCursor: nil) }
-            position = GraphCursor(folders: folders, index: 0, nextLink: nil)
+            position = GraphCursor(folders: folders, streams: try await streams(mailbox, folders: folders, window: job.window))
         }
-        let folder = position.folders[position.index]
-        let url = position.nextLink ?? mailbox.messages(in: folder.id, window: job.window)
-        let page: GraphPage<GraphMessage> = try await get(mailbox, url: url, route: "graph GET mailFolders/messages")
-        let messages = try page.value.filter(\.isStorable).map { item in
-            guard let message = item.stored(connectionId: job.connectionId, folder: folder.kind, source: .backfill) else {
-                throw ProviderFailure.invalidResponse("graph GET mailFolders/messages: message without receivedDateTime")
+        let active = position.activeStreams(limit: Self.requestsInFlight)
+        let requests = active.map { index in
+            let stream = position.streams[index]
+            return stream.nextLink ?? mailbox.messages(in: position.folders[stream.folder].id, window: stream.window)
+        }
+        let pages = try await concurrently(requests) { url -> GraphPage<GraphMessage> in
+            try await get(mailbox, url: url, route: "graph GET mailFolders/messages")
+        }
+        var messages: [StoredMessage] = []
+        for (index, page) in zip(active, pages) {
+            let kind = position.folders[position.streams[index].folder].kind
+            for item in page.value where item.isStorable {
+                guard let message = item.stored(connectionId: job.connectionId, folder: kind, source: .backfill) else {
+                    throw ProviderFailure.invalidResponse("graph GET mailFolders/messages: message without receivedDateTime")
+                }
+                messages.append(message)
             }
-            return message
+            position.streams[index].advance(to: page.nextLink)
         }
-        if let nextLink = page.nextLink {
-            position.nextLink = nextLink
-        } else if position.index + 1 < position.folders.count {
-            position.index += 1
-            position.nextLink = nil
-        } else {
-            return BackfillPage(messages: messages, nextCursor: nil)
-        }
-        return BackfillPage(messages: messages, nextCursor: position.encoded())
+        return BackfillPage(messages: messages, nextCursor: position.isFinished ? nil : position.encoded())
     }
 
     /// Makes sure the real-time cursors exist (they normally do, from `prepare`).
@@ -133,6 +132,89 @@ public struct GraphProvider: MailProvider {
         let sent: GraphFolderItem = try await get(mailbox, url: mailbox.wellKnownFolder("sentitems"), route: "graph GET mailFolders/sentitems")
         folders.append(GraphFolder(id: sent.id, kind: .sent))
         return folders
+    }
+
+    // MARK: Streams
+
+    /// Cuts each folder's window into streams of about `streamSize` messages, newest first: at least one
+    /// page each, and about `plannedStreams` in all, so a page keeps `requestsInFlight` busy until near the
+    /// end even when one folder (a large Inbox) holds most of the mail. The cuts are the received times of
+    /// messages at evenly spaced ranks; each cut is the end of one sub-window and the start of the next,
+    /// so they partition the window exactly whatever the cut lands on.
+    func streams(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [GraphStream] {
+        let counts = try await counts(mailbox, folders: folders, window: window)
+        let streamSize = max(pageSize, (counts.reduce(0, +) + Self.plannedStreams - 1) / Self.plannedStreams)
+        let probes = counts.enumerated().flatMap { folder, count in
+            let pieces = max(1, (count + streamSize - 1) / streamSize)
+            return (1..<pieces).map { (folder: folder, rank: count * $0 / pieces) }
+        }
+        let cuts = try await concurrently(probes) { probe in
+            (probe.folder, try await receivedTime(mailbox, ofRank: probe.rank, in: folders[probe.folder], window: window))
+        }
+        var streams: [GraphStream] = []
+        for folder in folders.indices {
+            let inside = cuts.compactMap { $0.0 == folder ? $0.1 : nil }.filter { window.start < $0 && $0 < window.end }
+            var end = window.end
+            for cut in Set(inside).sorted(by: >) {
+                streams.append(GraphStream(folder: folder, window: DateWindow(start: cut, end: end)))
+                end = cut
+            }
+            streams.append(GraphStream(folder: folder, window: DateWindow(start: window.start, end: end)))
+        }
+        // Newest sub-windows first (every folder's newest piece ends at the window's end), folders in order.
+        return streams.sorted { ($0.window.end, $1.folder) > ($1.window.end, $0.folder) }
+    }
+
+    /// Each folder's messages in the window, one request at a time: a backfill's first requests go single
+    /// file, so a mailbox that is being throttled is seen to be before several requests are on the wire
+    /// (a request already sent when a sibling's 429 is answered reaches Graph inside its Retry-After).
+    func counts(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [Int] {
+        var counts: [Int] = []
+        for folder in folders {
+            let response = try await send(
+                mailbox, url: mailbox.count(in: folder.id, window: window), route: "graph GET messages/$count",
+                extraHeaders: [("ConsistencyLevel", "eventual")]
+            )
+            let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let count = Int(text), count >= 0 else {
+                throw ProviderFailure.invalidResponse("graph GET messages/$count: not a count")
+            }
+            counts.append(count)
+        }
+        return counts
+    }
+
+    /// nil when the rank is past the folder's end (the count was behind).
+    func receivedTime(_ mailbox: GraphMailbox, ofRank rank: Int, in folder: GraphFolder, window: DateWindow) async throws -> Date? {
+        let route = "graph GET mailFolders/messages (cut)"
+        let page: GraphPage<GraphMessage> = try await get(
+            mailbox, url: mailbox.receivedTime(ofRank: rank, in: folder.id, window: window), route: route
+        )
+        guard let item = page.value.first else { return nil }
+        guard let text = item.receivedDateTime, let date = GraphDate.parse(text) else {
+            throw ProviderFailure.invalidResponse("\(route): message without receivedDateTime")
+        }
+        return date
+    }
+
+    /// `body` over `items`, at most `requestsInFlight` at a time (the pacer's bound: more would only wait
+    /// there); results in the order of `items`. The first failure cancels the rest and is thrown.
+    func concurrently<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Result
+    ) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var results = [Result?](repeating: nil, count: items.count)
+            for (index, item) in items.enumerated() {
+                if index >= Self.requestsInFlight, let (finished, result) = try await group.next() {
+                    results[finished] = result
+                }
+                group.addTask { (index, try await body(item)) }
+            }
+            for try await (finished, result) in group {
+                results[finished] = result
+            }
+            return results.compactMap { $0 }
+        }
     }
 
     func storedFolders(_ connectionId: String) async throws -> [GraphFolder]? {

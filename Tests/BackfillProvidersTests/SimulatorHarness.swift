@@ -49,8 +49,8 @@ struct SimulatorHarness {
     }
 
     /// Runs `body` against a fresh simulator and stops it afterwards, whether or not `body` threw.
-    static func run(_ body: (SimulatorHarness) async throws -> Void) async throws {
-        let harness = try await start()
+    static func run(messageCount: Int = 150, _ body: (SimulatorHarness) async throws -> Void) async throws {
+        let harness = try await start(messageCount: messageCount)
         do {
             try await body(harness)
         } catch {
