@@ -8,10 +8,11 @@ extension GmailProvider: RealtimeSync {
 
     /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
     /// and stores them, then saves the response's `historyId`. A 404 (expired id) takes the profile's
-    /// current id.
+    /// current id. Mail from before the cursor was taken (`gapSince`) is listed by date once.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
-        let stored = try await directory.syncState(for: connectionId)[SyncKey.historyId] ?? ""
+        let state = try await directory.syncState(for: connectionId)
+        let stored = state[SyncKey.historyId] ?? ""
         guard !stored.isEmpty else {
             try await ensureHistoryCursor(mailbox)
             return CatchUpResult(inserted: 0, resyncNeeded: false)
@@ -43,12 +44,38 @@ extension GmailProvider: RealtimeSync {
             pageToken = page.nextPageToken
         } while pageToken != nil
 
+        // The gap is listed after the history, so mail that came in between is in one or the other (or both).
+        let gapSince = state[SyncKey.gapSince].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        var gapIds = Set<String>()
+        if let gapSince {
+            let window = DateWindow(start: gapSince, end: clock.now().addingTimeInterval(86_400))
+            for label in GmailCursor.labels {
+                var pageToken: String?
+                repeat {
+                    let page: GmailMessageList = try await get(
+                        mailbox, url: mailbox.list(label: label, window: window, pageToken: pageToken, pageSize: 500),
+                        route: "gmail GET messages.list"
+                    )
+                    for id in (page.messages ?? []).map(\.id) where added[id] == nil {
+                        added[id] = label == "INBOX" ? .inbox : .sent
+                        order.append(id)
+                        gapIds.insert(id)
+                    }
+                    pageToken = page.nextPageToken
+                } while pageToken != nil
+            }
+        }
         let messages = try await messages(order, in: mailbox).messages.compactMap { message -> StoredMessage? in
+            // Listing by date is in whole seconds: the gap's edge is cut exactly, as the backfill's window is.
+            if let gapSince, gapIds.contains(message.id), let receivedAt = message.receivedAt, receivedAt < gapSince {
+                return nil
+            }
+            guard !message.labels.contains("DRAFT") else { return nil }
             let folder = Self.folder(for: message.labels) ?? added[message.id] ?? .inbox
             return message.stored(connectionId: connectionId, folder: folder, source: .realtime)
         }
         let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
-        try await directory.updateSyncState([SyncKey.historyId: latest], for: connectionId)
+        try await directory.updateSyncState([SyncKey.historyId: latest, SyncKey.gapSince: ""], for: connectionId)
         return CatchUpResult(inserted: inserted, resyncNeeded: false)
     }
 

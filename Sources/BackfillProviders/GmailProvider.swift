@@ -14,6 +14,9 @@ public struct GmailProvider: MailProvider {
     enum SyncKey {
         static let historyId = "gmail.historyId"
         static let watchExpiresAt = "gmail.watchExpiresAt"
+        /// Ms since 1970: mail received from then on predates the history cursor (it came between the backfill
+        /// window's end and the cursor's taking); the next catch-up lists it by date, then removes this.
+        static let gapSince = "gmail.gapSince"
     }
 
     /// A mailbox has 4 request slots across all instances (`RequestSlots`): more fetches in flight would
@@ -63,7 +66,7 @@ public struct GmailProvider: MailProvider {
     /// `resultSizeEstimate` is not a count).
     public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
         let mailbox = try await mailbox(job.connectionId)
-        try await ensureHistoryCursor(mailbox)
+        try await ensureHistoryCursor(mailbox, gapSince: job.window.end)
         var ids = Set<String>()
         for label in GmailCursor.labels {
             var pageToken: String?
@@ -118,7 +121,7 @@ public struct GmailProvider: MailProvider {
 
     /// Makes sure the history cursor exists (it normally does, from `prepare`).
     public func finish(_ job: BackfillJob) async throws {
-        try await ensureHistoryCursor(mailbox(job.connectionId))
+        try await ensureHistoryCursor(mailbox(job.connectionId), gapSince: job.window.end)
     }
 
     // MARK: Mailbox, cursor, messages
@@ -135,11 +138,14 @@ public struct GmailProvider: MailProvider {
     }
 
     /// Stores the profile's current `historyId` unless a cursor is already stored (an older cursor
-    /// covers more, so it is kept).
-    func ensureHistoryCursor(_ mailbox: GmailMailbox) async throws {
+    /// covers more, so it is kept). A history id only covers what comes after it; with `gapSince` (the
+    /// backfill window's end) the mail received from then until now is left for the next catch-up to list.
+    func ensureHistoryCursor(_ mailbox: GmailMailbox, gapSince: Date? = nil) async throws {
         let state = try await directory.syncState(for: mailbox.connectionId)
         guard (state[SyncKey.historyId] ?? "").isEmpty else { return }
-        try await directory.updateSyncState([SyncKey.historyId: currentHistoryId(mailbox)], for: mailbox.connectionId)
+        var changes = [SyncKey.historyId: try await currentHistoryId(mailbox)]
+        if let gapSince { changes[SyncKey.gapSince] = String(Int64(gapSince.timeIntervalSince1970 * 1000)) }
+        try await directory.updateSyncState(changes, for: mailbox.connectionId)
     }
 
     func currentHistoryId(_ mailbox: GmailMailbox) async throws -> String {

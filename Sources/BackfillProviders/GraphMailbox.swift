@@ -12,6 +12,15 @@ struct GraphMailbox: Sendable {
     /// "/me" or "/users/{escaped upn}".
     var path: String
 
+    /// `/subscriptions` calls are addressed by the token, not by a mailbox path: Graph counts them against the
+    /// token's own mailbox, so they take that mailbox's request slots and Retry-After gate (for a shared mailbox,
+    /// the parent's).
+    var subscriptionCaller: GraphMailbox {
+        var caller = self
+        caller.connectionId = credentialsOwner
+        return caller
+    }
+
     /// The message fields stored (StoredMessage); `isDraft` only to leave drafts out.
     static let messageFields =
         "id,internetMessageId,conversationId,subject,from,toRecipients,ccRecipients,receivedDateTime,sentDateTime,hasAttachments,bodyPreview,isDraft"

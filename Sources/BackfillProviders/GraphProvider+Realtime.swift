@@ -51,7 +51,7 @@ extension GraphProvider: RealtimeSync {
             do {
                 let body = try JSONEncoder().encode(["expirationDateTime": GraphDate.format(expiresAt)])
                 _ = try await send(
-                    mailbox, method: "PATCH", url: "\(endpoints.graphBaseURL)/subscriptions/\(FormEncoding.escape(id))",
+                    mailbox.subscriptionCaller, method: "PATCH", url: "\(endpoints.graphBaseURL)/subscriptions/\(FormEncoding.escape(id))",
                     body: body, route: "graph PATCH subscriptions", extraHeaders: [("Content-Type", "application/json")]
                 )
                 try await saveSubscription(id: id, expiresAt: expiresAt, connectionId: connectionId)
@@ -65,7 +65,7 @@ extension GraphProvider: RealtimeSync {
             expirationDateTime: GraphDate.format(expiresAt), clientState: clientState
         )
         let response = try await send(
-            mailbox, method: "POST", url: "\(endpoints.graphBaseURL)/subscriptions", body: try JSONEncoder().encode(request),
+            mailbox.subscriptionCaller, method: "POST", url: "\(endpoints.graphBaseURL)/subscriptions", body: try JSONEncoder().encode(request),
             route: "graph POST subscriptions", extraHeaders: [("Content-Type", "application/json")]
         )
         let created = try ResponseDecoding.decode(CreatedSubscription.self, from: response.body, route: "graph POST subscriptions")

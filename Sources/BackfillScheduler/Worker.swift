@@ -32,9 +32,11 @@ struct Worker: Sendable {
                 if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
                 logger[metadataKey: LogKey.backfill] = "\(record.id)"
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
-                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
+                // Before its preparation a backfill has no real-time cursor from its window's end: a catch-up
+                // now would take one from now and leave the mail in between to neither. It runs right after.
+                if dirty > 0 && record.prepared { await catchUp(lease, answering: dirty, logger: logger) }
                 do {
-                    try await runSlice(lease, record, logger: logger)
+                    try await runSlice(lease, record, dirty: record.prepared ? 0 : dirty, logger: logger)
                 } catch {
                     await handle(error, lease: lease, record: record, logger: logger)
                 }
@@ -44,13 +46,16 @@ struct Worker: Sendable {
         }
     }
 
-    private func runSlice(_ lease: Lease, _ record: BackfillRecord, logger: Logger) async throws {
+    /// - Parameter dirty: notifications seen at the claim and not yet answered (the backfill was unprepared).
+    private func runSlice(_ lease: Lease, _ record: BackfillRecord, dirty: Int, logger: Logger) async throws {
         let job = record.job(connectionId: lease.connectionId)
         if !record.prepared {
             let preparation = try await provider.prepare(job)
             guard try await scheduler.prepared(lease, estimatedTotal: preparation.estimatedTotal) else {
                 return refused(logger)
             }
+            // The real-time cursor now covers mail from the window's end on: deliver what came meanwhile.
+            await catchUp(lease, answering: dirty, logger: logger)
         }
         var cursor = record.cursor
         var pagesDone = record.pagesDone
@@ -99,6 +104,7 @@ struct Worker: Sendable {
         do {
             let result = try await realtime.catchUp(connectionId: lease.connectionId, into: store)
             metrics.realtimeMessages.increment(by: result.inserted)
+            logger.debug("caught up", metadata: ["inserted": "\(result.inserted)", "notifications": "\(dirty)"])
             if result.resyncNeeded {
                 logger.warning("real-time cursor had expired; a fresh one was taken (mail in the gap needs a reset)")
             }

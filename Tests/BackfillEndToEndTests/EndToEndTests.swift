@@ -187,6 +187,35 @@ struct EndToEndTests {
         }
     }
 
+    // The real-time cursor is taken when the backfill is prepared, after its window ended: mail that arrives in
+    // between is in neither the window nor (for Gmail) the history after the cursor. It must still be stored,
+    // once, as real-time mail, outside `pulled`.
+    @Test("mail arriving between the backfill's start and its preparation is stored once, outside pulled",
+          arguments: [ProviderKind.graph, .gmail])
+    func mailBeforePreparation(provider: ProviderKind) async throws {
+        try await EndToEnd.run { env in
+            let address = provider == .graph ? EndToEnd.graphUser : EndToEnd.gmailUser
+            let id = try await env.connect(provider, address)
+            // The preparation's first request waits out a 2 s Retry-After; the mail arrives meanwhile.
+            try await env.control("POST", "faults", body: ["mailbox": address, "status": 429, "retryAfter": 2, "count": 1])
+            let window = try await env.start(id, .last30Days)
+            try await env.eventually("the preparation throttled") { try await env.journalCounts(address).throttled == 1 }
+            let injected = try await env.control("POST", "mailboxes/\(address)/inject", body: ["count": 2])
+            let ids = Set(try #require(injected["ids"] as? [String]))
+            // What the webhook endpoint does on a notification.
+            #expect(try await env.directory.markDirty(id))
+            try await env.scheduler.nudge([id])
+            try await env.waitFor(id, .completed)
+            try await env.eventually("injected mail stored", timeout: .seconds(10)) {
+                ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
+            }
+            let expected = try await env.expectedIds(address, window)
+            #expect(ids.isDisjoint(with: expected))
+            #expect(try await env.store.providerMessageIds(connectionId: id) == expected.union(ids))
+            #expect(try await env.record(id).pulled == expected.count)
+        }
+    }
+
     @Test("malformed provider responses fail that backfill clearly while the worker serves others")
     func malformed() async throws {
         try await EndToEnd.run(configure: { $0.workerConcurrency = 1 }) { env in

@@ -54,6 +54,27 @@ struct MailboxPacerTests {
         #expect(sent[3].at - started < .milliseconds(300) + (sent[2].at - started), "mailbox b waited on a's gate")
     }
 
+    @Test("a server error is sent again after a short backoff, up to the attempts, then fails as transient")
+    func serverErrors() async throws {
+        let policy = MailboxPacer.Policy(maxConcurrent: 4, unitsPerMinute: nil, transientAttempts: 3, transientWait: .milliseconds(50))
+        let pacer = MailboxPacer(policy, gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
+        let recovering = Transport([(503, nil), (500, nil)])
+        let response = try await pacer.send(mailbox: "a", cost: 1, { try await recovering.send("a") }, failure: Self.failure)
+        #expect(response.status == 200)
+        let sent = await recovering.sent
+        #expect(sent.count == 3)
+        #expect(sent[1].at - sent[0].at >= .milliseconds(50))
+        #expect(sent[2].at - sent[1].at >= .milliseconds(100))
+        let failing = Transport([(503, nil), (503, nil), (503, nil), (200, nil)])
+        await #expect {
+            _ = try await pacer.send(mailbox: "b", cost: 1, { try await failing.send("b") }, failure: Self.failure)
+        } throws: { error in
+            if case .transient = error as? ProviderFailure { return true }
+            return false
+        }
+        #expect(await failing.sent.count == 3)
+    }
+
     @Test("a long Retry-After, or too many throttles in a row, is left to the scheduler as throttled")
     func parks() async throws {
         let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 3), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
@@ -142,7 +163,9 @@ struct MailboxPacerTests {
     @Test("every request is counted by provider and outcome, retried throttles and failures included")
     func countsOutcomes() async throws {
         let metrics = TestMetrics()
-        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "graph", factory: metrics))
+        // One send per server error here (no retry), so each request is one outcome.
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, transientAttempts: 1), gate: LocalRetryGate(),
+                                 metrics: ProviderRequestMetrics(provider: "graph", factory: metrics))
         let transport = Transport([(429, "0.01"), (200, nil), (503, nil), (403, nil)])
         _ = try await pacer.send(mailbox: "a", cost: 1, { try await transport.send("a") }, failure: Self.failure)
         for expected in [ProviderFailure.transient("test: HTTP 503"), .permissionLost("test: HTTP 403")] {
