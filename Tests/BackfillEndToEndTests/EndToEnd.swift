@@ -161,6 +161,32 @@ struct EndToEnd: Sendable {
         return (entries.count, throttled)
     }
 
+    /// Requests the simulator saw inside a Retry-After that did not race the refusal. The client sends up to 4
+    /// requests of a mailbox at once, so up to 3 others of a refused request's burst can be on the wire (or
+    /// decided) before its 429 reaches the client; they arrive within moments of it. Any other early request,
+    /// or one arriving later than `raceWindow` after the refusal, was sent past a gate the client knew of.
+    func earlyRequestsNotRaced(_ address: String, raceWindow: Int = 30) async throws -> [String] {
+        let object = try await control("GET", "journal?mailbox=\(address)")
+        let entries = try #require(object["value"] as? [[String: Any]])
+        var racedPerRefusal: [Int: Int] = [:]
+        var late: [String] = []
+        for (index, entry) in entries.enumerated() where entry["beforeRetryAfter"] as? Bool == true {
+            let time = entry["timeMs"] as? Int ?? 0
+            let refusal = entries[..<index].last { prior in
+                [429, 503].contains(prior["status"] as? Int ?? 0)
+                    && (prior["timeMs"] as? Int ?? 0) + (prior["durationMs"] as? Int ?? 0) <= time
+            }
+            let route = entry["route"] as? String ?? "?"
+            guard let refusal, let sequence = refusal["sequence"] as? Int else { late.append("\(route): no refusal before it"); continue }
+            let gap = time - (refusal["timeMs"] as? Int ?? 0) - (refusal["durationMs"] as? Int ?? 0)
+            racedPerRefusal[sequence, default: 0] += 1
+            if gap > raceWindow || racedPerRefusal[sequence, default: 0] > 3 {
+                late.append("\(route) \(gap) ms after a \(refusal["status"] ?? "?") on \(refusal["route"] ?? "?")")
+            }
+        }
+        return late
+    }
+
     func setKnobs(_ knobs: [String: Any]) async throws {
         _ = try await control("PATCH", "knobs", body: knobs)
     }
