@@ -28,6 +28,9 @@ public struct BackfillApp: Sendable {
     public let directory: RedisConnectionDirectory
     public let provider: any MailProvider
     public let store: any MessageStore
+    /// Keeps push channels: opened when a mailbox connects, renewed by the tick. Nil without a public URL
+    /// or without a provider that syncs in real time.
+    public let keeper: SubscriptionKeeper?
     let readiness: ReadinessCheck
     let registry: PrometheusCollectorRegistry
     let console: ConsoleFiles
@@ -52,10 +55,23 @@ public struct BackfillApp: Sendable {
         self.registry = registry
         self.logger = logger
         self.console = try ConsoleFiles()
-        self.provider = try makeProvider(ProviderEnvironment(
+        let provider = try makeProvider(ProviderEnvironment(
             directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler),
             retryGate: RedisRetryGate(scheduler: scheduler), logger: logger
         ))
+        self.provider = provider
+        if let channels = configuration.pushChannels, let realtime = provider as? any RealtimeSync {
+            self.keeper = SubscriptionKeeper(
+                directory: directory, scheduler: scheduler, realtime: realtime, publicURL: channels.publicURL,
+                gmailTopic: channels.gmailTopic, logger: logger
+            )
+        } else {
+            self.keeper = nil
+        }
+    }
+
+    var connector: MailboxConnector {
+        MailboxConnector(directory: directory, scheduler: scheduler, keeper: keeper, logger: logger)
     }
 
     /// The HTTP routes. `routes` adds more (the OAuth connect flow) before the API's catch-all errors.
@@ -70,7 +86,8 @@ public struct BackfillApp: Sendable {
         WebhookRoutes(directory: directory, scheduler: scheduler, body: body, logger: logger).register(on: router)
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
-        ConnectionRoutes(reader: reader, scheduler: scheduler, store: store, body: body, logger: logger).register(on: api)
+        ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger)
+            .register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger
@@ -80,8 +97,8 @@ public struct BackfillApp: Sendable {
         return router
     }
 
-    /// The services to run in one `ServiceGroup`: workers, promoter, auditor, the periodic tick (with
-    /// `tickHooks`, e.g. subscription renewal) and the HTTP server. They are ordered so that a graceful
+    /// The services to run in one `ServiceGroup`: workers, promoter, auditor, the periodic tick (with the
+    /// keeper's renewals and `tickHooks`) and the HTTP server. They are ordered so that a graceful
     /// shutdown stops the HTTP server first and the workers last. `onListening` gets the bound address
     /// (useful with port 0).
     public func services(
@@ -101,7 +118,7 @@ public struct BackfillApp: Sendable {
             WorkerPool(scheduler: scheduler, provider: provider, store: store, realtime: provider as? any RealtimeSync, logger: logger),
             Promoter(scheduler: scheduler, logger: logger),
             Auditor(scheduler: scheduler, logger: logger),
-            PeriodicTick(scheduler: scheduler, hooks: tickHooks, logger: logger),
+            PeriodicTick(scheduler: scheduler, hooks: (keeper.map { [$0.renewAll] } ?? []) + tickHooks, logger: logger),
             http,
         ]
     }
@@ -111,10 +128,26 @@ public struct BackfillApp: Sendable {
 public struct BackfillAppConfiguration: Sendable {
     public var server: ServerConfiguration
     public var scheduler: SchedulerConfiguration
+    /// Where providers send notifications; nil: no push channels (tests of the API alone).
+    public var pushChannels: PushChannelSettings?
 
-    public init(server: ServerConfiguration, scheduler: SchedulerConfiguration) {
+    public init(server: ServerConfiguration, scheduler: SchedulerConfiguration, pushChannels: PushChannelSettings? = nil) {
         self.server = server
         self.scheduler = scheduler
+        self.pushChannels = pushChannels
+    }
+}
+
+/// Where providers reach this service with notifications.
+public struct PushChannelSettings: Sendable {
+    /// The service's public URL, e.g. https://backfill.example.com (Graph posts to `/webhooks/graph` under it).
+    public var publicURL: String
+    /// The Pub/Sub topic Gmail watches publish to; empty: no Gmail watch (the tick catches up instead).
+    public var gmailTopic: String
+
+    public init(publicURL: String, gmailTopic: String) {
+        self.publicURL = publicURL
+        self.gmailTopic = gmailTopic
     }
 }
 

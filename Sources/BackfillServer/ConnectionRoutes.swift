@@ -8,11 +8,11 @@ import Logging
 struct ConnectionRoutes: Sendable {
     let reader: ConnectionReader
     let scheduler: Scheduler
+    let connector: MailboxConnector
     let store: any MessageStore
     let body: RequestBodyReader
     let logger: Logger
 
-    var connector: MailboxConnector { MailboxConnector(directory: directory, scheduler: scheduler, logger: logger) }
     var directory: RedisConnectionDirectory { reader.directory }
 
     func register(on group: RouterGroup<BasicRequestContext>) {

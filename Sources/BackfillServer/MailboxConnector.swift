@@ -4,10 +4,12 @@ import Logging
 
 /// Connects a mailbox, by tokens posted to the API or through the OAuth flow, and does what a reconnect
 /// promises: shared mailboxes waiting on this one go on, and a backfill that failed for want of a valid
-/// sign-in (token expired, permission lost) is retried.
+/// sign-in (token expired, permission lost) is retried. Either way the mailbox's push channel is opened
+/// at once (not at the next hourly tick), so real-time sync starts with the connection.
 struct MailboxConnector: Sendable {
     let directory: RedisConnectionDirectory
     let scheduler: Scheduler
+    let keeper: SubscriptionKeeper?
     let logger: Logger
 
     func connect(
@@ -18,6 +20,7 @@ struct MailboxConnector: Sendable {
         )
         var logger = logger
         logger[metadataKey: "connection"] = "\(connection.id)"
+        await keeper?.open(connection)
         guard reconnected else {
             logger.info("mailbox connected", metadata: ["provider": "\(provider.rawValue)"])
             return (connection, false)

@@ -38,7 +38,7 @@ public struct OAuthConnect: Sendable {
         self.stateLifetime = stateLifetime
         self.redis = app.scheduler.redis
         self.keys = app.scheduler.keys
-        self.connector = MailboxConnector(directory: app.directory, scheduler: app.scheduler, logger: app.logger)
+        self.connector = app.connector
         self.logger = app.logger
     }
 

@@ -85,6 +85,19 @@ public struct SubscriptionKeeper: Sendable {
         }
     }
 
+    /// Opens a newly connected (or reconnected) mailbox's push channel, then has a worker catch up once:
+    /// that takes the real-time cursor now, so mail from the connection on is delivered even before a
+    /// backfill starts (or with `skip`). Failures are logged; the tick tries again.
+    public func open(_ connection: Connection) async {
+        await ensure(connection)
+        do {
+            _ = try await directory.markDirty(connection.id)
+            try await scheduler.nudge([connection.id])
+        } catch {
+            logger.warning("could not queue the first catch-up", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+        }
+    }
+
     /// Whether the connection needs a catch-up or a nudge, given its push channel. Failures are logged and
     /// count as nothing to do, so one broken mailbox does not stop the others.
     func poke(_ connection: Connection, channel: PushChannel) async -> Poke? {

@@ -130,24 +130,21 @@ struct ServeCommand: AsyncParsableCommand {
     ) async throws {
         let store = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
         let app = try BackfillApp(
-            configuration: BackfillAppConfiguration(server: settings.server, scheduler: settings.scheduler),
+            configuration: BackfillAppConfiguration(
+                server: settings.server, scheduler: settings.scheduler,
+                pushChannels: PushChannelSettings(
+                    publicURL: settings.publicURL, gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? ""
+                )
+            ),
             redis: redis, store: store, sealer: sealer,
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
         )
         try await started(app, logger)
-        var tickHooks: [PeriodicTick.Hook] = []
-        if let realtime = app.provider as? any RealtimeSync {
-            let keeper = SubscriptionKeeper(
-                directory: app.directory, scheduler: app.scheduler, realtime: realtime, publicURL: settings.publicURL,
-                gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? "", logger: logger
-            )
-            tickHooks.append(keeper.renewAll)
-        }
         // The connect flow's token and profile requests get their own client, shut down with the group.
         let oauthHTTP = HTTPClient(logger: logger)
         let oauth = OAuthConnect(app: app, endpoints: ProviderWiring.endpoints(settings), publicURL: settings.publicURL, http: oauthHTTP)
-        let services = app.services(routes: oauth.register, tickHooks: tickHooks, onListening: { address in
+        let services = app.services(routes: oauth.register, onListening: { address in
             logger.info("listening", metadata: ["address": "\(address)", "publicURL": "\(settings.publicURL)"])
         })
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

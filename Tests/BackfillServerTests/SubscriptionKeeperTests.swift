@@ -52,10 +52,37 @@ struct SubscriptionKeeperTests {
     }
 }
 
+extension SubscriptionKeeperTests {
+    @Test("connecting a mailbox opens its push channel at once and queues one catch-up, which takes the real-time cursor")
+    func opensOnConnect() async throws {
+        try await ServerHarness.with { server in
+            _ = try await server.scheduler.redis.send(["DEL", server.scheduler.keys.nudges, server.scheduler.keys.nudged])
+            let realtime = ScriptedSubscriptions(failing: [], creating: [])
+            let keeper = SubscriptionKeeper(
+                directory: server.directory, scheduler: server.scheduler, realtime: realtime, publicURL: server.baseURL,
+                gmailTopic: "", logger: Logger(label: "test.keeper")
+            )
+            let connector = MailboxConnector(directory: server.directory, scheduler: server.scheduler, keeper: keeper,
+                                             logger: Logger(label: "test.connector"))
+            let credentials = OAuthCredentials(accessToken: "at", refreshToken: "rt", expiresAt: Date().addingTimeInterval(3600))
+            let (connection, reconnected) = try await connector.connect(provider: .graph, address: "new@acme.com", credentials: credentials)
+            #expect(!reconnected)
+            #expect(realtime.ensured.withLock { $0 } == [connection.id])
+            #expect(try await server.directory.dirtyCount(connection.id) == 1)
+            #expect(try await server.nudged() == [connection.id])
+            // A reconnect opens it again (a lapsed channel is made anew, a live one left as it is).
+            _ = try await connector.connect(provider: .graph, address: "new@acme.com", credentials: credentials)
+            #expect(realtime.ensured.withLock { $0 } == [connection.id, connection.id])
+        }
+    }
+}
+
 /// Subscriptions whose outcome the test picks per connection: failing, created once (then live), or live.
 final class ScriptedSubscriptions: RealtimeSync, Sendable {
     let failing: Set<String>
     private let toCreate: Mutex<Set<String>>
+    /// Every connection a subscription was asked for, in order.
+    let ensured = Mutex<[String]>([])
 
     init(failing: Set<String>, creating: Set<String>) {
         self.failing = failing
@@ -67,6 +94,7 @@ final class ScriptedSubscriptions: RealtimeSync, Sendable {
     }
 
     func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws -> SubscriptionStatus {
+        ensured.withLock { $0.append(connectionId) }
         if failing.contains(connectionId) { throw ProviderFailure.transient("subscription validation failed") }
         let created = toCreate.withLock { $0.remove(connectionId) != nil }
         return SubscriptionStatus(id: "sub-\(connectionId)", expiresAt: Date().addingTimeInterval(3600), changed: created, created: created)
