@@ -220,8 +220,11 @@ public struct GmailProvider: MailProvider {
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if body != nil { headers.replace("Content-Type", "application/json") }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
+        let pacer = pacer
         return try await pacer.send(mailbox: mailbox.connectionId, cost: Self.quotaUnits(route)) { [api] in
-            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner) {
+                try await pacer.waitForGate(mailbox: mailbox.connectionId)
+            }
         } failure: { response in
             (200..<300).contains(response.status) || allowing.contains(response.status)
                 ? nil : GmailErrorClassifier.failure(for: response, route: route, now: clock.now())

@@ -248,8 +248,11 @@ public struct GraphProvider: MailProvider {
         ]
         for (name, value) in extraHeaders { headers.replace(name, value) }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
+        let pacer = pacer
         return try await pacer.send(mailbox: mailbox.connectionId, cost: 1) { [api] in
-            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner)
+            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner) {
+                try await pacer.waitForGate(mailbox: mailbox.connectionId)
+            }
         } failure: { response in
             (200..<300).contains(response.status) ? nil : GraphErrorClassifier.failure(for: response, route: route, now: clock.now())
         }

@@ -116,6 +116,19 @@ actor MailboxPacer {
         }
     }
 
+    /// Waits out the mailbox's gate for a request that already holds its place (sent again after a token
+    /// refresh); a wait longer than a short one throws `throttled` for the scheduler to park.
+    func waitForGate(mailbox: String) async throws {
+        while true {
+            try Task.checkCancellation()
+            var wait = try await gate.remaining(mailbox: mailbox)
+            if let closedUntil = mailboxes[mailbox]?.closedUntil { wait = max(wait, closedUntil - clock.now) }
+            guard wait > .zero else { return }
+            guard wait <= policy.longestInlineWait else { throw ProviderFailure.throttled(retryAfter: wait) }
+            try await clock.sleep(for: wait)
+        }
+    }
+
     /// Waits until the mailbox may send, then takes one of its places in flight and its quota units.
     private func admit(_ mailbox: String, cost: Int) async throws {
         var reserved = false

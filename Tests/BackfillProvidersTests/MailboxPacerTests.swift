@@ -54,6 +54,28 @@ struct MailboxPacerTests {
         #expect(sent[3].at - started < .milliseconds(300) + (sent[2].at - started), "mailbox b waited on a's gate")
     }
 
+    @Test("a request sent again after a token refresh waits out a throttle answered meanwhile, or parks on a long one")
+    func resendWaitsForGate() async throws {
+        let pacer = MailboxPacer(.init(maxConcurrent: 4, unitsPerMinute: nil, attempts: 1), gate: LocalRetryGate(), metrics: ProviderRequestMetrics(provider: "test"))
+        #expect(try await ContinuousClock().measure { try await pacer.waitForGate(mailbox: "a") } < .milliseconds(50))
+        // Another request of the mailbox is throttled for 0.3 s (one attempt: the throttle is handed back).
+        let short = Transport([(429, "0.3")])
+        await #expect(throws: ProviderFailure.self) {
+            try await pacer.send(mailbox: "a", cost: 1, { try await short.send("a") }, failure: Self.failure)
+        }
+        #expect(try await ContinuousClock().measure { try await pacer.waitForGate(mailbox: "a") } >= .milliseconds(250))
+        let long = Transport([(429, "30")])
+        await #expect(throws: ProviderFailure.self) {
+            try await pacer.send(mailbox: "b", cost: 1, { try await long.send("b") }, failure: Self.failure)
+        }
+        await #expect {
+            try await pacer.waitForGate(mailbox: "b")
+        } throws: { error in
+            guard case .throttled(let retryAfter?) = error as? ProviderFailure else { return false }
+            return retryAfter > .seconds(29)
+        }
+    }
+
     @Test("a server error is sent again after a short backoff, up to the attempts, then fails as transient")
     func serverErrors() async throws {
         let policy = MailboxPacer.Policy(maxConcurrent: 4, unitsPerMinute: nil, transientAttempts: 3, transientWait: .milliseconds(50))
