@@ -7,8 +7,9 @@ extension GmailProvider: RealtimeSync {
     static let watchLifetime: TimeInterval = 7 * 24 * 3600
 
     /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
-    /// and stores them, then saves the response's `historyId`. A 404 (expired id) takes the profile's
-    /// current id. Mail from before the cursor was taken (`gapSince`) is listed by date once.
+    /// and stores them, then saves the response's `historyId`. Mail from before the cursor was taken
+    /// (`gapSince`) is listed by date once. A 404 (expired id) takes the profile's current id and lists by
+    /// date what came since the last catch-up (`ResyncPoint`), so an expired cursor leaves no gap.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
         let state = try await directory.syncState(for: connectionId)
@@ -18,6 +19,9 @@ extension GmailProvider: RealtimeSync {
             return CatchUpResult(inserted: 0, resyncNeeded: false)
         }
         let route = "gmail GET history.list"
+        let started = clock.now()
+        var gapSince = state[SyncKey.gapSince].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        var resyncNeeded = false
         var added: [String: FolderKind] = [:]
         var order: [String] = []
         var pageToken: String?
@@ -25,9 +29,12 @@ extension GmailProvider: RealtimeSync {
         repeat {
             let response = try await send(mailbox, url: mailbox.history(since: stored, pageToken: pageToken), route: route, allowing: [404])
             if response.status == 404 {
-                let fresh = try await currentHistoryId(mailbox)
-                try await directory.updateSyncState([SyncKey.historyId: fresh], for: connectionId)
-                return CatchUpResult(inserted: 0, resyncNeeded: true)
+                // Expired: a fresh cursor first, then the time since the last catch-up listed by date below.
+                latest = try await currentHistoryId(mailbox)
+                let resyncFrom = ResyncPoint.start(syncedAt: state[SyncKey.syncedAt], now: started)
+                gapSince = min(gapSince ?? resyncFrom, resyncFrom)
+                resyncNeeded = true
+                break
             }
             let page = try ResponseDecoding.decode(HistoryPage.self, from: response.body, route: route)
             for record in page.history ?? [] {
@@ -45,7 +52,6 @@ extension GmailProvider: RealtimeSync {
         } while pageToken != nil
 
         // The gap is listed after the history, so mail that came in between is in one or the other (or both).
-        let gapSince = state[SyncKey.gapSince].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
         var gapIds = Set<String>()
         if let gapSince {
             let window = DateWindow(start: gapSince, end: clock.now().addingTimeInterval(86_400))
@@ -75,8 +81,10 @@ extension GmailProvider: RealtimeSync {
             return message.stored(connectionId: connectionId, folder: folder, source: .realtime)
         }
         let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
-        try await directory.updateSyncState([SyncKey.historyId: latest, SyncKey.gapSince: ""], for: connectionId)
-        return CatchUpResult(inserted: inserted, resyncNeeded: false)
+        try await directory.updateSyncState(
+            [SyncKey.historyId: latest, SyncKey.gapSince: "", SyncKey.syncedAt: ResyncPoint.encode(started)], for: connectionId
+        )
+        return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded)
     }
 
     /// Calls `users.watch` on INBOX and SENT with `notificationURL` as the Pub/Sub topic, unless the

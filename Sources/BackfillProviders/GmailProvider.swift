@@ -17,6 +17,8 @@ public struct GmailProvider: MailProvider {
         /// Ms since 1970: mail received from then on predates the history cursor (it came between the backfill
         /// window's end and the cursor's taking); the next catch-up lists it by date, then removes this.
         static let gapSince = "gmail.gapSince"
+        /// Ms since 1970: when the last completed catch-up began (or the cursor was taken); see `ResyncPoint`.
+        static let syncedAt = "gmail.syncedAt"
     }
 
     /// A mailbox has 4 request slots across all instances (`RequestSlots`): more fetches in flight would
@@ -143,8 +145,9 @@ public struct GmailProvider: MailProvider {
     func ensureHistoryCursor(_ mailbox: GmailMailbox, gapSince: Date? = nil) async throws {
         let state = try await directory.syncState(for: mailbox.connectionId)
         guard (state[SyncKey.historyId] ?? "").isEmpty else { return }
-        var changes = [SyncKey.historyId: try await currentHistoryId(mailbox)]
-        if let gapSince { changes[SyncKey.gapSince] = String(Int64(gapSince.timeIntervalSince1970 * 1000)) }
+        let taken = clock.now()
+        var changes = [SyncKey.historyId: try await currentHistoryId(mailbox), SyncKey.syncedAt: ResyncPoint.encode(gapSince ?? taken)]
+        if let gapSince { changes[SyncKey.gapSince] = ResyncPoint.encode(gapSince) }
         try await directory.updateSyncState(changes, for: mailbox.connectionId)
     }
 

@@ -10,7 +10,7 @@ extension GraphProvider: RealtimeSync {
 
     /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`, stores the round's
     /// messages, then saves the new link. A dead link (410 / SyncStateNotFound) is replaced by a fresh round
-    /// starting now, and reported.
+    /// from the last catch-up (`ResyncPoint`), run at once, so an expired cursor leaves no gap; it is reported.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
         guard let folders = try await storedFolders(connectionId) else {
@@ -18,21 +18,23 @@ extension GraphProvider: RealtimeSync {
             return CatchUpResult(inserted: 0, resyncNeeded: false)
         }
         let state = try await directory.syncState(for: connectionId)
+        let started = clock.now()
         var inserted = 0
         var resyncNeeded = false
         for folder in folders {
             let start = state[SyncKey.delta(folder.id)].flatMap { $0.isEmpty ? nil : $0 }
+            var round: (messages: [StoredMessage], deltaLink: String)
             do {
-                let round = try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: clock.now()))
-                if !round.messages.isEmpty { inserted += try await store.insert(round.messages) }
-                try await directory.updateSyncState([SyncKey.delta(folder.id): round.deltaLink], for: connectionId)
+                round = try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: started))
             } catch ProviderFailure.cursorExpired {
                 resyncNeeded = true
-                try await directory.updateSyncState(
-                    [SyncKey.delta(folder.id): mailbox.delta(in: folder.id, since: clock.now())], for: connectionId
-                )
+                let resyncFrom = ResyncPoint.start(syncedAt: state[SyncKey.syncedAt], now: started)
+                round = try await deltaRound(mailbox, folder: folder, from: mailbox.delta(in: folder.id, since: resyncFrom))
             }
+            if !round.messages.isEmpty { inserted += try await store.insert(round.messages) }
+            try await directory.updateSyncState([SyncKey.delta(folder.id): round.deltaLink], for: connectionId)
         }
+        try await directory.updateSyncState([SyncKey.syncedAt: ResyncPoint.encode(started)], for: connectionId)
         return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded)
     }
 

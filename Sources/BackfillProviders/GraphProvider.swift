@@ -10,6 +10,8 @@ public struct GraphProvider: MailProvider {
         static let folders = "graph.folders"
         static func delta(_ folderId: String) -> String { "graph.delta.\(folderId)" }
         static let subscriptionId = "graph.subscriptionId"
+        /// Ms since 1970: when the last completed catch-up began (or the cursors were first taken); see `ResyncPoint`.
+        static let syncedAt = "graph.syncedAt"
         static let subscriptionExpiresAt = "graph.subscriptionExpiresAt"
     }
 
@@ -231,6 +233,7 @@ public struct GraphProvider: MailProvider {
         for folder in folders where (state[SyncKey.delta(folder.id)] ?? "").isEmpty {
             changes[SyncKey.delta(folder.id)] = mailbox.delta(in: folder.id, since: since)
         }
+        if (state[SyncKey.syncedAt] ?? "").isEmpty { changes[SyncKey.syncedAt] = ResyncPoint.encode(since) }
         try await directory.updateSyncState(changes, for: mailbox.connectionId)
     }
 

@@ -106,7 +106,7 @@ struct Worker: Sendable {
             metrics.realtimeMessages.increment(by: result.inserted)
             logger.debug("caught up", metadata: ["inserted": "\(result.inserted)", "notifications": "\(dirty)"])
             if result.resyncNeeded {
-                logger.warning("real-time cursor had expired; a fresh one was taken (mail in the gap needs a reset)")
+                logger.notice("real-time cursor had expired; caught up from the last sync by date with a fresh one")
             }
             if try await !scheduler.clearDirty(lease, seen: dirty) {
                 logger.notice("lease lost during the catch-up; its holder catches up again")

@@ -238,6 +238,30 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("an expired real-time cursor is replaced and the mail since the last catch-up delivered: no gap", arguments: [
+        ("graph-1", SimulatorHarness.graphUser), ("gmail-1", SimulatorHarness.gmailUser),
+    ])
+    func expiredCursorLeavesNoGap(connectionId: String, address: String) async throws {
+        try await SimulatorHarness.run { sim in
+            let provider: any MailProvider & RealtimeSync = connectionId == "graph-1" ? sim.graph : sim.gmail
+            try await provider.finish(sim.job(connectionId))  // takes the real-time cursor
+            let store = MemoryMessageStore()
+            #expect(try await provider.catchUp(connectionId: connectionId, into: store).inserted == 0)
+            let injected = try await sim.control("POST", "mailboxes/\(address)/inject", body: ["count": 3])
+            let ids = Set(try #require(injected["ids"] as? [String]))
+            // The provider forgets the cursor (Graph 410 SyncStateNotFound, Gmail history 404).
+            _ = try await sim.control("POST", "cursors/expire", body: ["mailbox": address])
+            let result = try await provider.catchUp(connectionId: connectionId, into: store)
+            #expect(result.resyncNeeded)
+            #expect(ids.isSubset(of: await store.ids))
+            // The fresh cursor holds: nothing comes twice, and new mail comes through it.
+            #expect(try await provider.catchUp(connectionId: connectionId, into: store) == CatchUpResult(inserted: 0, resyncNeeded: false))
+            let later = try await sim.control("POST", "mailboxes/\(address)/inject", body: ["count": 1])
+            #expect(try await provider.catchUp(connectionId: connectionId, into: store) == CatchUpResult(inserted: 1, resyncNeeded: false))
+            #expect(Set(try #require(later["ids"] as? [String])).isSubset(of: await store.ids))
+        }
+    }
+
     @Test("an expired Graph access token is refreshed and the rotated refresh token saved")
     func graphRefresh() async throws {
         try await SimulatorHarness.run { sim in
