@@ -7,6 +7,10 @@ extension GraphProvider: RealtimeSync {
     static let subscriptionLifetime: TimeInterval = 10_000 * 60
     /// Renewed when less than this is left.
     static let renewalMargin: TimeInterval = 24 * 3600
+    /// The sync-state field where the webhook records the last lifecycle event Graph sent for a subscription.
+    public static let lifecycleSyncKey = "graph.lifecycle"
+    /// Lifecycle events after which the subscription no longer delivers until it is made anew.
+    public static let lapsingLifecycleEvents: Set<String> = ["subscriptionRemoved", "reauthorizationRequired"]
 
     /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`, stores the round's
     /// messages, then saves the new link. A dead link (410 / SyncStateNotFound) is replaced by a fresh round
@@ -45,7 +49,9 @@ extension GraphProvider: RealtimeSync {
         let state = try await directory.syncState(for: connectionId)
         let now = clock.now()
         let expiresAt = now.addingTimeInterval(Self.subscriptionLifetime)
-        if let id = state[SyncKey.subscriptionId], !id.isEmpty {
+        // Graph said the subscription was removed or must be authorized again: make a new one.
+        let lapsed = Self.lapsingLifecycleEvents.contains(state[Self.lifecycleSyncKey] ?? "")
+        if let id = state[SyncKey.subscriptionId], !id.isEmpty, !lapsed {
             let current = state[SyncKey.subscriptionExpiresAt].flatMap(GraphDate.parse)
             if let current, current.timeIntervalSince(now) > Self.renewalMargin {
                 return SubscriptionStatus(id: id, expiresAt: current, changed: false)
@@ -63,7 +69,8 @@ extension GraphProvider: RealtimeSync {
             }
         }
         let request = SubscriptionRequest(
-            changeType: "created", notificationUrl: notificationURL, resource: mailbox.subscriptionResource,
+            changeType: "created", notificationUrl: notificationURL, lifecycleNotificationUrl: notificationURL,
+            resource: mailbox.subscriptionResource,
             expirationDateTime: GraphDate.format(expiresAt), clientState: clientState
         )
         let response = try await send(
@@ -73,6 +80,7 @@ extension GraphProvider: RealtimeSync {
         let created = try ResponseDecoding.decode(CreatedSubscription.self, from: response.body, route: "graph POST subscriptions")
         let confirmedExpiry = created.expirationDateTime.flatMap(GraphDate.parse) ?? expiresAt
         try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, connectionId: connectionId)
+        if lapsed { try await directory.updateSyncState([Self.lifecycleSyncKey: ""], for: connectionId) }
         return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true, created: true)
     }
 
@@ -119,6 +127,8 @@ extension GraphProvider: RealtimeSync {
     private struct SubscriptionRequest: Encodable {
         var changeType: String
         var notificationUrl: String
+        /// Lifecycle events (`subscriptionRemoved`, `reauthorizationRequired`, `missed`) come to the same endpoint.
+        var lifecycleNotificationUrl: String
         var resource: String
         var expirationDateTime: String
         var clientState: String

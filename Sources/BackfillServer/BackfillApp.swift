@@ -83,7 +83,7 @@ public struct BackfillApp: Sendable {
         console.register(on: router)
         OperationsRoutes(scheduler: scheduler, directory: directory, readiness: readiness, registry: registry, logger: logger)
             .register(on: router)
-        WebhookRoutes(directory: directory, scheduler: scheduler, body: body, logger: logger).register(on: router)
+        WebhookRoutes(directory: directory, scheduler: scheduler, keeper: keeper, body: body, logger: logger).register(on: router)
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger)

@@ -1,4 +1,5 @@
 import BackfillCore
+import BackfillProviders
 import BackfillScheduler
 import Foundation
 import Hummingbird
@@ -10,11 +11,13 @@ import Logging
 struct WebhookRoutes: Sendable {
     /// The sync-state fields the Graph provider writes and these routes read.
     static let graphClientStateField = "graph.clientState"
-    static let graphLifecycleField = "graph.lifecycle"
+    static let graphLifecycleField = GraphProvider.lifecycleSyncKey
     static let lifecycleEvents: Set<String> = ["missed", "subscriptionRemoved", "reauthorizationRequired"]
 
     let directory: RedisConnectionDirectory
     let scheduler: Scheduler
+    /// Makes a subscription anew when Graph says it was removed or needs authorizing again.
+    let keeper: SubscriptionKeeper?
     let body: RequestBodyReader
     let logger: Logger
 
@@ -77,6 +80,9 @@ struct WebhookRoutes: Sendable {
                 guard Self.lifecycleEvents.contains(event) else { continue }
                 try await directory.updateSyncState([Self.graphLifecycleField: event], for: id)
                 logger.notice("graph lifecycle event", metadata: ["connection": "\(id)", "event": "\(event)"])
+                if GraphProvider.lapsingLifecycleEvents.contains(event), let keeper, let connection = try await directory.connection(id) {
+                    await keeper.ensure(connection)
+                }
             }
             if try await directory.markDirty(id) { woken.append(id) }
         }

@@ -262,6 +262,23 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a Graph subscription names a lifecycle URL, is kept while live, and is made anew after subscriptionRemoved")
+    func graphSubscriptionLifecycle() async throws {
+        try await SimulatorHarness.run { sim in
+            let url = "\(sim.server.controlBaseURL)/sink/graph"  // answers the validation handshake
+            let first = try await sim.graph.ensureSubscription(connectionId: "graph-1", notificationURL: url, clientState: "s")
+            #expect(first.created)
+            let again = try await sim.graph.ensureSubscription(connectionId: "graph-1", notificationURL: url, clientState: "s")
+            #expect(again.id == first.id && !again.changed)
+            // Graph removes it and says so at the lifecycle URL (refused when the subscription named none).
+            _ = try await sim.control("POST", "subscriptions/\(first.id)/lifecycle", body: ["event": "subscriptionRemoved"])
+            await sim.directory.updateSyncState([GraphProvider.lifecycleSyncKey: "subscriptionRemoved"], for: "graph-1")
+            let renewed = try await sim.graph.ensureSubscription(connectionId: "graph-1", notificationURL: url, clientState: "s")
+            #expect(renewed.created && renewed.id != first.id)
+            #expect(await sim.directory.syncState(for: "graph-1")[GraphProvider.lifecycleSyncKey] == nil)
+        }
+    }
+
     @Test("an expired Graph access token is refreshed and the rotated refresh token saved")
     func graphRefresh() async throws {
         try await SimulatorHarness.run { sim in
