@@ -20,8 +20,22 @@ struct TLSTestServer: Sendable {
         guard await generate.exit() == 0 else { throw TLSTestServerError.openSSLFailed("req") }
 
         let server = try start(["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"])
-        defer { server.process.terminate() }
-        // s_server prints "ACCEPT 127.0.0.1:PORT" once it listens.
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await serve(server, body))
+        } catch {
+            outcome = .failure(error)
+        }
+        // SIGKILL and wait: a server merely sent SIGTERM outlived the test run (left behind, reparented to init).
+        kill(server.process.processIdentifier, SIGKILL)
+        _ = await server.exit()
+        return try outcome.get()
+    }
+
+    /// Runs `body` once s_server says it listens ("ACCEPT 127.0.0.1:PORT").
+    private static func serve<T: Sendable>(
+        _ server: RunningProcess, _ body: @Sendable (TLSTestServer) async throws -> T
+    ) async throws -> T {
         var output = ""
         for await chunk in server.output {
             output += chunk
