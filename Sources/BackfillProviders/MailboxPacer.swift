@@ -116,8 +116,9 @@ actor MailboxPacer {
         }
     }
 
-    /// Waits out the mailbox's gate for a request that already holds its place (sent again after a token
-    /// refresh); a wait longer than a short one throws `throttled` for the scheduler to park.
+    /// Waits out the mailbox's gate for a request that already holds its place, right before it goes out
+    /// (after its slot and token, and again before a resend after a token refresh): a throttle answered to
+    /// another request meanwhile holds it too. A wait longer than a short one throws `throttled`.
     func waitForGate(mailbox: String) async throws {
         while true {
             try Task.checkCancellation()

@@ -8,10 +8,13 @@ struct ProviderTransport: Sendable {
     let http: HTTPClient
     let slots: any RequestSlots
 
-    /// Sends inside one of the mailbox's request slots.
-    func send(_ request: HTTPRequest, mailbox: String, route: String) async throws -> HTTPResponse {
+    /// Sends inside one of the mailbox's request slots, after `beforeSend` (which may wait or throw).
+    func send(
+        _ request: HTTPRequest, mailbox: String, route: String, beforeSend: @Sendable () async throws -> Void = {}
+    ) async throws -> HTTPResponse {
         try await slots.withSlot(mailbox: mailbox) {
-            try await send(request, route: route)
+            try await beforeSend()
+            return try await send(request, route: route)
         }
     }
 
