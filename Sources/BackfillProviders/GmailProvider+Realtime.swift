@@ -55,20 +55,10 @@ extension GmailProvider: RealtimeSync {
         var gapIds = Set<String>()
         if let gapSince {
             let window = DateWindow(start: gapSince, end: clock.now().addingTimeInterval(86_400))
-            for label in GmailCursor.labels {
-                var pageToken: String?
-                repeat {
-                    let page: GmailMessageList = try await get(
-                        mailbox, url: mailbox.list(label: label, window: window, pageToken: pageToken, pageSize: 500),
-                        route: "gmail GET messages.list"
-                    )
-                    for id in (page.messages ?? []).map(\.id) where added[id] == nil {
-                        added[id] = label == "INBOX" ? .inbox : .sent
-                        order.append(id)
-                        gapIds.insert(id)
-                    }
-                    pageToken = page.nextPageToken
-                } while pageToken != nil
+            for (id, label) in try await listedIds(mailbox, window: window) where added[id] == nil {
+                added[id] = label == "INBOX" ? .inbox : .sent
+                order.append(id)
+                gapIds.insert(id)
             }
         }
         let messages = try await messages(order, in: mailbox).messages.compactMap { message -> StoredMessage? in

@@ -69,19 +69,26 @@ public struct GmailProvider: MailProvider {
     public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
         let mailbox = try await mailbox(job.connectionId)
         try await ensureHistoryCursor(mailbox, gapSince: job.window.end)
-        var ids = Set<String>()
+        let ids = try await listedIds(mailbox, window: job.window).map(\.id)
+        return BackfillPreparation(estimatedTotal: Set(ids).count)
+    }
+
+    /// Every id INBOX then SENT list in `window` (by `after:`/`before:`, whole seconds), with its label,
+    /// newest first per label; an id in both comes twice.
+    func listedIds(_ mailbox: GmailMailbox, window: DateWindow) async throws -> [(id: String, label: String)] {
+        var ids: [(id: String, label: String)] = []
         for label in GmailCursor.labels {
             var pageToken: String?
             repeat {
                 let page: GmailMessageList = try await get(
-                    mailbox, url: mailbox.list(label: label, window: job.window, pageToken: pageToken, pageSize: 500),
+                    mailbox, url: mailbox.list(label: label, window: window, pageToken: pageToken, pageSize: 500),
                     route: "gmail GET messages.list"
                 )
-                ids.formUnion((page.messages ?? []).map(\.id))
+                ids += (page.messages ?? []).map { ($0.id, label) }
                 pageToken = page.nextPageToken
             } while pageToken != nil
         }
-        return BackfillPreparation(estimatedTotal: ids.count)
+        return ids
     }
 
     public func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage {

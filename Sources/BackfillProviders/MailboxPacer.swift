@@ -122,12 +122,19 @@ actor MailboxPacer {
     func waitForGate(mailbox: String) async throws {
         while true {
             try Task.checkCancellation()
-            var wait = try await gate.remaining(mailbox: mailbox)
-            if let closedUntil = mailboxes[mailbox]?.closedUntil { wait = max(wait, closedUntil - clock.now) }
+            let wait = try await gateWait(mailbox)
             guard wait > .zero else { return }
             guard wait <= policy.longestInlineWait else { throw ProviderFailure.throttled(retryAfter: wait) }
             try await clock.sleep(for: wait)
         }
+    }
+
+    /// How long the mailbox must still wait: the shared gate, or this process's copy when a throttle was
+    /// seen here while the shared gate was being read.
+    private func gateWait(_ mailbox: String) async throws -> Duration {
+        let shared = try await gate.remaining(mailbox: mailbox)
+        guard let closedUntil = mailboxes[mailbox]?.closedUntil else { return shared }
+        return max(shared, closedUntil - clock.now)
     }
 
     /// Waits until the mailbox may send, then takes one of its places in flight and its quota units.
@@ -135,15 +142,13 @@ actor MailboxPacer {
         var reserved = false
         while true {
             try Task.checkCancellation()
-            var gateWait: Duration
+            let gateWait: Duration
             do {
-                gateWait = try await gate.remaining(mailbox: mailbox)
+                gateWait = try await self.gateWait(mailbox)
             } catch {
                 if reserved { release(mailbox) }
                 throw error
             }
-            // A throttle seen while the shared gate was being read counts too.
-            if let closedUntil = mailboxes[mailbox]?.closedUntil { gateWait = max(gateWait, closedUntil - clock.now) }
             if gateWait > .zero {
                 // A long wait is the scheduler's to make: it parks the backfill and gives up the lease.
                 if gateWait > policy.longestInlineWait {
