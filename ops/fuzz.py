@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import Failure, Stack, wait_until  # noqa: E402
+from stack import Failure, Stack, call, wait_until  # noqa: E402
 
 API_TOKEN = "fuzz-api-token-0123456789abcdef0123456789"  # 32+ characters, as a production token must be
 SCENARIO = {
@@ -150,7 +150,7 @@ def run(stack, options, started):
         try:
             for line in process.stdout:
                 log.write(line)
-            code = process.wait()
+            exit_code = process.wait()
         finally:
             if process.poll() is None:
                 process.terminate()
@@ -158,11 +158,28 @@ def run(stack, options, started):
     elapsed = time.monotonic() - fuzz_started
 
     alive = stack.serve.poll() is None
+    served_5xx = 0
+    if alive:
+        # What the requests reached, by route and status (the service's own counter), for the log and the summary.
+        _, metrics = call("GET", f"{stack.base}/metrics")
+        counts = {}
+        for route, status, value in re.findall(r'^backfill_http_requests_total\{route="([^"]*)",status="(\d+)"\} (\S+)$',
+                                             metrics.decode(errors="replace"), re.M):
+            counts[(route, status)] = counts.get((route, status), 0) + int(float(value))
+        with open(os.path.join(options.output, "statuses.txt"), "w") as file:
+            for (route, status), count in sorted(counts.items()):
+                file.write(f"{count:>7} {status} {route}\n")
+        by_class = {}
+        for (_, status), count in counts.items():
+            by_class[status[0] + "xx"] = by_class.get(status[0] + "xx", 0) + count
+        served_5xx = by_class.get("5xx", 0)
+        print("ops/fuzz: the service answered " + ", ".join(f"{count:,} × {name}" for name, count in sorted(by_class.items()))
+              + " (by route in statuses.txt)")
     internal = sum(1 for line in open(stack.serve_log, errors="replace") if "request failed" in line)
     summary = json.load(open(report)) if os.path.exists(report) else None
     if summary is None:
         print(open(log_path).read()[-4000:])
-        raise Failure(f"schemathesis wrote no report (exit {code}); see {log_path}")
+        raise Failure(f"schemathesis wrote no report (exit {exit_code}); see {log_path}")
     failures = summary.get("failures", [])
     server_errors = sum(group["count"] for group in failures if group["code"] in SERVER_ERROR_CHECKS)
     violations = sum(group["count"] for group in failures if group["code"] not in SERVER_ERROR_CHECKS)
@@ -171,14 +188,15 @@ def run(stack, options, started):
     operations = summary.get("operations") or {}
     print(f"ops/fuzz: {cases:,} test cases over {operations.get('tested', 0)} operations in {elapsed:.0f} s "
           f"(seed {options.seed}, up to {options.max_examples} examples per operation and phase)")
-    print(f"ops/fuzz: server errors: {server_errors} (the service logged {internal} internal errors); "
+    print(f"ops/fuzz: server errors: {server_errors} (the service counted {served_5xx} 5xx answers and logged {internal} "
+          f"internal errors); "
           f"spec violations: {violations}; errors running tests: {errors}; service "
           f"{'still running' if alive else f'EXITED with {stack.serve.returncode}'}")
     for group in failures:
         print(f"  {group['count']:>4} × {group['title']} [{group['code']}] in {', '.join(group['operations'][:6])}")
     for group in summary.get("errors", []):
         print(f"  {group['count']:>4} × error: {group['title']}")
-    if failures or errors or not alive or internal or code != 0:
+    if failures or errors or not alive or internal or served_5xx or exit_code != 0:
         print(f"ops/fuzz: FAILED; details in {log_path} (each failure with a curl line to reproduce it), "
               f"the service's log in {stack.serve_log}", file=sys.stderr)
         return 1
