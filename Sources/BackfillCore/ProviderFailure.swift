@@ -19,6 +19,10 @@ public enum ProviderFailure: Error, Sendable, Equatable {
     /// A shared mailbox's parent connection cannot lend its token; the argument names the parent's
     /// address for the card ("Waiting on personal@acme.com — reconnect it").
     case parentUnavailable(String)
+    /// Not the provider's: the message store cannot write (disk full, I/O error, database unreachable).
+    /// The page was not committed; the backfill waits with backoff and never fails for it, since nothing
+    /// about the mailbox is wrong. The operator frees space or brings the store back.
+    case storeUnavailable(String)
 
     /// Whether this is a throttle (the backfill is parked, not failed).
     public var isThrottle: Bool {
@@ -35,6 +39,7 @@ public enum ProviderFailure: Error, Sendable, Equatable {
         case .invalidResponse: .invalidResponse
         case .cursorExpired: .cursorExpired
         case .parentUnavailable: .waitingOnParent
+        case .storeUnavailable: .storeUnavailable
         }
     }
 
@@ -49,6 +54,7 @@ public enum ProviderFailure: Error, Sendable, Equatable {
         case .invalidResponse(let detail): "provider sent an invalid response (\(detail))"
         case .cursorExpired(let detail): "sync cursor expired; catching up (\(detail))"
         case .parentUnavailable(let parent): "Waiting on \(parent) — reconnect it"
+        case .storeUnavailable(let detail): "the message store cannot write; free space or restore it, the backfill goes on by itself (\(detail))"
         }
     }
 }
@@ -62,6 +68,7 @@ public enum BackfillErrorCode: String, Sendable, Codable, CaseIterable {
     case invalidResponse = "invalid_response"
     case cursorExpired = "cursor_expired"
     case waitingOnParent = "waiting_on_parent"
+    case storeUnavailable = "store_unavailable"
     case stalled
 
     /// Whether Retry can help without someone reconnecting or changing permissions.

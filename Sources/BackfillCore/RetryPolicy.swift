@@ -32,11 +32,20 @@ public struct RetryPolicy: Sendable, Equatable {
             return .waitOnParent
         case .transient, .invalidResponse, .cursorExpired:
             guard attempt < maxAttempts else { return .fail(retryable: true) }
-            let exponent = min(max(attempt - 1, 0), 30)
-            let full = min(baseDelay.seconds * Double(1 << exponent), maxDelay.seconds)
-            let scaled = full * (0.5 + 0.5 * min(max(jitter, 0), 0.999_999))
-            return .wait(.milliseconds(Int64(scaled * 1000)), countsAsFailure: true)
+            return .wait(backoff(attempt: attempt, jitter: jitter), countsAsFailure: true)
+        case .storeUnavailable:
+            // Nothing is wrong with the mailbox: back off (growing to `maxDelay`, so the attempt is counted)
+            // for as long as it takes, and never fail for it.
+            return .wait(backoff(attempt: attempt, jitter: jitter), countsAsFailure: true)
         }
+    }
+
+    /// The exponential backoff of the `attempt`-th try, scaled into [1/2, 1) of it by `jitter`.
+    func backoff(attempt: Int, jitter: Double) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let full = min(baseDelay.seconds * Double(1 << exponent), maxDelay.seconds)
+        let scaled = full * (0.5 + 0.5 * min(max(jitter, 0), 0.999_999))
+        return .milliseconds(Int64(scaled * 1000))
     }
 }
 

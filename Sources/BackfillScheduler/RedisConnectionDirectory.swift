@@ -36,6 +36,7 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
             ["HDEL", keys.connection(id), "errorCode", "errorMessage"],
             ["SADD", keys.connections, id],
         ]
+        if claimed { commands.append(["ZADD", keys.connectionOrder, "0", Self.orderMember(id: id, createdAt: now.milliseconds)]) }
         if let parentId {
             commands.append(["HSET", keys.connection(id), "parentId", parentId])
             commands.append(["SADD", keys.children(parentId), id])
@@ -63,6 +64,66 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
             commands.append(["HDEL", keys.connection(id), "errorCode", "errorMessage"])
         }
         _ = try await redis.pipeline(commands)
+    }
+
+    /// One page of connections in the order they were first connected, each with its backfill, read in
+    /// two round trips (the page's members, then one pipeline of both hashes per connection) and a third
+    /// only for parents that are not on the page. `after` is the previous page's `next`.
+    public func page(after: String?, limit: Int) async throws -> ConnectionPage {
+        let start = after.map { "(" + $0 } ?? "-"
+        let members = try await redis.send(["ZRANGE", keys.connectionOrder, start, "+", "BYLEX", "LIMIT", "0", String(limit + 1)]).strings
+        let onPage = Array(members.prefix(limit))
+        let ids = onPage.map(Self.id(ofOrderMember:))
+        let replies = try await redis.pipeline(ids.flatMap { [["HGETALL", keys.connection($0)], ["HGETALL", keys.backfill($0)]] })
+        var entries: [ConnectionPage.Entry] = []
+        for index in ids.indices {
+            guard let connection = Self.decode(replies[2 * index]) else { continue }
+            let flat = replies[2 * index + 1].strings
+            entries.append(ConnectionPage.Entry(connection: connection, backfill: flat.isEmpty ? nil : BackfillRecord(flat: flat)))
+        }
+        var addresses = Dictionary(entries.map { ($0.connection.id, $0.connection.address) }, uniquingKeysWith: { first, _ in first })
+        let missing = Array(Set(entries.compactMap(\.connection.parentId)).subtracting(addresses.keys)).sorted()
+        if !missing.isEmpty {
+            let parents = try await redis.pipeline(missing.map { ["HGET", keys.connection($0), "address"] })
+            for (id, reply) in zip(missing, parents) { addresses[id] = reply.string }
+        }
+        return ConnectionPage(
+            entries: entries, parentAddresses: addresses.filter { key, _ in entries.contains { $0.connection.parentId == key } },
+            next: members.count > limit ? onPage.last : nil
+        )
+    }
+
+    /// Whether `text` can be a page cursor (an order member): `after` comes from clients.
+    public static func isPageCursor(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        return text.utf8.count <= 128 && parts.count == 2 && parts[0].utf8.count == 15 && parts[0].allSatisfy(\.isASCII)
+            && parts[0].allSatisfy(\.isNumber) && !parts[1].isEmpty
+            && parts[1].utf8.allSatisfy { $0 == UInt8(ascii: "_") || (48...57).contains($0) || (97...122).contains($0) }
+    }
+
+    /// Puts every connection in the paging order that is not in it yet (connections made before the order
+    /// existed). Cheap when nothing is missing: two counts. Run at startup.
+    public func indexConnectionOrder() async throws {
+        let counts = try await redis.pipeline([["SCARD", keys.connections], ["ZCARD", keys.connectionOrder]])
+        guard (counts[0].int ?? 0) != (counts[1].int ?? 0) else { return }
+        let ids = try await redis.send(["SMEMBERS", keys.connections]).strings
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let created = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), "createdAt"] })
+            let members = zip(chunk, created).flatMap { id, reply in
+                ["0", Self.orderMember(id: id, createdAt: reply.string.flatMap(Int64.init) ?? 0)]
+            }
+            _ = try await redis.send(["ZADD", keys.connectionOrder, "NX"] + members)
+        }
+    }
+
+    /// `{createdAt ms, 15 digits}:{id}`: members of equal score sort by bytes, so by creation time.
+    static func orderMember(id: String, createdAt: Int64) -> String {
+        let digits = String(max(0, createdAt))
+        return String(repeating: "0", count: max(0, 15 - digits.count)) + digits + ":" + id
+    }
+
+    static func id(ofOrderMember member: String) -> String {
+        member.split(separator: ":", maxSplits: 1).last.map(String.init) ?? member
     }
 
     public func list() async throws -> [Connection] {
@@ -106,6 +167,17 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         if !sets.isEmpty { commands.append(["HSET", keys.sync(id)] + sets) }
         if !removals.isEmpty { commands.append(["HDEL", keys.sync(id)] + removals) }
         if !commands.isEmpty { _ = try await redis.pipeline(commands) }
+    }
+
+    /// A secret of the connection's sync state, sealed at rest like the credentials (Graph's `clientState`);
+    /// nil when absent or unreadable.
+    public func secret(_ field: String, for id: String) async throws -> String? {
+        guard let sealed = try await redis.send(["HGET", keys.sync(id), field]).string else { return nil }
+        return (try? sealer.open(sealed)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func setSecret(_ value: String, field: String, for id: String) async throws {
+        _ = try await redis.send(["HSET", keys.sync(id), field, try sealer.seal(Data(value.utf8))])
     }
 
     private static func decode(_ reply: RedisReply) -> Connection? {

@@ -85,11 +85,39 @@ public final class Scheduler: Sendable {
         return reply.int ?? 0
     }
 
+    /// A provider said new mail may be waiting: marks the connection dirty and wakes a worker unless one
+    /// holds it already (which then catches up and queues it again itself). False: no such connection.
+    @discardableResult
+    public func notify(_ connectionId: String) async throws -> Bool {
+        let reply = try await redis.run(
+            SchedulerScripts.notify, keys: [keys.connection(connectionId), keys.lease(connectionId), keys.nudged, keys.nudges],
+            arguments: [connectionId]
+        )
+        return (reply.int ?? -1) >= 0
+    }
+
     /// A parent connection is usable again: its children waiting on it go back to the queue.
     public func parentReconnected(children: [String]) async throws {
         for child in children {
             _ = try await run(SchedulerScripts.parentBack, child, [])
         }
+    }
+
+    /// How many backfills are in each state, across all connections (kept by the scripts; one read).
+    public func stateCounts() async throws -> [BackfillState: Int] {
+        let flat = try await redis.send(["HGETALL", keys.stateCounts]).strings
+        var counts = Dictionary(uniqueKeysWithValues: BackfillState.allCases.map { ($0, 0) })
+        var iterator = flat.makeIterator()
+        while let key = iterator.next(), let value = iterator.next() {
+            if let state = BackfillState(rawValue: key) { counts[state] = Int(value) ?? 0 }
+        }
+        return counts
+    }
+
+    /// Counts the backfills by state anew (at startup): heals counts left by an older version.
+    @discardableResult
+    public func recountStates() async throws -> Int {
+        try await redis.run(SchedulerScripts.recountStates, keys: [keys.connections, keys.stateCounts], arguments: [keys.backfillPrefix]).int ?? 0
     }
 
     /// Counters shared by all instances (`P:stats`).
@@ -171,7 +199,7 @@ public final class Scheduler: Sendable {
     /// The per-connection key list every connection script takes (see `SchedulerScripts`).
     private func connectionKeys(_ id: String) -> [String] {
         [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
-         keys.nudges, keys.nudged, keys.stats, keys.connection(id)]
+         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts]
     }
 
     private func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {

@@ -19,9 +19,12 @@
 /// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
 /// | `P:conn:index` | hash | `provider:address` (address lower-cased) → connection id, so a reconnect keeps its id |
 /// | `P:connections` | set | every connection id |
+/// | `P:conn:order` | zset | every connection as `{createdAt ms, 15 digits}:{id}`, all at score 0, so `ZRANGE BYLEX` pages them in the order they were connected (`GET /v1/connections`) |
 /// | `P:sub:index` | hash | Graph subscription id → connection id |
 /// | `P:children:{id}` | set | shared-mailbox connections that borrow this personal connection's token |
-/// | `P:oauth:{state}` | string | a connect flow under way (BackfillServer's `OAuthConnect`): `{"provider", "verifier"}` as JSON, expiring after 10 minutes, read and deleted at once by the callback |
+/// | `P:oauth:{state}` | string | a connect flow under way (BackfillServer's `OAuthConnect`): `{provider}:{PKCE verifier}`, expiring after 10 minutes, read and deleted at once by the callback |
+/// | `P:oauth:pending` | zset | connect flows under way: state → expiry (ms); at most `OAuthConnect.maximumPendingSignIns` (a refused start keeps nothing) |
+/// | `P:bfcounts` | hash | backfill state → how many backfills are in it (`/metrics`); kept by every script that changes a state (`set_state`), recounted at each startup |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks lostNudges` |
 public struct SchedulerKeys: Sendable {
     public let prefix: String
@@ -39,9 +42,11 @@ public struct SchedulerKeys: Sendable {
     public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
     public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
     public func oauthState(_ state: String) -> String { "\(prefix):oauth:{\(state)}" }
+    public var oauthPending: String { "\(prefix):oauth:pending" }
     public var connectionIndex: String { "\(prefix):conn:index" }
     public var subscriptionIndex: String { "\(prefix):sub:index" }
     public var connections: String { "\(prefix):connections" }
+    public var connectionOrder: String { "\(prefix):conn:order" }
     public var active: String { "\(prefix):active" }
     public var leases: String { "\(prefix):leases" }
     public var retry: String { "\(prefix):retry" }
@@ -51,4 +56,7 @@ public struct SchedulerKeys: Sendable {
     public var tick: String { "\(prefix):tick" }
     public var tickLog: String { "\(prefix):tick:log" }
     public var stats: String { "\(prefix):stats" }
+    public var stateCounts: String { "\(prefix):bfcounts" }
+    /// The start of every `backfill(_:)` key, for the recount script.
+    var backfillPrefix: String { "\(prefix):bf:" }
 }

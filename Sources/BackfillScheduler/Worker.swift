@@ -123,7 +123,11 @@ struct Worker: Sendable {
 
     /// Turns a failure into the scheduler's answer: park (throttled or backing off) or stop.
     private func handle(_ error: any Error, lease: Lease, record: BackfillRecord, logger: Logger) async {
-        let failure = (error as? ProviderFailure) ?? .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
+        let failure: ProviderFailure = switch error {
+        case let failure as ProviderFailure: failure
+        case let store as StoreUnavailable: .storeUnavailable(store.message)
+        default: .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
+        }
         let decision = scheduler.configuration.retryPolicy.decision(
             after: failure, attempt: record.attempts + 1, jitter: Double.random(in: 0..<1)
         )

@@ -23,17 +23,13 @@ struct ConnectionReader: Sendable {
         return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, now: now)
     }
 
-    func list(now: Date = Date()) async throws -> [ConnectionView] {
-        let connections = try await directory.list()
-        let addresses = Dictionary(connections.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first })
-        var views: [ConnectionView] = []
-        for connection in connections {
-            let backfill = try await scheduler.backfill(connectionId: connection.id)
-            views.append(ConnectionView(
-                connection, parentAddress: connection.parentId.flatMap { addresses[$0] }, backfill: backfill, now: now
-            ))
-        }
-        return views
+    /// One page of connections in the order they were connected; `after` is the previous page's `next`.
+    func page(after: String?, limit: Int, now: Date = Date()) async throws -> ConnectionList {
+        let page = try await directory.page(after: after, limit: limit)
+        return ConnectionList(connections: page.entries.map { entry in
+            ConnectionView(entry.connection, parentAddress: entry.connection.parentId.flatMap { page.parentAddresses[$0] },
+                           backfill: entry.backfill, now: now)
+        }, next: page.next)
     }
 
     /// The connection, or a 404 naming the id.

@@ -16,7 +16,7 @@ struct ConnectionRoutes: Sendable {
     var directory: RedisConnectionDirectory { reader.directory }
 
     func register(on group: RouterGroup<BasicRequestContext>) {
-        group.get("connections") { _, _ in try Response.json(ConnectionList(connections: try await reader.list())) }
+        group.get("connections") { request, _ in try await list(request) }
         group.post("connections") { request, _ in try await connect(request) }
         group.get("connections/{id}") { _, context in try await show(try context.parameters.require("id")) }
         group.delete("connections/{id}") { _, context in try await disconnect(try context.parameters.require("id")) }
@@ -39,6 +39,26 @@ struct ConnectionRoutes: Sendable {
 
     // MARK: Handlers
 
+    /// Pages of `limit` (default 100, at most 500) in the order mailboxes were connected.
+    private func list(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try Self.limit(query, default: 100, maximum: 500)
+        let after = query["after"].map(String.init)
+        if let after, !RedisConnectionDirectory.isPageCursor(after) {
+            throw APIError(.badRequest, code: "invalid_cursor", message: "'after' is not a cursor this API handed out")
+        }
+        return try Response.json(try await reader.page(after: after, limit: limit))
+    }
+
+    /// The `limit` query parameter, a whole number from 1 to `maximum`.
+    static func limit(_ query: Parameters, default fallback: Int, maximum: Int) throws(APIError) -> Int {
+        guard let text = query["limit"] else { return fallback }
+        guard let value = Int(text), (1...maximum).contains(value) else {
+            throw APIError(.badRequest, code: "invalid_limit", message: "'limit' must be a whole number from 1 to \(maximum)")
+        }
+        return value
+    }
+
     private func connect(_ request: Request) async throws -> Response {
         let json = try await body.json(of: request)
         try json.allowOnly(["provider", "address", "accessToken", "refreshToken", "expiresAt", "parentId"])
@@ -48,7 +68,7 @@ struct ConnectionRoutes: Sendable {
         }
         let address = try json.requiredString("address")
         guard Self.isPlausibleAddress(address) else {
-            throw APIError(.badRequest, code: "invalid_field", message: "field 'address' must be a mailbox address like name@example.com")
+            throw APIError(.badRequest, code: "invalid_field", message: "field 'address' must be a mailbox address like name@example.com, without spaces or control characters")
         }
         let credentials = OAuthCredentials(
             accessToken: try json.requiredString("accessToken"), refreshToken: try json.requiredString("refreshToken"),
@@ -62,6 +82,17 @@ struct ConnectionRoutes: Sendable {
             guard parent.provider == .graph, provider == .graph, parent.parentId == nil else {
                 throw APIError(.badRequest, code: "invalid_field",
                                message: "field 'parentId' must name a personal Microsoft 365 (graph) connection, for a graph mailbox")
+            }
+            // Parents are one level deep: no mailbox is its own parent, and one that lends its token to
+            // shared mailboxes cannot become one (which would make a chain, or with its parent a cycle).
+            if let existing = try await directory.connectionId(provider: provider, address: address) {
+                guard existing != parentId else {
+                    throw APIError(.badRequest, code: "invalid_field", message: "field 'parentId' names this mailbox itself; a mailbox cannot be its own parent")
+                }
+                guard try await directory.children(of: existing).isEmpty else {
+                    throw APIError(.badRequest, code: "invalid_field",
+                                   message: "field 'parentId' would make a chain of parents: this mailbox has shared mailboxes under it")
+                }
             }
         }
         let (connection, reconnected) = try await connector.connect(
@@ -86,9 +117,7 @@ struct ConnectionRoutes: Sendable {
         let json = try await body.json(of: request)
         try json.allowOnly(["range"])
         let range = try json.range()
-        guard connection.health != .disconnected else {
-            throw APIError(.conflict, code: "disconnected", message: "the mailbox is disconnected; reconnect it before starting a backfill")
-        }
+        try Self.requireConnected(connection, toDo: "start a backfill")
         switch try await scheduler.startBackfill(connectionId: id, range: range) {
         case .created(let backfillId):
             try await scheduler.nudge([id])
@@ -103,7 +132,8 @@ struct ConnectionRoutes: Sendable {
     }
 
     private func apply(_ command: BackfillCommand, to id: String) async throws -> Response {
-        _ = try await reader.require(id)
+        let connection = try await reader.require(id)
+        if command == .resume || command == .retry { try Self.requireConnected(connection, toDo: command.rawValue) }
         switch try await scheduler.apply(command, connectionId: id) {
         case .moved(let state):
             if state.isRunnable { try await scheduler.nudge([id]) }
@@ -119,7 +149,7 @@ struct ConnectionRoutes: Sendable {
     }
 
     private func reset(_ id: String, _ request: Request) async throws -> Response {
-        _ = try await reader.require(id)
+        try Self.requireConnected(try await reader.require(id), toDo: "reset the backfill")
         let json = try await body.json(of: request)
         try json.allowOnly(["range"])
         let range = try json.range()
@@ -143,22 +173,24 @@ struct ConnectionRoutes: Sendable {
     private func messages(_ id: String, _ request: Request) async throws -> Response {
         _ = try await reader.require(id)
         let query = request.uri.queryParameters
-        var limit = 50
-        if let text = query["limit"] {
-            guard let value = Int(text), (1...500).contains(value) else {
-                throw APIError(.badRequest, code: "invalid_limit", message: "'limit' must be a whole number from 1 to 500")
-            }
-            limit = value
-        }
+        let limit = try Self.limit(query, default: 50, maximum: 500)
         let after = try query["after"].map { text throws(APIError) in try MessageCursorCoding.decode(String(text)) }
         let page = try await store.messages(connectionId: id, limit: limit, after: after)
         return try Response.json(MessagePageView(messages: page.messages, next: page.next.map(MessageCursorCoding.encode)))
+    }
+
+    /// Work needs the mailbox's tokens: a disconnected mailbox must be reconnected first (409).
+    static func requireConnected(_ connection: Connection, toDo action: String) throws(APIError) {
+        guard connection.health != .disconnected else {
+            throw APIError(.conflict, code: "disconnected", message: "the mailbox is disconnected; reconnect it before you \(action)")
+        }
     }
 
     static func isPlausibleAddress(_ address: String) -> Bool {
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
         return address.count <= 320 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !address.contains(where: { $0.isWhitespace || $0.isNewline })
+            && !address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
     }
 }
 

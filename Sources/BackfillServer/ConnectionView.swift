@@ -56,7 +56,14 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET /v1/connections`.
+/// `GET /v1/connections`: a page, and the `after` of the next one (null on the last).
 public struct ConnectionList: Codable, Sendable {
     public var connections: [ConnectionView]
+    public var next: String?
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(connections, forKey: .connections)
+        try container.encode(next, forKey: .next)  // null on the last page
+    }
 }

@@ -10,7 +10,9 @@ import Logging
 /// The service's own connect flow (authorization code with PKCE), behind the console's "Connect" buttons:
 ///
 /// - `GET /oauth/{graph|gmail}/start` keeps a random `state` and a PKCE verifier in Redis for a short
-///   while (`P:oauth:{state}`, see `SchedulerKeys`) and redirects to the provider's consent page.
+///   while (`P:oauth:{state}`, see `SchedulerKeys`) and redirects to the provider's consent page. Anyone
+///   may call it, so the flows in progress are capped (`maximumPendingSignIns`, a few hundred bytes each):
+///   past the cap it answers 429 and keeps nothing.
 /// - `GET /oauth/{provider}/callback?code&state` takes the state back (once), trades the code for tokens,
 ///   asks the provider which mailbox they open, connects it (a reconnect keeps the connection id) and
 ///   redirects to `/?connected={id}`, where the console opens the range picker.
@@ -24,20 +26,22 @@ public struct OAuthConnect: Sendable {
     let endpoints: ProviderEndpoints
     let publicURL: String
     let stateLifetime: Duration
-    let redis: RedisClient
-    let keys: SchedulerKeys
+    let maximumPendingSignIns: Int
+    let scheduler: Scheduler
     let connector: MailboxConnector
     let logger: Logger
 
     /// `publicURL` is where browsers reach this service (whole seconds of `stateLifetime` count); the callback is `{publicURL}/oauth/{provider}/callback`.
+    /// `maximumPendingSignIns`: connect flows in progress at once (started and not yet called back or expired);
+    /// 1,000 take well under 1 MB of Redis.
     public init(app: BackfillApp, endpoints: ProviderEndpoints, publicURL: String, http: HTTPClient,
-                stateLifetime: Duration = .seconds(600)) {
+                stateLifetime: Duration = .seconds(600), maximumPendingSignIns: Int = 1000) {
         self.authorization = OAuthAuthorization(endpoints: endpoints, http: http)
         self.endpoints = endpoints
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         self.stateLifetime = stateLifetime
-        self.redis = app.scheduler.redis
-        self.keys = app.scheduler.keys
+        self.maximumPendingSignIns = maximumPendingSignIns
+        self.scheduler = app.scheduler
         self.connector = app.connector
         self.logger = app.logger
     }
@@ -63,11 +67,16 @@ public struct OAuthConnect: Sendable {
         }
         let state = PKCE.randomToken(bytes: 32)
         let pkce = PKCE.random()
-        let pending = try JSONEncoder().encode(PendingSignIn(provider: provider.rawValue, verifier: pkce.verifier))
-        _ = try await redis.send([
-            "SET", keys.oauthState(state), String(decoding: pending, as: UTF8.self),
-            "EX", String(max(1, stateLifetime.components.seconds)), "NX",
-        ])
+        let record = PendingSignIn(provider: provider, verifier: pkce.verifier).record
+        if case .full(let retryAfter) = try await scheduler.beginSignIn(
+            state: state, record: record, lifetime: stateLifetime, limit: maximumPendingSignIns
+        ) {
+            logger.warning("sign-in refused: too many in progress", metadata: ["limit": "\(maximumPendingSignIns)"])
+            var response = OAuthPage(status: .tooManyRequests, title: "Too many sign-ins at once",
+                                     message: "This server has too many sign-ins in progress. Try again in a few minutes.").response
+            response.headers[.retryAfter] = String(max(1, Int(retryAfter.seconds.rounded(.up))))
+            return response
+        }
         let url = authorization.authorizeURL(provider, redirectURI: redirectURI(provider), state: state, pkce: pkce)
         return Response(status: .found, headers: [.location: url, .cacheControl: "no-store"])
     }
@@ -77,7 +86,7 @@ public struct OAuthConnect: Sendable {
         let state = query["state"].map(String.init)
         if let error = query["error"].map(String.init) {
             // The flow is over either way: forget the state so it cannot be replayed.
-            if let state, Self.isWellFormed(state) { _ = try await redis.send(["DEL", keys.oauthState(state)]) }
+            if let state, Self.isWellFormed(state) { _ = try await scheduler.takeSignIn(state: state) }
             if error == "access_denied" {
                 logger.info("sign-in declined", metadata: ["provider": "\(provider.rawValue)"])
                 return OAuthPage(status: .ok, title: "Nothing was connected",
@@ -87,9 +96,8 @@ public struct OAuthConnect: Sendable {
                              message: "\(provider.displayName) reported '\(error.prefix(60))'. Try connecting again from the console.").response
         }
         guard let state, Self.isWellFormed(state),
-              let stored = try await redis.send(["GETDEL", keys.oauthState(state)]).string,
-              let pending = try? JSONDecoder().decode(PendingSignIn.self, from: Data(stored.utf8)),
-              pending.provider == provider.rawValue
+              let stored = try await scheduler.takeSignIn(state: state),
+              let pending = PendingSignIn(record: stored), pending.provider == provider
         else {
             return OAuthPage(status: .badRequest, title: "Sign-in link expired",
                              message: "This sign-in does not match one started here (the state is unknown, expired or already used). Start again from the console.").response
@@ -129,10 +137,24 @@ public struct OAuthConnect: Sendable {
                   message: "There is no provider '\(name.prefix(40))' to connect; use graph or gmail.").response
     }
 
-    /// What `P:oauth:{state}` holds.
-    private struct PendingSignIn: Codable {
-        var provider: String
+    /// What `P:oauth:{state}` holds, as `{provider}:{verifier}` (small: the flows in progress are capped,
+    /// but each is kept for minutes).
+    private struct PendingSignIn {
+        var provider: ProviderKind
         var verifier: String
+
+        init(provider: ProviderKind, verifier: String) {
+            self.provider = provider
+            self.verifier = verifier
+        }
+
+        init?(record: String) {
+            let parts = record.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let provider = ProviderKind(rawValue: String(parts[0])) else { return nil }
+            self.init(provider: provider, verifier: String(parts[1]))
+        }
+
+        var record: String { "\(provider.rawValue):\(verifier)" }
     }
 }
 

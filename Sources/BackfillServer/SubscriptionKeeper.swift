@@ -141,11 +141,14 @@ public struct SubscriptionKeeper: Sendable {
         }
     }
 
-    /// The secret Graph echoes in each notification, made once per connection.
+    /// The secret Graph echoes in each notification, made once per connection and sealed at rest. One an
+    /// older version kept in plain text (`graph.clientState`) is sealed and the plain copy removed.
     private func clientState(for id: String) async throws -> String {
-        if let existing = try await directory.syncState(for: id)["graph.clientState"] { return existing }
-        let made = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await directory.updateSyncState(["graph.clientState": made], for: id)
+        if let existing = try await directory.secret(WebhookRoutes.graphClientStateField, for: id) { return existing }
+        let made = try await directory.syncState(for: id)[WebhookRoutes.legacyGraphClientStateField]
+            ?? UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await directory.setSecret(made, field: WebhookRoutes.graphClientStateField, for: id)
+        try await directory.updateSyncState([WebhookRoutes.legacyGraphClientStateField: ""], for: id)
         return made
     }
 }

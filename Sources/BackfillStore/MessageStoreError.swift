@@ -6,6 +6,7 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         private enum Kind: String, Sendable {
             case invalidMessage
             case invalidPageLimit
+            case invalidCursor
             case unreadableRow
         }
 
@@ -16,6 +17,8 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let invalidMessage = Code(kind: .invalidMessage)
         /// A page was asked for with a limit outside `1...SQLiteMessageStore.maximumPageLimit`.
         public static let invalidPageLimit = Code(kind: .invalidPageLimit)
+        /// A page was asked for after a cursor no page could have ended at (a time out of range).
+        public static let invalidCursor = Code(kind: .invalidCursor)
         /// A stored row holds a value this version cannot read (the file was written by another program).
         public static let unreadableRow = Code(kind: .unreadableRow)
 

@@ -13,7 +13,9 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Opens (or creates, with its directories) the store file at `path` and brings its schema up to date.
     /// Blocks while it opens and migrates: call it at startup, not from a busy async context.
-    public init(path: String) throws {
+    /// `maximumPages` bounds the file (SQLite's `max_page_count`, 4 KiB pages): a write past it fails as a
+    /// full disk does, which is how tests make one.
+    public init(path: String, maximumPages: Int? = nil) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -21,6 +23,9 @@ public final class SQLiteMessageStore: MessageStore {
         // Several `backfill serve` processes may share the file: wait for another one's write to end
         // rather than fail at once.
         configuration.busyMode = .timeout(10)
+        if let maximumPages {
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA max_page_count = \(maximumPages)") }
+        }
         pool = try DatabasePool(path: path, configuration: configuration)
         try MessageStoreSchema.migrator.migrate(pool)
     }
@@ -38,7 +43,7 @@ public final class SQLiteMessageStore: MessageStore {
     public func insert(_ messages: [StoredMessage]) async throws -> Int {
         if messages.isEmpty { return 0 }
         let storedAt = StoreTime.milliseconds(Date())
-        return try await pool.write { db in
+        return try await Self.classifyingUnavailability { try await self.pool.write { db in
             // Cached statements: the SQL is compiled once per connection, then only bound and stepped.
             let insertMessage = try MessageInsertStatement(db)
             var newCount = 0
@@ -58,6 +63,26 @@ public final class SQLiteMessageStore: MessageStore {
                 }
             }
             return newCount
+        } }
+    }
+
+    /// SQLite result codes that say the store itself cannot work (not that a request was bad).
+    private static let unavailableCodes: [(code: ResultCode, condition: String)] = [
+        (.SQLITE_FULL, "the disk is full"), (.SQLITE_IOERR, "an I/O error"), (.SQLITE_READONLY, "the store file is read-only"),
+        (.SQLITE_CANTOPEN, "the store file cannot be opened"), (.SQLITE_BUSY, "the store stayed locked by another writer"),
+        (.SQLITE_CORRUPT, "the store file is damaged"), (.SQLITE_NOTADB, "the store file is not a database"),
+    ]
+
+    /// Runs `work`, turning a failure of the store itself into `StoreUnavailable` (the scheduler waits on it
+    /// instead of blaming the provider).
+    private static func classifyingUnavailability<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseError {
+            if let condition = unavailableCodes.first(where: { $0.code == error.resultCode })?.condition {
+                throw StoreUnavailable("SQLite: \(condition) (\(error.resultCode))")
+            }
+            throw error
         }
     }
 
@@ -83,6 +108,9 @@ public final class SQLiteMessageStore: MessageStore {
         guard (1...Self.maximumPageLimit).contains(limit) else {
             throw MessageStoreError(
                 code: .invalidPageLimit, message: "limit must be between 1 and \(Self.maximumPageLimit)")
+        }
+        if let cursor, !StoreTime.isStorable(cursor.receivedAt) {
+            throw MessageStoreError(code: .invalidCursor, message: "the cursor's time is out of range")
         }
         return try await pool.read { db in
             // One row more than asked tells whether another page follows.

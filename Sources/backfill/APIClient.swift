@@ -14,8 +14,18 @@ struct APIClient: Sendable {
         self.token = token
     }
 
+    /// Every connection, page after page.
     func connections() async throws -> [ConnectionView] {
-        try await send("GET", "/v1/connections", as: ConnectionList.self).connections
+        var all: [ConnectionView] = []
+        var after: String?
+        repeat {
+            let query = after.flatMap { $0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "+", "=", "#"])) }
+                .map { "&after=" + $0 } ?? ""
+            let page = try await send("GET", "/v1/connections?limit=500" + query, as: ConnectionList.self)
+            all += page.connections
+            after = page.next
+        } while after != nil
+        return all
     }
 
     func connection(_ id: String) async throws -> ConnectionView {

@@ -13,7 +13,7 @@ extension Backfill {
                 try command.run()
             }
         } catch let failure as CLIFailure {
-            FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escaped(failure.message))\n".utf8))
             Foundation.exit(failure.exitCode)
         } catch {
             if exitCode(for: error) == .validationFailure {

@@ -5,6 +5,6 @@ enum ConnectionAction {
     static func perform(_ path: String, on id: String, service: ServiceOptions, done: String, body: [String: String]? = nil) async throws {
         let connection = try await service.client().post(id, path, body: body)
         let state = connection.backfill.map(ProgressText.line) ?? "no backfill"
-        print("\(connection.id): \(done) — \(connection.health.rawValue); \(state)")
+        print(TerminalText.escaped("\(connection.id): \(done) — \(connection.health.rawValue); \(state)"))
     }
 }

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
         let connections = if let id { [try await client.connection(id)] } else { try await client.connections() }
         print(Self.table(connections), terminator: "")
         if let id, let error = connections.first?.backfill?.error ?? connections.first?.error {
-            print("\(id): \(error.code.rawValue): \(error.message)")
+            print(TerminalText.escaped("\(id): \(error.code.rawValue): \(error.message)"))
         }
     }
 
@@ -28,7 +28,7 @@ struct StatusCommand: AsyncParsableCommand {
                 connection.id, connection.provider.rawValue, connection.address, connection.health.rawValue,
                 backfill.map { $0.state.rawValue + ($0.stalled && !$0.state.isFinished ? " (stalled)" : "") } ?? "-",
                 backfill.map(ProgressText.shortCount) ?? "-", ProgressText.eta(backfill?.etaSeconds),
-            ]
+            ].map(TerminalText.escaped)
         }
         if rows.isEmpty { return "no connections\n" }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }

@@ -29,7 +29,7 @@ struct WatchCommand: AsyncParsableCommand {
             guard let backfill = connection.backfill else {
                 throw CLIFailure.refused("\(id) has no backfill to watch; start one with the console or the API")
             }
-            let line = ProgressText.line(backfill)
+            let line = TerminalText.escaped(ProgressText.line(backfill))
             if terminal {
                 // Clear the line and redraw: bar, count, ETA, state.
                 let bar = ProgressText.bar(ProgressText.fraction(backfill))

@@ -44,6 +44,36 @@ struct OAuthConnectTests {
         }
     }
 
+    @Test("unauthenticated starts are capped: past the cap a 429 keeps nothing in Redis, and a finished flow frees its place")
+    func startsAreBounded() async throws {
+        try await OAuthFlow.with(maximumPendingSignIns: 5) { flow in
+            let redis = flow.server.scheduler.redis
+            let keys = flow.server.scheduler.keys
+            var consentURLs: [String] = []
+            for _ in 0..<5 {
+                let start = try await flow.get(flow.server.baseURL + "/oauth/graph/start")
+                #expect(start.status == 302)
+                consentURLs.append(try #require(start.headers["Location"]))
+            }
+            func oauthKeys() async throws -> Int { try await redis.send(["KEYS", keys.prefix + ":oauth:*"]).array?.count ?? -1 }
+            #expect(try await oauthKeys() == 6, "five states and the set of flows in progress")
+            for _ in 0..<50 {
+                let refused = try await flow.get(flow.server.baseURL + "/oauth/gmail/start")
+                #expect(refused.status == 429)
+                #expect((1...600).contains(Int(refused.headers["Retry-After"] ?? "") ?? -1))
+            }
+            #expect(try await oauthKeys() == 6, "a refused start keeps nothing")
+            #expect(try await redis.send(["ZCARD", keys.oauthPending]).int == 5)
+            // A record is small: the provider and the 43-character PKCE verifier.
+            let state = try #require(try OAuthFlow.query(consentURLs[0])["state"])
+            #expect(try await redis.send(["STRLEN", keys.oauthState(state)]).int == 49)
+
+            _ = try await flow.connect(consentURL: consentURLs[0], account: Self.graphUser)
+            #expect(try await redis.send(["ZCARD", keys.oauthPending]).int == 4)
+            #expect(try await flow.get(flow.server.baseURL + "/oauth/gmail/start").status == 302)
+        }
+    }
+
     @Test("Gmail: offline access with forced consent; the profile's address names the connection")
     func gmailRoundTrip() async throws {
         try await OAuthFlow.with { flow in
@@ -155,7 +185,8 @@ struct OAuthFlow: Sendable {
     let scenario: Scenario
     let browser: HTTPClient
 
-    static func with(googleClientId: String? = nil, _ body: @Sendable (OAuthFlow) async throws -> Void) async throws {
+    static func with(googleClientId: String? = nil, maximumPendingSignIns: Int = 1000,
+                     _ body: @Sendable (OAuthFlow) async throws -> Void) async throws {
         let scenario = Scenario(seed: 5, mailboxes: [
             MailboxSpec(provider: .graph, address: OAuthConnectTests.graphUser, messageCount: 20),
             MailboxSpec(provider: .gmail, address: OAuthConnectTests.gmailUser, messageCount: 20),
@@ -173,7 +204,8 @@ struct OAuthFlow: Sendable {
         var options = ServerHarness.Options()
         options.port = port
         options.routes = { app in
-            OAuthConnect(app: app, endpoints: endpoints, publicURL: "http://127.0.0.1:\(port)", http: http).register
+            OAuthConnect(app: app, endpoints: endpoints, publicURL: "http://127.0.0.1:\(port)", http: http,
+                         maximumPendingSignIns: maximumPendingSignIns).register
         }
         do {
             try await ServerHarness.with(options) { server in

@@ -32,7 +32,12 @@ struct OperationsTests {
         #expect(throws: ConfigurationError.self) {
             try ServerConfiguration(listen: ListenAddress(parsing: "[::]:8080"), apiToken: "").validate()
         }
-        try ServerConfiguration(listen: ListenAddress(parsing: "0.0.0.0:8080"), apiToken: "t").validate()
+        // Off loopback a token must be long enough that guessing it is hopeless.
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration(listen: ListenAddress(parsing: "0.0.0.0:8080"), apiToken: String(repeating: "t", count: 31)).validate()
+        }
+        try ServerConfiguration(listen: ListenAddress(parsing: "0.0.0.0:8080"), apiToken: String(repeating: "t", count: 32)).validate()
+        try ServerConfiguration(listen: ListenAddress(parsing: "127.0.0.1:8080"), apiToken: "t").validate()
         try ServerConfiguration(listen: ListenAddress(parsing: "127.0.0.1:0")).validate()
         try ServerConfiguration(listen: ListenAddress(parsing: "[::1]:9000")).validate()
         #expect(throws: ConfigurationError.self) { try ListenAddress(parsing: "localhost") }

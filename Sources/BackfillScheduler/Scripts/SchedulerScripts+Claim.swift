@@ -7,7 +7,7 @@ extension SchedulerScripts {
     /// so its lease holder catches up on new mail. The claim only reads the dirty count (`conn` field
     /// `dirty`, one per notification); the worker subtracts what it saw once its catch-up has stored the
     /// mail and moved the cursor (`clearDirty`), so a worker killed or failing mid-catch-up loses nothing.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
     /// ARGV: 1 connection id, 2 owner, 3 lease duration (ms).
     /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, `1` when it took over an expired
     ///          lease (else `0`), field1, value1, ...} (the backfill hash) | {'catchup', epoch, dirty count} (only real-time work) | {'none'} (no backfill) |
@@ -57,7 +57,7 @@ extension SchedulerScripts {
         redis.call('ZADD', KEYS[5], expires, ARGV[1])
         redis.call('ZREM', KEYS[6], ARGV[1])
         redis.call('HDEL', KEYS[1], 'retryAt')
-        redis.call('HSET', KEYS[1], 'state', 'running')
+        set_state(KEYS[1], KEYS[12], 'running')
         if not redis.call('HGET', KEYS[1], 'startedAt') then redis.call('HSET', KEYS[1], 'startedAt', now) end
         if not redis.call('HGET', KEYS[1], 'rateSince') then
           redis.call('HSET', KEYS[1], 'rateSince', now, 'rateSincePulled', redis.call('HGET', KEYS[1], 'pulled'))

@@ -5,7 +5,7 @@ extension SchedulerScripts {
     /// renews the lease, and says whether to go on.
     /// It also reads (never clears) the connection's dirty count, so the worker catches up on new mail before
     /// its next page and then clears what it saw (`clearDirty`).
-    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 messages in the page, 5 next cursor, 6 `1` when it was
     ///       the last page, 7 lease duration (ms).
     /// Replies: {'continue', pulled, dirty count} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the
@@ -23,7 +23,7 @@ extension SchedulerScripts {
         if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'pagesDone', 1) end
         if state == 'running' or state == 'queued' then
           -- queued: resumed while this worker still held the lease; it simply goes on.
-          redis.call('HSET', KEYS[1], 'state', 'running')
+          set_state(KEYS[1], KEYS[12], 'running')
           local expires = now + tonumber(ARGV[7])
           redis.call('HSET', KEYS[3], 'expiresAt', expires)
           redis.call('ZADD', KEYS[5], expires, ARGV[1])

@@ -2,7 +2,7 @@ import BackfillRedis
 
 extension SchedulerScripts {
     /// Creates a backfill, or replaces the current one (reset).
-    /// KEYS: 1 bf, 2 bfhist, 3 lease, 4 active, 6 retry, 8 nudges, 9 nudged.
+    /// KEYS: 1 bf, 2 bfhist, 3 lease, 4 active, 6 retry, 8 nudges, 9 nudged, 12 bfcounts.
     /// ARGV: 1 connection id, 2 backfill id, 3 range, 4 window start (ms), 5 window end (ms),
     ///       6 mode `create` (refused while a backfill is unfinished) or `reset`.
     /// Replies: {'created', backfillId} | {'exists', state}.
@@ -20,10 +20,12 @@ extension SchedulerScripts {
           redis.call('LPUSH', KEYS[2], cjson.encode(old))
           redis.call('LTRIM', KEYS[2], 0, 9)
           redis.call('DEL', KEYS[1])
+          redis.call('HINCRBY', KEYS[12], state, -1)
         end
         redis.call('HINCRBY', KEYS[3], 'epoch', 1)
         redis.call('HSET', KEYS[3], 'owner', '', 'expiresAt', 0)
-        redis.call('HSET', KEYS[1], 'id', ARGV[2], 'state', 'queued', 'range', ARGV[3],
+        set_state(KEYS[1], KEYS[12], 'queued')
+        redis.call('HSET', KEYS[1], 'id', ARGV[2], 'range', ARGV[3],
           'windowStart', ARGV[4], 'windowEnd', ARGV[5], 'cursor', '', 'pagesDone', 0, 'pulled', 0,
           'estimatedTotal', 0, 'prepared', 0, 'createdAt', now, 'attempts', 0, 'throttles', 0, 'pages', 0)
         redis.call('SADD', KEYS[4], ARGV[1])

@@ -2,7 +2,7 @@ import BackfillRedis
 
 extension SchedulerScripts {
     /// Marks the backfill completed after its last page and the real-time handoff.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 12 bfcounts. ARGV: 1 connection id, 2 owner, 3 epoch.
     /// Replies: {'completed', pulled} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
     static let complete = make("complete", """
         local now = now_ms()
@@ -11,7 +11,8 @@ extension SchedulerScripts {
         local state = redis.call('HGET', KEYS[1], 'state')
         if state == 'paused' then return {'pause'} end
         if state == 'cancelled' then return {'cancel'} end
-        redis.call('HSET', KEYS[1], 'state', 'completed', 'completedAt', now)
+        set_state(KEYS[1], KEYS[12], 'completed')
+        redis.call('HSET', KEYS[1], 'completedAt', now)
         redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable', 'retryAt')
         redis.call('SREM', KEYS[4], ARGV[1])
         return {'completed', redis.call('HGET', KEYS[1], 'pulled')}
@@ -19,7 +20,7 @@ extension SchedulerScripts {
 
     /// Parks the backfill until a time: throttling (state `throttled`) or a transient failure's backoff
     /// (state `queued`, the error shown). The connection goes into the retry set; the lease is released.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 8 nudges, 9 nudged, 10 stats.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 8 nudges, 9 nudged, 10 stats, 12 bfcounts.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 delay (ms), 5 new state `throttled`|`queued`,
     ///       6 error code, 7 error message, 8 `1` when the failure counts against the attempt budget.
     /// Replies: {'parked', retryAt} | {state} (paused or cancelled meanwhile; retryAt is kept) | {'stale'}.
@@ -36,14 +37,14 @@ extension SchedulerScripts {
         release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state ~= 'running' and state ~= 'queued' then return {state} end
-        redis.call('HSET', KEYS[1], 'state', ARGV[5])
+        set_state(KEYS[1], KEYS[12], ARGV[5])
         schedule_retry(KEYS[6], KEYS[7], ARGV[1], at)
         return {'parked', tostring(at)}
         """)
 
     /// Stops the backfill on an error (`failed`) or until the parent connection is back (`waiting_on_parent`).
     /// A failure that is not retryable (token expired, permission lost) also puts the connection in `error`.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 8 nudges, 9 nudged, 10 stats, 11 conn.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 state `failed`|`waiting_on_parent`, 5 error code,
     ///       6 error message, 7 `1` if retryable.
     /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
@@ -53,8 +54,8 @@ extension SchedulerScripts {
         release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
         local state = redis.call('HGET', KEYS[1], 'state')
         if state ~= 'running' and state ~= 'queued' then return {state} end
-        redis.call('HSET', KEYS[1], 'state', ARGV[4], 'errorCode', ARGV[5], 'errorMessage', ARGV[6],
-          'errorRetryable', ARGV[7])
+        set_state(KEYS[1], KEYS[12], ARGV[4])
+        redis.call('HSET', KEYS[1], 'errorCode', ARGV[5], 'errorMessage', ARGV[6], 'errorRetryable', ARGV[7])
         redis.call('ZREM', KEYS[6], ARGV[1])
         if ARGV[4] == 'failed' then
           redis.call('HSET', KEYS[1], 'completedAt', now)

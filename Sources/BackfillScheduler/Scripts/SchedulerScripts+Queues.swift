@@ -9,6 +9,23 @@ extension SchedulerScripts {
         return queued
         """)
 
+    /// A provider notification: one more on the connection's dirty count, and a nudge only when no worker
+    /// holds the lease. A holder catches up anyway (its next commit reads the count, and its release queues
+    /// the connection again through `requeue`), so a flood of notifications during a catch-up pushes one
+    /// nudge, not one per notification.
+    /// KEYS: 1 conn:{id}, 2 lease:{id}, 3 nudged, 4 nudges. ARGV: 1 connection id.
+    /// Replies: -1 (no such connection) | 0 (left to the lease holder, or already queued) | 1 (queued).
+    static let notify = make("notify", """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+        redis.call('HINCRBY', KEYS[1], 'dirty', 1)
+        local lease = redis.call('HMGET', KEYS[2], 'owner', 'expiresAt')
+        if lease[1] and lease[1] ~= '' and tonumber(lease[2] or '0') > now_ms() then
+          redis.call('HSET', KEYS[2], 'requeue', 1)
+          return 0
+        end
+        return nudge(KEYS[3], KEYS[4], ARGV[1])
+        """)
+
     /// Moves due entries of the retry set to the nudge queue.
     /// KEYS: 1 retry, 2 nudged, 3 nudges. ARGV: 1 most entries to move.
     /// Replies: {moved, next due time in ms or -1, Redis now in ms}.

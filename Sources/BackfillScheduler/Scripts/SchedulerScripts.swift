@@ -6,7 +6,7 @@ import BackfillRedis
 /// Most scripts take the same per-connection key list, `connectionKeys` in `Scheduler`:
 /// KEYS[1] `bf:{id}`, KEYS[2] `bfhist:{id}`, KEYS[3] `lease:{id}`, KEYS[4] `active`, KEYS[5] `leases`,
 /// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`,
-/// KEYS[11] `conn:{id}`;
+/// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`;
 /// ARGV[1] is always the connection id. Each script's header says which of them it uses.
 enum SchedulerScripts {
     /// Helpers prepended to every script.
@@ -23,6 +23,15 @@ enum SchedulerScripts {
             return 1
           end
           return 0
+        end
+        -- Sets the backfill's state and keeps `counts` (backfills by state, for /metrics) in step: every
+        -- state change goes through here, so the counts never need a scan.
+        local function set_state(bf, counts, new)
+          local old = redis.call('HGET', bf, 'state')
+          if old == new then return end
+          if old then redis.call('HINCRBY', counts, old, -1) end
+          redis.call('HINCRBY', counts, new, 1)
+          redis.call('HSET', bf, 'state', new)
         end
         -- True when `owner` still holds the lease at `epoch` (the fencing check).
         local function holds(lease, epoch, owner)

@@ -100,7 +100,14 @@ async function refresh(id) {
 
 async function loadAll() {
   try {
-    const list = (await api("GET", "/v1/connections")).connections ?? [];
+    // Pages of 500, followed to the end.
+    const list = [];
+    let after = null;
+    do {
+      const page = await api("GET", "/v1/connections?limit=500" + (after ? "&after=" + encodeURIComponent(after) : ""));
+      list.push(...(page.connections ?? []));
+      after = page.next ?? null;
+    } while (after);
     const seen = new Set(list.map((c) => c.id));
     for (const id of [...cards.keys()]) if (!seen.has(id)) remove(id);
     for (const c of list) if (!streams.has(c.id)) update(c); // a stream is fresher than this list
