@@ -8,6 +8,7 @@ public final class RedisClient: Sendable {
     private let logger: Logger
     private let pool: [RedisConnection]
     private let state: LockedState
+    private let availability: RedisAvailability
 
     /// Mutable state shared by callers, behind one lock.
     private final class LockedState: @unchecked Sendable {
@@ -63,7 +64,11 @@ public final class RedisClient: Sendable {
     public init(configuration: RedisConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        pool = (0..<configuration.poolSize).map { _ in RedisConnection(configuration: configuration, logger: logger) }
+        let availability = RedisAvailability()
+        self.availability = availability
+        pool = (0..<configuration.poolSize).map { _ in
+            RedisConnection(configuration: configuration, logger: logger, availability: availability)
+        }
         state = LockedState()
     }
 
@@ -107,12 +112,35 @@ public final class RedisClient: Sendable {
     /// `timeout` must be longer than the command's own block time; past it the call fails with `.timeout`.
     public func blocking(_ command: [String], timeout: Duration) async throws -> RedisReply {
         let connection = try state.checkOutBlocking {
-            RedisConnection(configuration: configuration, logger: logger)
+            RedisConnection(configuration: configuration, logger: logger, availability: availability)
         }
         defer {
             if !state.checkInBlocking(connection) { connection.closeSoon() }
         }
         return try await connection.send(command, timeout: timeout)
+    }
+
+    /// True while the server is known to be down: a connect attempt failed and neither has a connect
+    /// succeeded since nor is that connection's next attempt due yet (its backoff, at most 1 s). Costs a
+    /// lock, no I/O. Callers that must answer at once (an API) refuse work while it holds; what they would
+    /// have sent is not lost, since the server is not there to take it.
+    public var isKnownDown: Bool { availability.isKnownDown }
+
+    /// Runs `operation` with fail-fast commands: while their connection cannot reach the server (a connect
+    /// attempt just failed, the next is not due yet, or the client knows the server is down) they fail at
+    /// once with `.connection` instead of waiting for a reconnect until their timeout. For request
+    /// handlers, whose callers would rather hear "unavailable" now. Other tasks (workers) keep waiting.
+    public static func failingFast<Result>(
+        isolation: isolated (any Actor)? = #isolation, _ operation: () async throws -> Result
+    ) async rethrows -> Result {
+        try await RedisFailFast.$isOn.withValue(true, operation: operation, isolation: isolation)
+    }
+
+    /// Sends PING on a dedicated connection (the pool's timeouts stay as they are) and returns the reply,
+    /// within `timeout` (connecting included) and failing fast like `failingFast`: for readiness checks,
+    /// which must answer within a bound whatever the server does.
+    public func ping(timeout: Duration) async throws -> RedisReply {
+        try await Self.failingFast { try await blocking(["PING"], timeout: timeout) }
     }
 
     /// The thread of the first pool connection, as an executor. A task that awaits commands one after

@@ -7,7 +7,9 @@ import Logging
 /// cooperative pool, and concurrent callers share round trips.
 ///
 /// A dropped connection is reconnected on the next request, with backoff while the server is away;
-/// requests wait for the reconnect until their timeout.
+/// requests wait for the reconnect until their timeout. Fail-fast requests (`RedisClient.failingFast`)
+/// do not wait: they fail with `.connection` as soon as a connect attempt fails, while the next attempt
+/// is not due yet, or while the client knows the server is down (`RedisAvailability`).
 final class RedisConnection: @unchecked Sendable {
     /// What a request carries in and how its result goes back.
     enum Payload {
@@ -22,10 +24,13 @@ final class RedisConnection: @unchecked Sendable {
         var timeout: Duration?
         /// Set when the request first has to wait for a reconnect.
         var deadline: ContinuousClock.Instant?
+        /// Fails instead of waiting for a reconnect (sent under `RedisClient.failingFast`).
+        var failsFast = RedisFailFast.isOn
     }
 
     private let configuration: RedisConfiguration
     private let logger: Logger
+    private let availability: RedisAvailability
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -35,6 +40,8 @@ final class RedisConnection: @unchecked Sendable {
     private var load = 0
     private var isClosed = false
     private var isRunning = false
+    /// The thread waits for a reconnect (backoff): a fail-fast request queued now fails at once.
+    private var isWaitingForReconnect = false
     private var closeWaiters: [UnsafeContinuation<Void, Never>] = []
 
     // Owned by the connection thread.
@@ -53,9 +60,10 @@ final class RedisConnection: @unchecked Sendable {
     private static let firstBackoff = Duration.milliseconds(25)
     private static let maximumBackoff = Duration.seconds(1)
 
-    init(configuration: RedisConfiguration, logger: Logger) {
+    init(configuration: RedisConfiguration, logger: Logger, availability: RedisAvailability) {
         self.configuration = configuration
         self.logger = logger
+        self.availability = availability
     }
 
     /// Requests queued or running; the pool sends new work to the least loaded connection.
@@ -109,10 +117,19 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private func enqueue(_ request: Request) {
+        if request.failsFast && availability.isKnownDown {
+            request.fail(availability.unavailable)
+            return
+        }
         condition.lock()
         guard !isClosed else {
             condition.unlock()
             request.fail(.clientClosed)
+            return
+        }
+        if request.failsFast && isWaitingForReconnect {
+            condition.unlock()
+            request.fail(availability.unavailable)
             return
         }
         queue.append(request)
@@ -218,6 +235,10 @@ final class RedisConnection: @unchecked Sendable {
     /// Returns a usable context, connecting (with backoff) when there is none. Requests whose deadline
     /// passes while the server is unreachable are failed and removed; nil when none are left.
     private func connectedContext(for pending: inout [Request]) -> HiredisContext? {
+        var waited = false
+        defer {
+            if waited { setWaitingForReconnect(false) }
+        }
         while true {
             if let context {
                 if ContinuousClock.now - lastUse < Self.staleCheckAfter || !context.isStale {
@@ -234,7 +255,11 @@ final class RedisConnection: @unchecked Sendable {
             let now = ContinuousClock.now
             if now >= nextConnectAttempt {
                 do {
-                    context = try HiredisContext(configuration: configuration)
+                    // A connect made for a request with its own, shorter timeout (a readiness PING) waits no longer.
+                    var settings = configuration
+                    if let timeout = pending.first?.timeout, timeout < settings.connectTimeout { settings.connectTimeout = timeout }
+                    context = try HiredisContext(configuration: settings)
+                    availability.connected()
                     if backoff != .zero {
                         logger.info("redis reconnected", metadata: [RedisLogKey.endpoint: "\(configuration.endpoint)"])
                     }
@@ -245,6 +270,7 @@ final class RedisConnection: @unchecked Sendable {
                     lastConnectError = error
                     backoff = backoff == .zero ? Self.firstBackoff : min(backoff * 2, Self.maximumBackoff)
                     nextConnectAttempt = .now + backoff
+                    availability.connectFailed(error, retryAt: nextConnectAttempt)
                     logger.warning("redis connect failed", metadata: [
                         RedisLogKey.endpoint: "\(configuration.endpoint)", RedisLogKey.error: "\(error.message)",
                         RedisLogKey.retryInMilliseconds: "\(Int(backoff / .milliseconds(1)))",
@@ -254,6 +280,11 @@ final class RedisConnection: @unchecked Sendable {
             let checked = ContinuousClock.now
             pending = pending.compactMap { request in
                 var request = request
+                // Not connected, and the attempt just made failed or the next is not due: no waiting.
+                if request.failsFast {
+                    request.fail(lastConnectError)
+                    return nil
+                }
                 let deadline = request.deadline ?? checked + (request.timeout ?? configuration.commandTimeout)
                 guard checked < deadline else {
                     request.fail(lastConnectError)
@@ -263,11 +294,21 @@ final class RedisConnection: @unchecked Sendable {
                 return request
             }
             guard let earliest = pending.lazy.compactMap(\.deadline).min() else { return nil }
+            if !waited {
+                waited = true
+                setWaitingForReconnect(true)
+            }
             if !waitUntil(min(earliest, nextConnectAttempt)) {
                 for request in pending { request.fail(.clientClosed) }
                 return nil
             }
         }
+    }
+
+    private func setWaitingForReconnect(_ waiting: Bool) {
+        condition.lock()
+        isWaitingForReconnect = waiting
+        condition.unlock()
     }
 
     /// Sleeps until `instant` unless the connection is closed first; false when closed.

@@ -1,3 +1,4 @@
+import BackfillRedis
 import Hummingbird
 import Logging
 import Prometheus
@@ -26,6 +27,7 @@ struct APIErrorMiddleware: RouterMiddleware {
             switch error {
             case let error as APIError: apiError = error
             case let error as HTTPError: apiError = .from(error)
+            case let error as RedisError where error.isOutage: apiError = .redisUnavailable
             case let error as any HTTPResponseError:
                 apiError = APIError(error.status, code: error.status == .contentTooLarge ? "body_too_large" : "bad_request",
                                     message: error.status.reasonPhrase)

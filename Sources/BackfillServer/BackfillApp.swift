@@ -86,6 +86,7 @@ public struct BackfillApp: Sendable {
         WebhookRoutes(directory: directory, scheduler: scheduler, keeper: keeper, body: body, logger: logger).register(on: router)
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
+        api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger)
             .register(on: api)
         let events = EventStream(
@@ -93,6 +94,8 @@ public struct BackfillApp: Sendable {
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger
         )
         api.get("connections/{id}/events") { _, context in try await events.response(for: try context.parameters.require("id")) }
+        // The routes added here (the OAuth connect flow) need Redis as the API does.
+        router.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
         routes(router)
         return router
     }

@@ -27,12 +27,7 @@ struct OperationsRoutes: Sendable {
 
     private func ready() async throws -> Response {
         var failures: [String: String] = [:]
-        do {
-            let reply = try await scheduler.redis.send(["PING"])
-            if reply.string != "PONG" { failures["redis"] = "PING answered unexpectedly" }
-        } catch {
-            failures["redis"] = "PING failed"
-        }
+        if let problem = await ReadinessCheck.redisProblem(scheduler.redis) { failures["redis"] = problem }
         do {
             try await readiness.run()
         } catch {

@@ -35,13 +35,15 @@ struct ServerHarness: Sendable {
         var provider = TestMailProvider(messageCount: 25, pageSize: 10)
         /// 0 picks a free port once listening; a fixed one lets routes know the server's URL up front.
         var port = 0
+        /// A Redis of the test's own (one it stops and starts); nil: the shared test server.
+        var redisURL: String?
         /// Extra routes built from the app (the OAuth connect flow).
         var routes: @Sendable (BackfillApp) -> (Router<BasicRequestContext>) -> Void = { _ in { _ in } }
     }
 
     /// Runs `body` against a live instance and shuts it down gracefully afterwards.
     static func with(_ options: Options = Options(), _ body: (ServerHarness) async throws -> Void) async throws {
-        guard let redisURL = ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_URL"] else {
+        guard let redisURL = options.redisURL ?? ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_URL"] else {
             throw TestSetupError("BACKFILL_TEST_REDIS_URL is not set: run the tests with ops/test, which starts a redis-server")
         }
         let prefix = "srv\(UUID().uuidString.prefix(8).lowercased())"
