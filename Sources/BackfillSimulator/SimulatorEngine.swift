@@ -5,6 +5,8 @@ import Foundation
 /// authenticate → address → admit (journal, limits, faults) → latency → handle → finish.
 final class SimulatorEngine: Sendable {
     let world: LockedWorld
+    /// Google's push-signing key and the tokens on Gmail pushes.
+    let pubsub = PubSubSigner()
     private let client: HTTPClient
 
     init(world: SimulatorWorld, client: HTTPClient) {
@@ -15,6 +17,8 @@ final class SimulatorEngine: Sendable {
     func respond(_ request: SimRequest) async -> SimResponse {
         let segments = request.path.split(separator: "/").map(String.init)
         switch segments.first {
+        case "_sim" where segments.count >= 3 && segments[1] == "pubsub":
+            return pubsubControl(request, action: Array(segments.dropFirst(2)))
         case "_sim":
             let (response, posts) = world.withLock { $0.handleControl(request, segments: Array(segments.dropFirst())) }
             await deliver(posts)
@@ -30,6 +34,8 @@ final class SimulatorEngine: Sendable {
                 default: .text(404, "not found")
                 }
             }
+        case "google" where segments.dropFirst().joined(separator: "/") == "oauth2/v3/certs":
+            return pubsub.certs()
         case "google":
             let tail = segments.dropFirst().joined(separator: "/")
             return world.withLock { world in
@@ -198,14 +204,62 @@ final class SimulatorEngine: Sendable {
     // MARK: Outbound
 
     /// Posts notifications and pushes, each with the 3-second budget Graph gives, and records the outcome.
+    /// Pub/Sub pushes carry an OIDC token, as a push subscription with authentication sends them.
     func deliver(_ posts: [OutboundPost]) async {
         for post in posts {
             var record = DeliveryRecord(kind: post.kind, url: post.url, body: post.body)
-            let reply = try? await client.send(HTTPRequest(method: "POST", url: post.url,
-                                                           headers: ["Content-Type": post.contentType],
+            var headers: HTTPHeaders = ["Content-Type": post.contentType]
+            if let audience = post.pushAudience, let token = pushToken(post.pushToken, audience: audience) {
+                headers.add("Authorization", "Bearer \(token)")
+            }
+            let reply = try? await client.send(HTTPRequest(method: "POST", url: post.url, headers: headers,
                                                            body: Data(post.body.utf8), totalTimeout: .seconds(3)))
             record.status = reply?.status
             world.withLock { $0.deliveries.append(record) }
+        }
+    }
+
+    /// The token a push carries under `mode`; nil: none.
+    private func pushToken(_ mode: SimulatorKnobs.GmailPushToken, audience: String) -> String? {
+        switch mode {
+        case .oidc: try? pubsub.token(audience: audience)
+        case .absent: nil
+        case .foreignKey: try? pubsub.token(audience: audience, signer: .foreign)
+        case .expired:
+            try? pubsub.token(audience: audience, issuedAt: Date().addingTimeInterval(-2 * PubSubSigner.tokenLifetime),
+                              expiresAt: Date().addingTimeInterval(-PubSubSigner.tokenLifetime))
+        }
+    }
+
+    /// `/_sim/pubsub/...`: `GET keys` (the current key id, JWKS fetches), `POST rotate-key`, and `POST token`,
+    /// which signs a push token with any claims (`audience` required; `email`, `emailVerified`, `issuer`,
+    /// `issuedAt` and `expiresAt` in Unix seconds, `signer`: published or foreign, `kid`).
+    private func pubsubControl(_ request: SimRequest, action: [String]) -> SimResponse {
+        do {
+            switch (request.method, action) {
+            case ("GET", ["keys"]):
+                return .json(200, object: try pubsub.status())
+            case ("POST", ["rotate-key"]):
+                return .json(200, object: ["kid": try pubsub.rotate()])
+            case ("POST", ["token"]):
+                let body = request.jsonBody ?? [:]
+                guard let audience = body["audience"] as? String else {
+                    return .json(400, object: ["error": ["code": "SimulatorControl", "message": "audience required"]])
+                }
+                let time = { (key: String) in (body[key] as? Double).map { Date(timeIntervalSince1970: $0) } }
+                let token = try pubsub.token(
+                    audience: audience, email: body["email"] as? String ?? PubSubSigner.serviceAccount,
+                    emailVerified: body["emailVerified"] as? Bool ?? true, issuer: body["issuer"] as? String ?? PubSubSigner.issuer,
+                    issuedAt: time("issuedAt") ?? Date(), expiresAt: time("expiresAt"),
+                    signer: (body["signer"] as? String).flatMap(PubSubSigner.Signer.init(rawValue:)) ?? .published,
+                    kid: body["kid"] as? String
+                )
+                return .json(200, object: ["token": token])
+            default:
+                return .json(404, object: ["error": ["code": "SimulatorControl", "message": "no such pubsub control route"]])
+            }
+        } catch {
+            return .json(500, object: ["error": ["code": "SimulatorControl", "message": "signing failed: \(error)"]])
         }
     }
 

@@ -5,6 +5,9 @@ import Foundation
 public struct SimulatorKnobs: Codable, Sendable, Equatable {
     /// How a Graph `Retry-After` value is written.
     public enum RetryAfterStyle: String, Codable, Sendable { case integer, fractional, httpDate }
+    /// The OIDC token on Gmail pushes: a valid one (as Pub/Sub with authentication sends), none, one signed
+    /// by a key Google never published, or an expired one.
+    public enum GmailPushToken: String, Codable, Sendable { case oidc, absent, foreignKey, expired }
 
     // MARK: Latency
     /// Added to every provider request (not control calls), plus up to `latencyJitterMs`.
@@ -41,6 +44,9 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     public var gmailHistoryRetentionSeconds: Double = 7 * 86_400
     /// Sent as a JSON number (as real pushes do) or as a string.
     public var gmailPushHistoryIdAsString: Bool = false
+    /// The audience of the pushes' OIDC token; empty: the push endpoint URL (Pub/Sub's default).
+    public var gmailPushAudience: String = ""
+    public var gmailPushToken: GmailPushToken = .oidc
     /// How a Gmail `Retry-After` (on injected faults) is written; Gmail documents none, so whole seconds.
     public var gmailRetryAfterStyle: RetryAfterStyle = .integer
 
@@ -87,6 +93,8 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
         try read(.gmailBatchMaxParts, &k.gmailBatchMaxParts)
         try read(.gmailHistoryRetentionSeconds, &k.gmailHistoryRetentionSeconds)
         try read(.gmailPushHistoryIdAsString, &k.gmailPushHistoryIdAsString)
+        try read(.gmailPushAudience, &k.gmailPushAudience)
+        try read(.gmailPushToken, &k.gmailPushToken)
         try read(.gmailRetryAfterStyle, &k.gmailRetryAfterStyle)
         try read(.accessTokenLifetimeSeconds, &k.accessTokenLifetimeSeconds)
         try read(.throttlePercent, &k.throttlePercent)

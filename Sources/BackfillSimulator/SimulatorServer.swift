@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// The simulator as a running HTTP server: Graph under `/graph/v1.0`, the Microsoft login under `/login`,
 /// Gmail under `/gmail` (API at `/gmail/gmail/v1`, batch at `/gmail/batch/gmail/v1`), Google OAuth under
-/// `/google`, and the control API under `/_sim`.
+/// `/google` (push-token signing keys at `/google/oauth2/v3/certs`), and the control API under `/_sim`.
 public final class SimulatorServer: Sendable {
     public let host: String
     public let port: Int
@@ -25,6 +25,10 @@ public final class SimulatorServer: Sendable {
     /// Google OAuth base: token endpoint at `{googleOAuthBaseURL}/token`, consent at `/o/oauth2/v2/auth`.
     public var googleOAuthBaseURL: String { baseURL + "/google" }
     public var controlBaseURL: String { baseURL + "/_sim" }
+    /// Google's signing keys for push tokens (a JWKS), as at https://www.googleapis.com/oauth2/v3/certs.
+    public var googleCertsURL: String { baseURL + "/google/oauth2/v3/certs" }
+    /// The service account the simulator's Pub/Sub pushes as: the `email` of their OIDC tokens.
+    public static let pushServiceAccount = PubSubSigner.serviceAccount
 
     private init(
         host: String, port: Int, engine: SimulatorEngine, client: HTTPClient, serverTask: Task<Void, any Error>, group: ServiceGroup

@@ -109,11 +109,15 @@ extension SimulatorWorld {
                 let data = (try? JSONSerialization.data(withJSONObject: ["emailAddress": mailbox.address, "historyId": historyID])) ?? Data()
                 let messageID = String(nextCounter() + 9_000_000_000)
                 let published = ISOTime.format(now)
-                posts.append(post("gmail.push", endpoint, [
+                var push = post("gmail.push", endpoint, [
                     "message": ["data": data.base64EncodedString(), "messageId": messageID, "message_id": messageID,
                                 "publishTime": published, "publish_time": published, "attributes": [String: String]()],
                     "subscription": "projects/backfill-sim/subscriptions/gmail-push",
-                ]))
+                ])
+                // Signed at delivery (`SimulatorEngine.deliver`), outside the world's lock.
+                push.pushAudience = knobs.gmailPushAudience.isEmpty ? endpoint : knobs.gmailPushAudience
+                push.pushToken = knobs.gmailPushToken
+                posts.append(push)
             }
         }
         return posts

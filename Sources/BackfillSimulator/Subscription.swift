@@ -32,4 +32,8 @@ struct OutboundPost: Sendable {
     let url: String
     let contentType: String
     let body: String
+    /// A Pub/Sub push's OIDC token audience; nil: the post carries no token (Graph's posts).
+    var pushAudience: String? = nil
+    /// How the push's token is made (the `gmailPushToken` knob when it was queued).
+    var pushToken: SimulatorKnobs.GmailPushToken = .oidc
 }
