@@ -31,6 +31,8 @@ public struct BackfillApp: Sendable {
     /// Keeps push channels: opened when a mailbox connects, renewed by the tick. Nil without a public URL
     /// or without a provider that syncs in real time.
     public let keeper: SubscriptionKeeper?
+    /// Checks Pub/Sub's OIDC tokens on Gmail pushes; nil when that method is not configured.
+    let gmailPushVerifier: GmailPushVerifier?
     let readiness: ReadinessCheck
     let registry: PrometheusCollectorRegistry
     let console: ConsoleFiles
@@ -45,6 +47,7 @@ public struct BackfillApp: Sendable {
         provider makeProvider: (ProviderEnvironment) throws -> any MailProvider
     ) throws {
         try configuration.server.validate()
+        try configuration.gmailPush.validate()
         let scheduler = Scheduler(redis: redis, configuration: configuration.scheduler, logger: logger)
         let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: sealer)
         self.configuration = configuration
@@ -55,6 +58,7 @@ public struct BackfillApp: Sendable {
         self.registry = registry
         self.logger = logger
         self.console = try ConsoleFiles()
+        self.gmailPushVerifier = configuration.gmailPush.oidc.map { GmailPushVerifier(settings: $0, logger: logger) }
         let provider = try makeProvider(ProviderEnvironment(
             directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler),
             retryGate: RedisRetryGate(scheduler: scheduler), logger: logger
@@ -83,7 +87,8 @@ public struct BackfillApp: Sendable {
         console.register(on: router)
         OperationsRoutes(scheduler: scheduler, directory: directory, readiness: readiness, registry: registry, logger: logger)
             .register(on: router)
-        WebhookRoutes(directory: directory, scheduler: scheduler, keeper: keeper, body: body, logger: logger).register(on: router)
+        WebhookRoutes(directory: directory, scheduler: scheduler, keeper: keeper, body: body, gmailPush: configuration.gmailPush,
+                      verifier: gmailPushVerifier, logger: logger).register(on: router)
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
         api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
@@ -133,11 +138,17 @@ public struct BackfillAppConfiguration: Sendable {
     public var scheduler: SchedulerConfiguration
     /// Where providers send notifications; nil: no push channels (tests of the API alone).
     public var pushChannels: PushChannelSettings?
+    /// How Gmail pushes prove they come from Pub/Sub; none configured: every push is refused.
+    public var gmailPush: GmailPushAuthentication
 
-    public init(server: ServerConfiguration, scheduler: SchedulerConfiguration, pushChannels: PushChannelSettings? = nil) {
+    public init(
+        server: ServerConfiguration, scheduler: SchedulerConfiguration, pushChannels: PushChannelSettings? = nil,
+        gmailPush: GmailPushAuthentication = GmailPushAuthentication()
+    ) {
         self.server = server
         self.scheduler = scheduler
         self.pushChannels = pushChannels
+        self.gmailPush = gmailPush
     }
 }
 

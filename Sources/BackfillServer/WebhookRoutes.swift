@@ -7,7 +7,8 @@ import Logging
 
 /// Provider notifications. They only mark connections dirty and nudge them: the holder of the
 /// connection's lease runs the catch-up. Not behind the API token (providers cannot send it); Graph
-/// notifications are checked against the subscription's `clientState` instead.
+/// notifications are checked against the subscription's `clientState` instead, Gmail pushes against
+/// Pub/Sub's OIDC token or a secret in the push URL (`GmailPushAuthentication`).
 struct WebhookRoutes: Sendable {
     /// The sync-state fields the Graph provider writes and these routes read.
     static let graphClientStateField = "graph.clientState"
@@ -19,6 +20,9 @@ struct WebhookRoutes: Sendable {
     /// Makes a subscription anew when Graph says it was removed or needs authorizing again.
     let keeper: SubscriptionKeeper?
     let body: RequestBodyReader
+    /// How Gmail pushes are authenticated; `verifier` checks the OIDC token when that method is configured.
+    let gmailPush: GmailPushAuthentication
+    let verifier: GmailPushVerifier?
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
@@ -116,6 +120,7 @@ struct WebhookRoutes: Sendable {
     }
 
     private func gmail(_ request: Request) async throws -> Response {
+        try await authenticateGmailPush(request)
         let data = try await body.data(of: request)
         guard let envelope = try? JSONDecoder().decode(PushEnvelope.self, from: data),
               let payload = Data(base64Encoded: Self.paddedBase64(envelope.message.data)),
@@ -132,6 +137,47 @@ struct WebhookRoutes: Sendable {
             logger.notice("gmail notification for an unknown mailbox ignored")
         }
         return Response(status: .noContent)
+    }
+
+    /// Refuses a push that does not prove it comes from the operator's Pub/Sub subscription: every configured
+    /// method must pass. The token itself is never logged or quoted.
+    private func authenticateGmailPush(_ request: Request) async throws {
+        func refuse(_ message: String) -> APIError {
+            logger.warning("gmail push refused", metadata: ["reason": "\(message)"])
+            return APIError(.unauthorized, code: "unauthorized", message: message)
+        }
+        guard gmailPush.isConfigured else {
+            throw refuse("Gmail pushes are refused: this service has no push authentication configured (an OIDC audience and service account, or a URL token)")
+        }
+        if let expected = gmailPush.urlToken {
+            guard let sent = request.uri.queryParameters.get("token"), SecretComparison.equal(expected, sent) else {
+                throw refuse("the push URL carries no valid token (?token=)")
+            }
+        }
+        if let verifier {
+            guard let token = Self.bearerToken(request.headers[.authorization]) else {
+                throw refuse("the push carries no valid Google OIDC token: there is no Authorization: Bearer header")
+            }
+            do {
+                try await verifier.verify(token)
+            } catch let rejection as GmailPushVerifier.Rejection {
+                throw refuse("the push carries no valid Google OIDC token: \(rejection.reason)")
+            } catch let unavailable as GmailPushVerifier.KeysUnavailable {
+                logger.warning("gmail push not verified", metadata: ["reason": "\(unavailable.reason)"])
+                // Not the sender's fault: Pub/Sub sends the push again later.
+                throw APIError(.serviceUnavailable, code: "unavailable",
+                               message: "the push cannot be verified now: \(unavailable.reason)")
+            }
+        }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    static func bearerToken(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
     }
 
     /// Pub/Sub may send base64 with or without padding, standard or URL-safe.

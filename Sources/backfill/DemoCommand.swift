@@ -36,6 +36,9 @@ struct DemoCommand: AsyncParsableCommand {
             "google-accounts-url": simulator.googleOAuthBaseURL,
             "graph-client-id": scenario.graphClientID, "graph-client-secret": "demo",
             "google-client-id": scenario.googleClientID, "google-client-secret": "demo",
+            // Gmail pushes are verified as in production, against the simulated Pub/Sub's signing key.
+            "google-certs-url": simulator.googleCertsURL, "gmail-push-audience": "http://\(listen)/webhooks/gmail",
+            "gmail-push-service-account": SimulatorServer.pushServiceAccount,
         ]
         let settings: ServeSettings
         do {

@@ -50,6 +50,14 @@ struct ServeCommand: AsyncParsableCommand {
     var googleClientId: String?
     @Option(name: .customLong("google-client-secret"), help: "Google app client secret ($BACKFILL_GOOGLE_CLIENT_SECRET).")
     var googleClientSecret: String?
+    @Option(name: .customLong("gmail-push-audience"), help: "Audience of Pub/Sub's OIDC token on Gmail pushes ($BACKFILL_GMAIL_PUSH_AUDIENCE).")
+    var gmailPushAudience: String?
+    @Option(name: .customLong("gmail-push-service-account"), help: "Service account Pub/Sub pushes Gmail notifications as ($BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT).")
+    var gmailPushServiceAccount: String?
+    @Option(name: .customLong("google-certs-url"), help: "Google's signing keys (JWKS) for push tokens ($BACKFILL_GOOGLE_CERTS_URL).")
+    var googleCertsURL: String?
+    @Option(name: .customLong("gmail-push-token"), help: "Secret the Gmail push URL carries as ?token= ($BACKFILL_GMAIL_PUSH_TOKEN).")
+    var gmailPushToken: String?
     @Option(help: "Connections this instance works on at once ($BACKFILL_WORKERS, default 8).")
     var workers: Int?
     @Option(name: .customLong("tick-seconds"), help: "Period of the safety-net tick ($BACKFILL_TICK_SECONDS, default 3600).")
@@ -67,6 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("graph-client-id", graphClientId),
             ("graph-client-secret", graphClientSecret), ("google-client-id", googleClientId),
             ("google-client-secret", googleClientSecret), ("workers", workers.map(String.init)),
+            ("gmail-push-audience", gmailPushAudience), ("gmail-push-service-account", gmailPushServiceAccount),
+            ("google-certs-url", googleCertsURL), ("gmail-push-token", gmailPushToken),
             ("tick-seconds", tickSeconds.map(String.init)), ("lease-seconds", leaseSeconds.map(String.init)),
             ("shutdown-seconds", shutdownSeconds.map(String.init)),
         ]
@@ -134,12 +144,19 @@ struct ServeCommand: AsyncParsableCommand {
                 server: settings.server, scheduler: settings.scheduler,
                 pushChannels: PushChannelSettings(
                     publicURL: settings.publicURL, gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? ""
-                )
+                ),
+                gmailPush: settings.gmailPush
             ),
             redis: redis, store: store, sealer: sealer,
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
         )
+        if !(ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? "").isEmpty, !settings.gmailPush.isConfigured {
+            logger.warning("""
+                BACKFILL_GMAIL_TOPIC is set but Gmail pushes cannot be authenticated, so every push is refused (401): \
+                set BACKFILL_GMAIL_PUSH_AUDIENCE and BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT, or BACKFILL_GMAIL_PUSH_TOKEN
+                """)
+        }
         try await started(app, logger)
         // The connect flow's token and profile requests get their own client, shut down with the group.
         let oauthHTTP = HTTPClient(logger: logger)

@@ -20,6 +20,12 @@ struct ServeSettings: Sendable {
     var graphClientSecret: String?
     var googleClientId: String?
     var googleClientSecret: String?
+    /// Gmail push authentication: the OIDC token's audience and service account (together), where Google's
+    /// signing keys are, and the alternative secret in the push URL.
+    var gmailPushAudience: String?
+    var gmailPushServiceAccount: String?
+    var googleCertsURL: String
+    var gmailPushToken: String?
     var workers: Int
     /// The safety-net tick's period, the lease length and the longest graceful shutdown, in seconds.
     var tickSeconds: Int
@@ -35,6 +41,8 @@ struct ServeSettings: Sendable {
         "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
         "graph-client-secret": "BACKFILL_GRAPH_CLIENT_SECRET", "google-client-id": "BACKFILL_GOOGLE_CLIENT_ID",
         "google-client-secret": "BACKFILL_GOOGLE_CLIENT_SECRET", "workers": "BACKFILL_WORKERS",
+        "gmail-push-audience": "BACKFILL_GMAIL_PUSH_AUDIENCE", "gmail-push-service-account": "BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT",
+        "google-certs-url": "BACKFILL_GOOGLE_CERTS_URL", "gmail-push-token": "BACKFILL_GMAIL_PUSH_TOKEN",
         "tick-seconds": "BACKFILL_TICK_SECONDS", "lease-seconds": "BACKFILL_LEASE_SECONDS",
         "shutdown-seconds": "BACKFILL_SHUTDOWN_SECONDS",
     ]
@@ -76,6 +84,26 @@ struct ServeSettings: Sendable {
         graphClientSecret = value("graph-client-secret")
         googleClientId = value("google-client-id")
         googleClientSecret = value("google-client-secret")
+        gmailPushAudience = value("gmail-push-audience")
+        gmailPushServiceAccount = value("gmail-push-service-account")
+        if (gmailPushAudience == nil) != (gmailPushServiceAccount == nil) {
+            throw ConfigurationError(
+                "--gmail-push-audience (BACKFILL_GMAIL_PUSH_AUDIENCE) and --gmail-push-service-account (BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT) "
+                    + "go together: set both, as on the Pub/Sub push subscription's OIDC token, or neither"
+            )
+        }
+        if let account = gmailPushServiceAccount, !account.contains("@") {
+            throw ConfigurationError(
+                "--gmail-push-service-account (BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT) must be the service account's email, not '\(account.prefix(80))'"
+            )
+        }
+        googleCertsURL = try url("google-certs-url", default: GmailPushAuthentication.OIDC.googleCertsURL)
+        gmailPushToken = value("gmail-push-token")
+        if let token = gmailPushToken, token.count < GmailPushAuthentication.minimumURLTokenLength {
+            throw ConfigurationError(
+                "--gmail-push-token (BACKFILL_GMAIL_PUSH_TOKEN) is too short: use at least \(GmailPushAuthentication.minimumURLTokenLength) characters, e.g. `openssl rand -hex 32`"
+            )
+        }
         guard let workers = Int(value("workers") ?? "8"), (1...256).contains(workers) else {
             throw ConfigurationError("--workers (BACKFILL_WORKERS) must be a whole number from 1 to 256")
         }
@@ -98,6 +126,13 @@ struct ServeSettings: Sendable {
         scheduler.tickPeriod = .seconds(tickSeconds)
         scheduler.leaseDuration = .seconds(leaseSeconds)
         return scheduler
+    }
+
+    var gmailPush: GmailPushAuthentication {
+        let oidc = gmailPushAudience.flatMap { audience in
+            gmailPushServiceAccount.map { GmailPushAuthentication.OIDC(audience: audience, serviceAccount: $0, certsURL: googleCertsURL) }
+        }
+        return GmailPushAuthentication(oidc: oidc, urlToken: gmailPushToken)
     }
 
     var server: ServerConfiguration {

@@ -37,6 +37,8 @@ struct ServerHarness: Sendable {
         var port = 0
         /// A Redis of the test's own (one it stops and starts); nil: the shared test server.
         var redisURL: String?
+        /// How Gmail pushes are authenticated (none: every push is refused).
+        var gmailPush = GmailPushAuthentication()
         /// Extra routes built from the app (the OAuth connect flow).
         var routes: @Sendable (BackfillApp) -> (Router<BasicRequestContext>) -> Void = { _ in { _ in } }
     }
@@ -63,7 +65,8 @@ struct ServerHarness: Sendable {
         scheduler.auditPeriod = .milliseconds(200)
         let registry = PrometheusCollectorRegistry()
         let app = try BackfillApp(
-            configuration: BackfillAppConfiguration(server: server, scheduler: scheduler), redis: redis, store: store,
+            configuration: BackfillAppConfiguration(server: server, scheduler: scheduler, gmailPush: options.gmailPush),
+            redis: redis, store: store,
             sealer: TestSealer(), readiness: .store(store, directory: directory), metrics: registry, logger: logger,
             provider: { _ in options.provider }
         )

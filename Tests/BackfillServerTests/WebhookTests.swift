@@ -58,13 +58,19 @@ struct WebhookTests {
         }
     }
 
+    /// A Gmail push URL token for the tests that are not about push authentication (see GmailPushTests).
+    static let pushToken = "webhook-tests-push-token-0123456789abcdef"
+
     @Test("malformed webhook bodies get 400 and change nothing")
     func malformed() async throws {
-        try await ServerHarness.with { server in
+        var options = ServerHarness.Options()
+        options.gmailPush = GmailPushAuthentication(urlToken: Self.pushToken)
+        try await ServerHarness.with(options) { server in
             let connection = try await server.connect("gmail", "someone@gmail.com")
-            for (path, body) in [("/webhooks/graph", "{"), ("/webhooks/graph", #"{"value": "x"}"#), ("/webhooks/gmail", "[]"),
-                                 ("/webhooks/gmail", #"{"message": {"data": "%%%"}}"#),
-                                 ("/webhooks/gmail", #"{"message": {"data": "bm90IGpzb24"}}"#)] {
+            let gmail = "/webhooks/gmail?token=\(Self.pushToken)"
+            for (path, body) in [("/webhooks/graph", "{"), ("/webhooks/graph", #"{"value": "x"}"#), (gmail, "[]"),
+                                 (gmail, #"{"message": {"data": "%%%"}}"#),
+                                 (gmail, #"{"message": {"data": "bm90IGpzb24"}}"#)] {
                 let reply = try await server.request("POST", path, json: body)
                 #expect(reply.status == 400, "\(path) \(body)")
                 #expect(try reply.error().code == "invalid_notification")
@@ -74,12 +80,14 @@ struct WebhookTests {
         }
     }
 
-    @Test("a Gmail Pub/Sub push marks the mailbox's connection dirty, nudges it and answers 204")
+    @Test("an authenticated Gmail Pub/Sub push marks the mailbox's connection dirty, nudges it and answers 204")
     func gmailPush() async throws {
-        try await ServerHarness.with { server in
+        var options = ServerHarness.Options()
+        options.gmailPush = GmailPushAuthentication(urlToken: Self.pushToken)
+        try await ServerHarness.with(options) { server in
             let connection = try await server.connect("gmail", "Someone@Gmail.com")
             let payload = Data(#"{"emailAddress": "someone@gmail.com", "historyId": 9876543}"#.utf8).base64EncodedString()
-            let reply = try await server.request("POST", "/webhooks/gmail", json: """
+            let reply = try await server.request("POST", "/webhooks/gmail?token=\(Self.pushToken)", json: """
                 {"message": {"data": "\(payload)", "messageId": "m-1", "publishTime": "2025-01-01T00:00:00Z"}, "subscription": "projects/p/subscriptions/s"}
                 """)
             #expect(reply.status == 204)
