@@ -18,10 +18,12 @@ public struct Connection: Sendable, Equatable, Codable {
     public var errorCode: BackfillErrorCode?
     public var errorMessage: String?
     public var createdAt: Date
+    /// How new mail arrives; nil until the push channel was first looked at.
+    public var realtime: RealtimeStatus?
 
     public init(
         id: String, provider: ProviderKind, address: String, parentId: String? = nil, health: ConnectionHealth = .healthy,
-        errorCode: BackfillErrorCode? = nil, errorMessage: String? = nil, createdAt: Date
+        errorCode: BackfillErrorCode? = nil, errorMessage: String? = nil, createdAt: Date, realtime: RealtimeStatus? = nil
     ) {
         self.id = id
         self.provider = provider
@@ -31,6 +33,7 @@ public struct Connection: Sendable, Equatable, Codable {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.createdAt = createdAt
+        self.realtime = realtime
     }
 }
 
@@ -61,6 +64,9 @@ public protocol ConnectionDirectory: Sendable {
     func syncState(for id: String) async throws -> [String: String]
     /// Sets the given fields (an empty value removes the field).
     func updateSyncState(_ changes: [String: String], for id: String) async throws
+    /// Records that the connection's own token was refused: it goes into `error` with this failure, as when
+    /// a shared mailbox found that the parent token it borrows no longer works.
+    func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws
 }
 
 /// Seals credentials for storage at rest (authenticated encryption) and opens them again. The

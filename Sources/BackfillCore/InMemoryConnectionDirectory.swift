@@ -43,4 +43,10 @@ public actor InMemoryConnectionDirectory: ConnectionDirectory {
         }
         syncStates[id] = state
     }
+
+    public func recordRefusal(of id: String, code: BackfillErrorCode, message: String) {
+        connections[id]?.health = .error
+        connections[id]?.errorCode = code
+        connections[id]?.errorMessage = message
+    }
 }

@@ -36,11 +36,15 @@ public struct SubscriptionStatus: Sendable, Equatable {
     /// Whether this call made a new one where none was live: mail that arrived before it was announced
     /// to nobody, so a catch-up is due.
     public var created: Bool
+    /// When to call `ensureSubscription` again: the provider renews from then on (it leaves a channel that
+    /// expires later than its renewal margin alone).
+    public var renewAt: Date
 
-    public init(id: String, expiresAt: Date, changed: Bool, created: Bool = false) {
+    public init(id: String, expiresAt: Date, changed: Bool, created: Bool = false, renewAt: Date? = nil) {
         self.id = id
         self.expiresAt = expiresAt
         self.changed = changed
         self.created = created
+        self.renewAt = renewAt ?? expiresAt.addingTimeInterval(-86_400)
     }
 }

@@ -87,7 +87,7 @@ extension GmailProvider: RealtimeSync {
         let state = try await directory.syncState(for: connectionId)
         let current = state[SyncKey.watchExpiresAt].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
         if let current, current.timeIntervalSince(now) > Self.watchLifetime - Self.watchRenewalAge {
-            return SubscriptionStatus(id: "watch", expiresAt: current, changed: false)
+            return SubscriptionStatus(id: "watch", expiresAt: current, changed: false, renewAt: Self.renewAt(current))
         }
         let route = "gmail POST watch"
         let body = try JSONEncoder().encode(
@@ -99,10 +99,15 @@ extension GmailProvider: RealtimeSync {
             throw ProviderFailure.invalidResponse("\(route): unreadable expiration")
         }
         try await directory.updateSyncState([SyncKey.watchExpiresAt: watch.expiration], for: connectionId)
+        let expiresAt = Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
         return SubscriptionStatus(
-            id: "watch", expiresAt: Date(timeIntervalSince1970: TimeInterval(ms) / 1000), changed: true,
-            created: current.map { $0 <= now } ?? true
+            id: "watch", expiresAt: expiresAt, changed: true, created: current.map { $0 <= now } ?? true, renewAt: Self.renewAt(expiresAt)
         )
+    }
+
+    /// A watch is made again once it is a day old (as Google advises), not only before it expires.
+    static func renewAt(_ expiresAt: Date) -> Date {
+        expiresAt.addingTimeInterval(-(watchLifetime - watchRenewalAge))
     }
 
     /// INBOX wins over SENT, as in the backfill; nil for mail in neither.

@@ -54,7 +54,7 @@ extension GraphProvider: RealtimeSync {
         if let id = state[SyncKey.subscriptionId], !id.isEmpty, !lapsed {
             let current = state[SyncKey.subscriptionExpiresAt].flatMap(GraphDate.parse)
             if let current, current.timeIntervalSince(now) > Self.renewalMargin {
-                return SubscriptionStatus(id: id, expiresAt: current, changed: false)
+                return SubscriptionStatus(id: id, expiresAt: current, changed: false, renewAt: current.addingTimeInterval(-Self.renewalMargin))
             }
             do {
                 let body = try JSONEncoder().encode(["expirationDateTime": GraphDate.format(expiresAt)])
@@ -63,7 +63,7 @@ extension GraphProvider: RealtimeSync {
                     body: body, route: "graph PATCH subscriptions", extraHeaders: [("Content-Type", "application/json")]
                 )
                 try await saveSubscription(id: id, expiresAt: expiresAt, connectionId: connectionId)
-                return SubscriptionStatus(id: id, expiresAt: expiresAt, changed: true)
+                return SubscriptionStatus(id: id, expiresAt: expiresAt, changed: true, renewAt: expiresAt.addingTimeInterval(-Self.renewalMargin))
             } catch ProviderFailure.permissionLost, ProviderFailure.transient {
                 // Gone (404) or not renewable: create a new one below.
             }
@@ -81,7 +81,9 @@ extension GraphProvider: RealtimeSync {
         let confirmedExpiry = created.expirationDateTime.flatMap(GraphDate.parse) ?? expiresAt
         try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, connectionId: connectionId)
         if lapsed { try await directory.updateSyncState([Self.lifecycleSyncKey: ""], for: connectionId) }
-        return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true, created: true)
+        return SubscriptionStatus(
+            id: created.id, expiresAt: confirmedExpiry, changed: true, created: true, renewAt: confirmedExpiry.addingTimeInterval(-Self.renewalMargin)
+        )
     }
 
     // MARK: Helpers

@@ -80,7 +80,11 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         }
         do {
             return try await body(provider)
-        } catch ProviderFailure.tokenExpired {
+        } catch ProviderFailure.tokenExpired(let detail) {
+            // The token is the parent's: its own card must say so, not only the shared mailbox's.
+            try await directory.recordRefusal(
+                of: parentId, code: .tokenExpired, message: ProviderFailure.tokenExpired(detail).message
+            )
             throw ProviderFailure.parentUnavailable(parent.address)
         }
     }

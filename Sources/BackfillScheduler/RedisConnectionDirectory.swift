@@ -52,6 +52,8 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         _ = try await redis.pipeline([
             ["HDEL", keys.connection(id), "credentials", "errorCode", "errorMessage"],
             ["HSET", keys.connection(id), "health", ConnectionHealth.disconnected.rawValue],
+            ["ZREM", keys.realtimeDue, id],
+            ["ZREM", keys.renewals, id],
         ])
         return true
     }
@@ -152,6 +154,15 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         _ = try await redis.send(["HSET", keys.connection(id), "credentials", sealed])
     }
 
+    public func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws {
+        guard try await redis.send(["HGET", keys.connection(id), "health"]).string != ConnectionHealth.disconnected.rawValue else { return }
+        _ = try await redis.pipeline([
+            ["HSET", keys.connection(id), "health", ConnectionHealth.error.rawValue, "errorCode", code.rawValue, "errorMessage", message],
+            ["ZREM", keys.realtimeDue, id],
+        ])
+        try await Scheduler.childrenWaitOnParent(id, redis: redis, keys: keys)
+    }
+
     public func syncState(for id: String) async throws -> [String: String] {
         let flat = try await redis.send(["HGETALL", keys.sync(id)]).strings
         var state: [String: String] = [:]
@@ -191,12 +202,73 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
             id: id, provider: provider, address: address, parentId: fields["parentId"],
             health: fields["health"].flatMap(ConnectionHealth.init(rawValue:)) ?? .healthy,
             errorCode: fields["errorCode"].flatMap(BackfillErrorCode.init(rawValue:)), errorMessage: fields["errorMessage"],
-            createdAt: fields["createdAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date(timeIntervalSince1970: 0)
+            createdAt: fields["createdAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date(timeIntervalSince1970: 0),
+            realtime: fields["realtimeMode"].flatMap(RealtimeStatus.Mode.init(rawValue:)).map { mode in
+                RealtimeStatus(
+                    mode: mode,
+                    lastCatchUpAt: fields["lastCatchUpAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) },
+                    channelExpiresAt: fields["channelExpiresAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+                )
+            }
         )
     }
 }
 
 extension RedisConnectionDirectory {
+    /// Connections whose push channel is due for renewal at `now` (at most `limit`), in due order.
+    public func dueRenewals(at now: Date, limit: Int) async throws -> [Connection] {
+        let ids = try await redis.send([
+            "ZRANGEBYSCORE", keys.renewals, "-inf", String(now.milliseconds), "LIMIT", "0", String(limit),
+        ]).strings
+        let replies = try await redis.pipeline(ids.map { ["HGETALL", keys.connection($0)] })
+        let found = replies.compactMap(Self.decode)
+        let gone = Set(ids).subtracting(found.map(\.id))
+        if !gone.isEmpty { _ = try await redis.send(["ZREM", keys.renewals] + gone.sorted()) }
+        return found
+    }
+
+    /// What the subscription keeper found: the mode new mail arrives in, when the channel expires, and when
+    /// to look at it again. Switching to `poll` brings the next catch-up forward to a poll period away.
+    public func recordChannel(_ id: String, mode: RealtimeStatus.Mode, expiresAt: Date?, renewAt: Date, pollPeriod: Duration) async throws {
+        var commands: [[String]] = [
+            ["HSET", keys.connection(id), "realtimeMode", mode.rawValue],
+            ["ZADD", keys.renewals, String(renewAt.milliseconds), id],
+        ]
+        if let expiresAt {
+            commands.append(["HSET", keys.connection(id), "channelExpiresAt", String(expiresAt.milliseconds)])
+        } else {
+            commands.append(["HDEL", keys.connection(id), "channelExpiresAt"])
+        }
+        if mode == .poll {
+            commands.append(["ZADD", keys.realtimeDue, "LT", String(Date().addingTimeInterval(pollPeriod.seconds).milliseconds), id])
+        }
+        _ = try await redis.pipeline(commands)
+    }
+
+    /// Takes a connection out of the renewals (it is in error or disconnected; a reconnect puts it back).
+    public func dropRenewal(_ id: String) async throws {
+        _ = try await redis.send(["ZREM", keys.renewals, id])
+    }
+
+    /// Brings connections made by an older version into the real-time schedules: each one that works gets a
+    /// catch-up within a poll period and a channel renewal at the next tick (entries already there are kept).
+    /// Runs at startup; O(connections) in pipelines of 500.
+    public func scheduleUnscheduled(pollPeriod: Duration, now: Date = Date()) async throws {
+        let ids = try await redis.send(["SMEMBERS", keys.connections]).strings
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let healths = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), "health"] })
+            var commands: [[String]] = []
+            for (id, reply) in zip(chunk, healths) {
+                guard let health = reply.string.flatMap(ConnectionHealth.init(rawValue:)),
+                      health == .healthy || health == .syncing else { continue }
+                let due = now.addingTimeInterval(Double.random(in: 0...pollPeriod.seconds))
+                commands.append(["ZADD", keys.realtimeDue, "NX", String(due.milliseconds), id])
+                commands.append(["ZADD", keys.renewals, "NX", "0", id])
+            }
+            if !commands.isEmpty { _ = try await redis.pipeline(commands) }
+        }
+    }
+
     /// The connection of a provider and address (webhooks name mailboxes by address).
     public func connectionId(provider: ProviderKind, address: String) async throws -> String? {
         try await redis.send(["HGET", keys.connectionIndex, "\(provider.rawValue):\(address.lowercased())"]).string

@@ -96,6 +96,22 @@ public final class Scheduler: Sendable {
         return (reply.int ?? -1) >= 0
     }
 
+    /// The connection's own token stopped working: its shared mailboxes wait on it (see
+    /// `SchedulerScripts.childrenWait`). Returns how many were marked.
+    @discardableResult
+    public func childrenWaitOnParent(_ parentId: String) async throws -> Int {
+        try await Self.childrenWaitOnParent(parentId, redis: redis, keys: keys)
+    }
+
+    @discardableResult
+    static func childrenWaitOnParent(_ parentId: String, redis: RedisClient, keys: SchedulerKeys) async throws -> Int {
+        let address = try await redis.send(["HGET", keys.connection(parentId), "address"]).string ?? "the parent mailbox"
+        return try await redis.run(
+            SchedulerScripts.childrenWait, keys: [keys.children(parentId), keys.realtimeDue],
+            arguments: [keys.connectionPrefix, ProviderFailure.parentUnavailable(address).message]
+        ).int ?? 0
+    }
+
     /// A parent connection is usable again: its children waiting on it go back to the queue.
     public func parentReconnected(children: [String]) async throws {
         for child in children {
@@ -164,9 +180,46 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Subtracts the dirty marks a finished catch-up answered; false when the lease was lost meanwhile.
-    func clearDirty(_ lease: Lease, seen: Int) async throws -> Bool {
-        try await run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [String(seen)]).first == "cleared"
+    /// Subtracts the dirty marks a finished catch-up answered and schedules the next catch-up; false when
+    /// the lease was lost meanwhile.
+    func clearDirty(_ lease: Lease, seen: Int, jitter: Double = Double.random(in: -1...1)) async throws -> Bool {
+        let poll = Int64(Double(configuration.pollPeriod.milliseconds) * (1 + 0.1 * min(max(jitter, -1), 1)))
+        return try await run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [
+            String(seen), String(poll), String(configuration.pushSafetyPeriod.milliseconds),
+        ]).first == "cleared"
+    }
+
+    /// What a failed catch-up leaves behind (see `SchedulerScripts.catchUpFailed`).
+    enum CatchUpFailure: String, Sendable {
+        /// A passing failure: the next catch-up comes after a backoff.
+        case retry
+        /// The connection's own token or permission is gone: `error` until a reconnect.
+        case broken
+        /// The parent's token does not work: `waiting_on_parent` until the parent is reconnected.
+        case parent
+    }
+
+    /// Records a failed catch-up; `delay` is the first wait (doubled per failure in a row up to the poll
+    /// period) or, for a throttle, the exact Retry-After. Returns false when the lease was lost meanwhile.
+    func catchUpFailed(_ lease: Lease, _ outcome: CatchUpFailure, failure: ProviderFailure, delay: Duration? = nil) async throws -> Bool {
+        let first = delay ?? configuration.catchUpRetryDelay
+        let longest = delay ?? configuration.pollPeriod
+        return try await run(SchedulerScripts.catchUpFailed, lease.connectionId, lease.arguments + [
+            outcome.rawValue, failure.code.rawValue, failure.message, String(first.milliseconds), String(max(first, longest).milliseconds),
+        ]).first != "stale"
+    }
+
+    /// Starts the catch-ups that are due (the promoter calls it). Returns how many started and when the
+    /// next is due on Redis's clock (nil: none scheduled), with Redis's now.
+    func startDueCatchUps(batch: Int) async throws -> (started: Int, next: Int64?, now: Int64) {
+        let reply = try await redis.run(
+            SchedulerScripts.dueCatchUps, keys: [keys.realtimeDue, keys.nudged, keys.nudges],
+            arguments: [String(batch), String(configuration.pollPeriod.milliseconds), keys.connectionPrefix, keys.leasePrefix]
+        ).strings
+        guard reply.count == 3, let started = Int(reply[0]), let next = Int64(reply[1]), let now = Int64(reply[2]) else {
+            throw SchedulerError.unexpectedReply(script: "dueCatchUps", reply)
+        }
+        return (started, next < 0 ? nil : next, now)
     }
 
     func prepared(_ lease: Lease, estimatedTotal: Int) async throws -> Bool {
@@ -199,7 +252,7 @@ public final class Scheduler: Sendable {
     /// The per-connection key list every connection script takes (see `SchedulerScripts`).
     private func connectionKeys(_ id: String) -> [String] {
         [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
-         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts]
+         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts, keys.realtimeDue]
     }
 
     private func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {

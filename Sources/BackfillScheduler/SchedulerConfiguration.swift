@@ -34,6 +34,16 @@ public struct SchedulerConfiguration: Sendable {
     /// renews its slot every third of it, so a slow request keeps its slot however long it takes.
     public var requestSlotLifetime: Duration = .seconds(15)
 
+    /// How often a mailbox without a push channel is caught up (each time jittered by ±10%, so mailboxes
+    /// connected together spread out). New mail reaches the store within about this, plus a page time.
+    public var pollPeriod: Duration = .seconds(60)
+    /// A mailbox with a push channel is caught up anyway when no notification came for this long:
+    /// providers drop notifications now and then.
+    public var pushSafetyPeriod: Duration = .seconds(1800)
+    /// After a catch-up failed for a passing reason (5xx, throttling), the next one comes this much later,
+    /// doubling with each failure in a row up to `pollPeriod` (a throttle waits its Retry-After instead).
+    public var catchUpRetryDelay: Duration = .seconds(5)
+
     public init(instanceId: String) {
         self.instanceId = instanceId
     }

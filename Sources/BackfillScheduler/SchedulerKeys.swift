@@ -15,7 +15,7 @@
 /// | `P:nudges` | list | the nudge queue of connection ids (workers block on it) |
 /// | `P:nudged` | hash | id → nudge time (ms) of the ids in `P:nudges` or popped and not yet claimed (the claim removes it): a connection is queued at most once; the auditor queues again an id marked longer than `lostNudgeAfter` (30 s) that is not in the queue (its worker died between pop and claim) |
 /// | `P:tick` | hash | `last` (the last hourly tick id run), `at` (ms), `owner`; `P:tick:log` list of recent `tickId owner` |
-/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (notifications not yet caught up: each webhook adds one, a worker subtracts what its finished catch-up answered) |
+/// | `P:conn:{id}` | hash | the connection: `id provider address parentId health errorCode errorMessage createdAt credentials` (sealed), `dirty` (notifications not yet caught up: each webhook adds one, a worker subtracts what its finished catch-up answered), `realtimeMode` (`push`/`poll`, set by the subscription keeper), `channelExpiresAt` (ms), `lastCatchUpAt` (ms), `catchUpFailures` (failed catch-ups in a row) |
 /// | `P:sync:{id}` | hash | the provider's real-time state (delta links, history id, subscription), opaque to the scheduler |
 /// | `P:conn:index` | hash | `provider:address` (address lower-cased) → connection id, so a reconnect keeps its id |
 /// | `P:connections` | set | every connection id |
@@ -24,6 +24,8 @@
 /// | `P:children:{id}` | set | shared-mailbox connections that borrow this personal connection's token |
 /// | `P:oauth:{state}` | string | a connect flow under way (BackfillServer's `OAuthConnect`): `{provider}:{PKCE verifier}`, expiring after 10 minutes, read and deleted at once by the callback |
 /// | `P:oauth:pending` | zset | connect flows under way: state → expiry (ms); at most `OAuthConnect.maximumPendingSignIns` (a refused start keeps nothing) |
+/// | `P:realtime:due` | zset | connection id → when its next real-time catch-up is due (ms): a poll period after the last for a mailbox without a push channel, a safety period for one with, sooner after a failed catch-up; the promoter starts what is due. Not in it: connections in `error`, `waiting_on_parent` or `disconnected` |
+/// | `P:renewals` | zset | connection id → when its push channel (Graph subscription, Gmail watch) is to be renewed (ms); the tick renews only what is due |
 /// | `P:bfcounts` | hash | backfill state → how many backfills are in it (`/metrics`); kept by every script that changes a state (`set_state`), recounted at each startup |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks lostNudges` |
 public struct SchedulerKeys: Sendable {
@@ -56,6 +58,11 @@ public struct SchedulerKeys: Sendable {
     public var tick: String { "\(prefix):tick" }
     public var tickLog: String { "\(prefix):tick:log" }
     public var stats: String { "\(prefix):stats" }
+    public var realtimeDue: String { "\(prefix):realtime:due" }
+    public var renewals: String { "\(prefix):renewals" }
+    /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.
+    var connectionPrefix: String { "\(prefix):conn:" }
+    var leasePrefix: String { "\(prefix):lease:" }
     public var stateCounts: String { "\(prefix):bfcounts" }
     /// The start of every `backfill(_:)` key, for the recount script.
     var backfillPrefix: String { "\(prefix):bf:" }

@@ -97,8 +97,10 @@ struct Worker: Sendable {
 
     /// Stores new mail since the real-time cursor (the provider stores before it moves the cursor), then
     /// clears the `dirty` notifications it answered, as the claim or commit counted them; one that came
-    /// meanwhile keeps the connection dirty. A failure keeps the marks, for the next commit, nudge or tick,
-    /// and is only logged: it must not stop the backfill.
+    /// meanwhile keeps the connection dirty. A failure keeps the marks and never stops the backfill; what it
+    /// leaves is the trouble's own: a passing one (5xx, throttling) schedules the next catch-up after a
+    /// backoff, a refused token or lost permission puts the connection in `error` (its shared mailboxes wait
+    /// on it) until a reconnect, and a broken parent makes a shared mailbox wait on it.
     private func catchUp(_ lease: Lease, answering dirty: Int, logger: Logger) async {
         guard let realtime else { return }
         do {
@@ -112,7 +114,50 @@ struct Worker: Sendable {
                 logger.notice("lease lost during the catch-up; its holder catches up again")
             }
         } catch {
-            logger.warning("real-time catch-up failed; the connection stays dirty", metadata: [LogKey.error: "\(error)"])
+            await catchUpFailed(lease, error: error, logger: logger)
+        }
+    }
+
+    private func catchUpFailed(_ lease: Lease, error: any Error, logger: Logger) async {
+        let failure = Self.classify(error)
+        let outcome: Scheduler.CatchUpFailure
+        var delay: Duration?
+        switch failure {
+        case .tokenExpired, .permissionLost: outcome = .broken
+        case .parentUnavailable: outcome = .parent
+        case .throttled(let retryAfter):
+            outcome = .retry
+            delay = retryAfter ?? scheduler.configuration.retryPolicy.throttleDefault
+        default: outcome = .retry
+        }
+        do {
+            guard try await scheduler.catchUpFailed(lease, outcome, failure: failure, delay: delay) else {
+                return logger.notice("lease lost during the catch-up; its holder catches up again")
+            }
+            switch outcome {
+            case .retry:
+                logger.warning("real-time catch-up failed; trying again after a backoff", metadata: [
+                    LogKey.errorCode: "\(failure.code.rawValue)", LogKey.error: "\(failure.message)",
+                ])
+            case .broken:
+                logger.error("real-time catch-up refused; the connection needs a reconnect", metadata: [
+                    LogKey.errorCode: "\(failure.code.rawValue)",
+                ])
+                try await scheduler.childrenWaitOnParent(lease.connectionId)
+            case .parent:
+                logger.notice("real-time catch-up waits on the parent connection")
+            }
+        } catch {
+            logger.warning("could not record the failed catch-up; the connection stays dirty", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    /// Any error as the scheduler's kind of failure: a provider's as it is, a store's as the store's.
+    static func classify(_ error: any Error) -> ProviderFailure {
+        switch error {
+        case let failure as ProviderFailure: failure
+        case let store as StoreUnavailable: .storeUnavailable(store.message)
+        default: .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
         }
     }
 
@@ -123,11 +168,7 @@ struct Worker: Sendable {
 
     /// Turns a failure into the scheduler's answer: park (throttled or backing off) or stop.
     private func handle(_ error: any Error, lease: Lease, record: BackfillRecord, logger: Logger) async {
-        let failure: ProviderFailure = switch error {
-        case let failure as ProviderFailure: failure
-        case let store as StoreUnavailable: .storeUnavailable(store.message)
-        default: .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
-        }
+        let failure = Self.classify(error)
         let decision = scheduler.configuration.retryPolicy.decision(
             after: failure, attempt: record.attempts + 1, jitter: Double.random(in: 0..<1)
         )

@@ -1,11 +1,17 @@
 import BackfillRedis
+import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
 
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}
+
 /// The outermost middleware: every error becomes the API's JSON error body (Hummingbird's own 404 and
 /// 405 included), unexpected errors become a 500 that names nothing internal, and every request is
-/// counted by route pattern and status (never by connection id).
+/// counted by route pattern and status (never by connection id). Every response says
+/// `X-Content-Type-Options: nosniff`, so a browser never reads a JSON or text answer as a script or page.
 struct APIErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
@@ -19,7 +25,7 @@ struct APIErrorMiddleware: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let response: Response
+        var response: Response
         do {
             response = try await next(request, context)
         } catch {
@@ -37,6 +43,7 @@ struct APIErrorMiddleware: RouterMiddleware {
             }
             response = try apiError.response(from: request, context: context)
         }
+        response.headers[.xContentTypeOptions] = "nosniff"
         registry.makeCounter(
             descriptor: Self.requests,
             labels: [("route", context.endpointPath ?? "unmatched"), ("status", String(response.status.code))]

@@ -74,6 +74,16 @@ public struct BackfillApp: Sendable {
         }
     }
 
+    /// Brings Redis state written by an older version up to date; run once before `services`: connections
+    /// made before the paging order or the real-time schedules existed join them, and the backfills are
+    /// counted by state anew.
+    public func prepareRedis() async throws {
+        try await directory.indexConnectionOrder()
+        try await directory.scheduleUnscheduled(pollPeriod: scheduler.configuration.pollPeriod)
+        let counted = try await scheduler.recountStates()
+        logger.debug("backfills counted by state", metadata: ["backfills": "\(counted)"])
+    }
+
     var connector: MailboxConnector {
         MailboxConnector(directory: directory, scheduler: scheduler, keeper: keeper, logger: logger)
     }
@@ -82,6 +92,9 @@ public struct BackfillApp: Sendable {
     public func router(routes: (Router<BasicRequestContext>) -> Void = { _ in }) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: APIErrorMiddleware(registry: registry, logger: logger))
+        router.add(middleware: RequestPolicyMiddleware(
+            allowedHosts: configuration.server.allowedHosts, hasAPIToken: configuration.server.apiToken != nil
+        ))
         let body = RequestBodyReader(limit: configuration.server.maxBodyBytes)
         let reader = ConnectionReader(directory: directory, scheduler: scheduler)
         console.register(on: router)
@@ -116,6 +129,7 @@ public struct BackfillApp: Sendable {
         let listen = configuration.server.listen
         let http = Application(
             router: router(routes: routes),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorResponder()])),
             configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: "backfill"),
             onServerRunning: { channel in
                 await onListening(ListenAddress(host: listen.host, port: channel.localAddress?.port ?? listen.port))
@@ -126,7 +140,7 @@ public struct BackfillApp: Sendable {
             WorkerPool(scheduler: scheduler, provider: provider, store: store, realtime: provider as? any RealtimeSync, logger: logger),
             Promoter(scheduler: scheduler, logger: logger),
             Auditor(scheduler: scheduler, logger: logger),
-            PeriodicTick(scheduler: scheduler, hooks: (keeper.map { [$0.renewAll] } ?? []) + tickHooks, logger: logger),
+            PeriodicTick(scheduler: scheduler, hooks: (keeper.map { keeper in [{ try await keeper.renewDue($0) }] } ?? []) + tickHooks, logger: logger),
             http,
         ]
     }

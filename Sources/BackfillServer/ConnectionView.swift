@@ -12,6 +12,8 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     public var health: ConnectionHealth
     public var error: ProblemView?
     public var backfill: BackfillView?
+    /// How new mail arrives (push or poll) and when it last did; nil until the push channel was looked at.
+    public var realtime: RealtimeStatus?
 
     init(_ connection: Connection, parentAddress: String?, backfill record: BackfillRecord?, now: Date) {
         id = connection.id
@@ -24,6 +26,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
             ProblemView(code: $0, message: connection.errorMessage ?? "", retryable: $0.isRetryable)
         }
         backfill = record.map { BackfillView($0, now: now) }
+        realtime = connection.realtime
     }
 
     /// What the badge shows: a health someone must act on wins; otherwise the backfill decides.
@@ -40,7 +43,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, provider, address, parentId, parentAddress, health, error, backfill
+        case id, provider, address, parentId, parentAddress, health, error, backfill, realtime
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,6 +56,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
         try container.encode(health, forKey: .health)
         try container.encode(error, forKey: .error)
         try container.encode(backfill, forKey: .backfill)
+        try container.encode(realtime, forKey: .realtime)
     }
 }
 

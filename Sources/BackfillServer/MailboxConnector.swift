@@ -3,9 +3,10 @@ import BackfillScheduler
 import Logging
 
 /// Connects a mailbox, by tokens posted to the API or through the OAuth flow, and does what a reconnect
-/// promises: shared mailboxes waiting on this one go on, and a backfill that failed for want of a valid
-/// sign-in (token expired, permission lost) is retried. Either way the mailbox's push channel is opened
-/// at once (not at the next hourly tick), so real-time sync starts with the connection.
+/// promises: shared mailboxes waiting on this one go on (and catch up on the mail that came meanwhile), and
+/// a backfill that failed for want of a valid sign-in (token expired, permission lost) is retried. Either
+/// way the mailbox's push channel is opened at once and it catches up once, so real-time sync starts with
+/// the connection.
 struct MailboxConnector: Sendable {
     let directory: RedisConnectionDirectory
     let scheduler: Scheduler
@@ -27,6 +28,11 @@ struct MailboxConnector: Sendable {
         }
         let children = try await directory.children(of: connection.id)
         try await scheduler.parentReconnected(children: children)
+        for child in children {
+            guard let shared = try await directory.connection(child), shared.health == .waitingOnParent else { continue }
+            try await directory.setHealth(child, .healthy)
+            try await scheduler.notify(child)
+        }
         var wake = children
         if let backfill = try await scheduler.backfill(connectionId: connection.id), backfill.state == .failed,
            let code = backfill.error?.code, code == .tokenExpired || code == .permissionLost,

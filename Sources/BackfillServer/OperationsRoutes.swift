@@ -12,7 +12,7 @@ struct OperationsRoutes: Sendable {
     let readiness: ReadinessCheck
     static var backfills: MetricNameDescriptor {
         MetricNameDescriptor(
-            namespace: "backfill", metricName: "backfills", unitName: "", helpText: "Current backfills by state (counted at each scrape)."
+            namespace: "backfill", metricName: "backfills", unitName: "", helpText: "Current backfills by state."
         )
     }
 
@@ -53,17 +53,10 @@ struct OperationsRoutes: Sendable {
         )
     }
 
-    /// `backfill_backfills{state}`: current backfills by state, counted from Redis at each scrape.
+    /// `backfill_backfills{state}`: current backfills by state, one Redis read per scrape (the scripts keep
+    /// the counts as states change).
     private func refreshBackfillGauge() async throws {
-        let ids = try await scheduler.redis.send(["SMEMBERS", scheduler.keys.connections]).array?.compactMap(\.string) ?? []
-        var counts = Dictionary(uniqueKeysWithValues: BackfillState.allCases.map { ($0, 0) })
-        for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
-            let states = try await scheduler.redis.pipeline(chunk.map { ["HGET", scheduler.keys.backfill($0), "state"] })
-            for reply in states {
-                if let state = reply.string.flatMap(BackfillState.init(rawValue:)) { counts[state, default: 0] += 1 }
-            }
-        }
-        for (state, count) in counts {
+        for (state, count) in try await scheduler.stateCounts() {
             registry.makeGauge(descriptor: Self.backfills, labels: [("state", state.rawValue)]).set(Double(count))
         }
     }

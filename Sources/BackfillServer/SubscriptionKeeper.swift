@@ -4,13 +4,14 @@ import Foundation
 import Logging
 
 /// Keeps every connected mailbox's push channel alive: the Graph subscription (notifications to
-/// `/webhooks/graph`, with a per-connection `clientState` the webhook checks) or the Gmail watch. Runs on
-/// each periodic tick; the provider renews only what expires within a day.
+/// `/webhooks/graph`, with a per-connection `clientState` the webhook checks) or the Gmail watch.
 ///
-/// It also makes sure no mail waits for a notification that cannot come: a mailbox without a live push
-/// channel (creating it failed, or Gmail has no topic) and no backfill under way is marked dirty and nudged
-/// at every tick, so it catches up at least that often; a channel just created gets one catch-up (mail may
-/// have arrived while there was none); and a connection still dirty (its catch-up failed) is nudged again.
+/// Renewals go by due time: each channel's next look is in `P:renewals`, set from what the provider
+/// answered (before it expires, when the provider renews), so a tick costs what is due, not a call per
+/// connection. What it finds sets the mailbox's real-time mode: `push` with a live channel, `poll`
+/// without one (creating it failed, a shared mailbox under a delegated token, Gmail without a topic); the
+/// scheduler then catches a polled mailbox up every poll period (`P:realtime:due`). A channel just created
+/// gets one catch-up at once: mail may have arrived while there was none.
 public struct SubscriptionKeeper: Sendable {
     let directory: RedisConnectionDirectory
     let scheduler: Scheduler
@@ -33,9 +34,14 @@ public struct SubscriptionKeeper: Sendable {
         self.logger = logger
     }
 
-    /// Connections renewed at once: each renewal waits on the provider (and Graph's validation handshake),
-    /// so one at a time makes a tick over thousands of mailboxes take minutes.
+    /// Connections renewed at once: each renewal waits on the provider (and Graph's validation handshake).
     static let concurrentRenewals = 16
+    /// Due renewals read per round.
+    static let renewalBatch = 500
+    /// A channel that could not be made is tried again after this (the mailbox is polled meanwhile).
+    static let retryAfterFailure: TimeInterval = 600
+    /// With no channel to keep (Gmail without a topic), the keeper looks again after this.
+    static let recheckWithoutChannel: TimeInterval = 86_400
 
     /// A connection's push channel after `ensure`.
     public enum PushChannel: Sendable, Equatable {
@@ -47,71 +53,45 @@ public struct SubscriptionKeeper: Sendable {
         case none
     }
 
-    /// What the tick does for a connection besides its channel.
-    enum Poke: Sendable {
-        /// Mark dirty and nudge: a catch-up is due.
-        case catchUp
-        /// Nudge only: it is dirty already (its last catch-up failed).
-        case nudge
-    }
-
-    /// The tick hook: every connection that still has credentials, a bounded number at a time; stops at
-    /// cancellation (graceful shutdown) instead of logging a failure for each connection left.
-    public func renewAll(_ tickId: Int64) async throws {
-        let connections = try await directory.list().filter { $0.health != .disconnected }
-        var catchUps: [String] = []
-        var nudges: [String] = []
-        func note(_ outcome: (id: String, poke: Poke?)) {
-            switch outcome.poke {
-            case .catchUp: catchUps.append(outcome.id)
-            case .nudge: nudges.append(outcome.id)
-            case nil: break
+    /// The tick hook: renews the channels that are due, a bounded number at a time; stops at cancellation
+    /// (graceful shutdown) instead of logging a failure for each connection left. Returns how many it renewed.
+    @discardableResult
+    public func renewDue(_ tickId: Int64, now: Date = Date()) async throws -> Int {
+        var renewed = 0
+        var created: [String] = []
+        while true {
+            let due = try await directory.dueRenewals(at: now, limit: Self.renewalBatch)
+            for connection in due where connection.health == .disconnected || connection.health == .error {
+                try await directory.dropRenewal(connection.id)  // a reconnect makes its channel anew
             }
-        }
-        try await withThrowingTaskGroup(of: (id: String, poke: Poke?).self) { group in
-            for (index, connection) in connections.enumerated() {
-                if index >= Self.concurrentRenewals, let outcome = try await group.next() { note(outcome) }
-                try Task.checkCancellation()
-                group.addTask { (connection.id, await poke(connection, channel: ensure(connection))) }
+            let live = due.filter { $0.health != .disconnected && $0.health != .error }
+            try await withThrowingTaskGroup(of: (String, PushChannel).self) { group in
+                for (index, connection) in live.enumerated() {
+                    if index >= Self.concurrentRenewals, let (id, channel) = try await group.next(), channel == .created { created.append(id) }
+                    try Task.checkCancellation()
+                    group.addTask { (connection.id, await ensure(connection)) }
+                }
+                for try await (id, channel) in group where channel == .created { created.append(id) }
             }
-            for try await outcome in group { note(outcome) }
+            renewed += live.count
+            if due.count < Self.renewalBatch { break }
         }
-        for id in catchUps { try await directory.markDirty(id) }
-        let queued = try await scheduler.nudge(catchUps + nudges)
-        if !catchUps.isEmpty || !nudges.isEmpty {
-            logger.info("tick catch-ups", metadata: [
-                "tick": "\(tickId)", "catchUps": "\(catchUps.count)", "dirtyNudges": "\(nudges.count)", "queued": "\(queued)",
-            ])
+        for id in created { try await scheduler.notify(id) }
+        if renewed > 0 {
+            logger.info("push channels renewed", metadata: ["tick": "\(tickId)", "renewed": "\(renewed)", "created": "\(created.count)"])
         }
+        return renewed
     }
 
     /// Opens a newly connected (or reconnected) mailbox's push channel, then has a worker catch up once:
     /// that takes the real-time cursor now, so mail from the connection on is delivered even before a
-    /// backfill starts (or with `skip`). Failures are logged; the tick tries again.
+    /// backfill starts (or with `skip`). Failures are logged; the mailbox is polled and the channel retried.
     public func open(_ connection: Connection) async {
         await ensure(connection)
         do {
-            _ = try await directory.markDirty(connection.id)
-            try await scheduler.nudge([connection.id])
+            try await scheduler.notify(connection.id)
         } catch {
             logger.warning("could not queue the first catch-up", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
-        }
-    }
-
-    /// Whether the connection needs a catch-up or a nudge, given its push channel. Failures are logged and
-    /// count as nothing to do, so one broken mailbox does not stop the others.
-    func poke(_ connection: Connection, channel: PushChannel) async -> Poke? {
-        if channel == .created { return .catchUp }
-        do {
-            if try await directory.dirtyCount(connection.id) > 0 { return .nudge }
-            // Without a channel, and with no backfill a worker would run (its commits catch up), poll at
-            // every tick.
-            guard channel == .none, connection.health != .error else { return nil }
-            let runnable = try await scheduler.backfill(connectionId: connection.id)?.state.isRunnable ?? false
-            return runnable ? nil : .catchUp
-        } catch {
-            logger.warning("could not check the connection for a catch-up", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
-            return nil
         }
     }
 
@@ -121,6 +101,7 @@ public struct SubscriptionKeeper: Sendable {
     public func ensure(_ connection: Connection) async -> PushChannel {
         var logger = logger
         logger[metadataKey: "connection"] = "\(connection.id)"
+        let pollPeriod = scheduler.configuration.pollPeriod
         do {
             let status: SubscriptionStatus
             switch connection.provider {
@@ -131,12 +112,24 @@ public struct SubscriptionKeeper: Sendable {
                 )
                 try await directory.registerSubscription(status.id, for: connection.id)
             case .gmail:
-                guard !gmailTopic.isEmpty else { return .none }
+                guard !gmailTopic.isEmpty else {
+                    try await directory.recordChannel(
+                        connection.id, mode: .poll, expiresAt: nil,
+                        renewAt: Date().addingTimeInterval(Self.recheckWithoutChannel), pollPeriod: pollPeriod
+                    )
+                    return .none
+                }
                 status = try await realtime.ensureSubscription(connectionId: connection.id, notificationURL: gmailTopic, clientState: "")
             }
+            try await directory.recordChannel(
+                connection.id, mode: .push, expiresAt: status.expiresAt, renewAt: status.renewAt, pollPeriod: pollPeriod
+            )
             return status.created ? .created : .live
         } catch {
-            logger.warning("could not ensure the subscription; the next tick tries again", metadata: ["error": "\(error)"])
+            logger.warning("could not ensure the subscription; the mailbox is polled until it can", metadata: ["error": "\(error)"])
+            try? await directory.recordChannel(
+                connection.id, mode: .poll, expiresAt: nil, renewAt: Date().addingTimeInterval(Self.retryAfterFailure), pollPeriod: pollPeriod
+            )
             return .none
         }
     }

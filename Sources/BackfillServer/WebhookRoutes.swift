@@ -11,7 +11,10 @@ import Logging
 /// Pub/Sub's OIDC token or a secret in the push URL (`GmailPushAuthentication`).
 struct WebhookRoutes: Sendable {
     /// The sync-state fields the Graph provider writes and these routes read.
-    static let graphClientStateField = "graph.clientState"
+    /// Graph's `clientState` for the connection, sealed like the tokens (`graph.clientState` held it in
+    /// plain text before; the keeper moves it over).
+    static let graphClientStateField = "graph.clientState.sealed"
+    static let legacyGraphClientStateField = "graph.clientState"
     static let graphLifecycleField = GraphProvider.lifecycleSyncKey
     static let lifecycleEvents: Set<String> = ["missed", "subscriptionRemoved", "reauthorizationRequired"]
 
@@ -75,7 +78,8 @@ struct WebhookRoutes: Sendable {
                 logger.notice("graph notification for an unknown subscription ignored")
                 continue
             }
-            let expected = try await directory.syncState(for: id)[Self.graphClientStateField]
+            var expected = try await directory.secret(Self.graphClientStateField, for: id)
+            if expected == nil { expected = try await directory.syncState(for: id)[Self.legacyGraphClientStateField] }
             guard let expected, let sent = notification.clientState, SecretComparison.equal(expected, sent) else {
                 logger.warning("graph notification with a wrong clientState ignored", metadata: ["connection": "\(id)"])
                 continue
@@ -129,10 +133,11 @@ struct WebhookRoutes: Sendable {
             throw APIError(.badRequest, code: "invalid_notification",
                            message: "expected a Pub/Sub push: {\"message\": {\"data\": base64 of {\"emailAddress\", \"historyId\"}}}")
         }
-        if let id = try await directory.connectionId(provider: .gmail, address: notification.emailAddress),
-           try await directory.markDirty(id) {
-            try await scheduler.nudge([id])
-        } else {
+        var known = false
+        if let id = try await directory.connectionId(provider: .gmail, address: notification.emailAddress) {
+            known = try await scheduler.notify(id)
+        }
+        if !known {
             // Acknowledged anyway: Pub/Sub would redeliver an unacknowledged push for days.
             logger.notice("gmail notification for an unknown mailbox ignored")
         }

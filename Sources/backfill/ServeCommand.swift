@@ -28,6 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
     var listen: String?
     @Option(name: .customLong("api-token"), help: "Bearer token for /v1 ($BACKFILL_API_TOKEN); required off loopback.")
     var apiToken: String?
+    @Option(name: .customLong("allowed-hosts"), help: "Host names served besides loopback ones, comma-separated ($BACKFILL_ALLOWED_HOSTS).")
+    var allowedHosts: String?
     @Option(name: .customLong("public-url"), help: "The URL providers and browsers reach this service at ($BACKFILL_PUBLIC_URL).")
     var publicURL: String?
     @Option(name: .customLong("secret-key"), help: "Encrypts mailbox tokens at rest ($BACKFILL_SECRET_KEY, required).")
@@ -70,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
     private var flags: [String: String] {
         let pairs: [(String, String?)] = [
             ("redis-url", redisURL), ("data-dir", dataDirectory), ("listen", listen), ("api-token", apiToken),
+            ("allowed-hosts", allowedHosts),
             ("public-url", publicURL), ("secret-key", secretKey), ("graph-url", graphURL), ("ms-login-url", microsoftLoginURL),
             ("gmail-url", gmailURL), ("google-oauth-url", googleOAuthURL), ("google-accounts-url", googleAccountsURL),
             ("graph-client-id", graphClientId),
@@ -151,6 +154,7 @@ struct ServeCommand: AsyncParsableCommand {
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
         )
+        try await app.prepareRedis()
         if !(ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? "").isEmpty, !settings.gmailPush.isConfigured {
             logger.warning("""
                 BACKFILL_GMAIL_TOPIC is set but Gmail pushes cannot be authenticated, so every push is refused (401): \

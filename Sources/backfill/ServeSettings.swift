@@ -9,6 +9,8 @@ struct ServeSettings: Sendable {
     var dataDirectory: URL
     var listen: ListenAddress
     var apiToken: String?
+    /// Host names served besides loopback ones (`--allowed-hosts`, comma-separated).
+    var allowedHosts: [String]
     var publicURL: String
     var secretKey: String
     var graphURL: String
@@ -35,7 +37,7 @@ struct ServeSettings: Sendable {
     /// The environment variable behind each flag (`--redis-url` → `BACKFILL_REDIS_URL`).
     static let environmentNames: [String: String] = [
         "redis-url": "BACKFILL_REDIS_URL", "data-dir": "BACKFILL_DATA_DIR", "listen": "BACKFILL_LISTEN",
-        "api-token": "BACKFILL_API_TOKEN", "public-url": "BACKFILL_PUBLIC_URL", "secret-key": "BACKFILL_SECRET_KEY",
+        "api-token": "BACKFILL_API_TOKEN", "allowed-hosts": "BACKFILL_ALLOWED_HOSTS", "public-url": "BACKFILL_PUBLIC_URL", "secret-key": "BACKFILL_SECRET_KEY",
         "graph-url": "BACKFILL_GRAPH_URL", "ms-login-url": "BACKFILL_MS_LOGIN_URL", "gmail-url": "BACKFILL_GMAIL_URL",
         "google-oauth-url": "BACKFILL_GOOGLE_OAUTH_URL", "google-accounts-url": "BACKFILL_GOOGLE_ACCOUNTS_URL",
         "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
@@ -67,6 +69,11 @@ struct ServeSettings: Sendable {
         dataDirectory = URL(fileURLWithPath: value("data-dir") ?? "backfill-data", isDirectory: true).standardizedFileURL
         listen = try ListenAddress(parsing: value("listen") ?? "127.0.0.1:8080")
         apiToken = value("api-token")
+        allowedHosts = (value("allowed-hosts") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        if let bad = allowedHosts.first(where: { $0.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) }) {
+            throw ConfigurationError("--allowed-hosts (BACKFILL_ALLOWED_HOSTS) takes host names without scheme or port, not '\(bad.prefix(80))'")
+        }
         publicURL = try url("public-url", default: "http://\(listen)")
         guard let secretKey = value("secret-key") else {
             throw ConfigurationError("--secret-key (BACKFILL_SECRET_KEY) is required: it encrypts mailbox tokens at rest")
@@ -136,6 +143,8 @@ struct ServeSettings: Sendable {
     }
 
     var server: ServerConfiguration {
-        ServerConfiguration(listen: listen, apiToken: apiToken)
+        var server = ServerConfiguration(listen: listen, apiToken: apiToken)
+        server.allowedHosts = allowedHosts
+        return server
     }
 }

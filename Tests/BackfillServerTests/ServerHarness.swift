@@ -35,10 +35,14 @@ struct ServerHarness: Sendable {
         var provider = TestMailProvider(messageCount: 25, pageSize: 10)
         /// 0 picks a free port once listening; a fixed one lets routes know the server's URL up front.
         var port = 0
-        /// A Redis of the test's own (one it stops and starts); nil: the shared test server.
-        var redisURL: String?
         /// How Gmail pushes are authenticated (none: every push is refused).
         var gmailPush = GmailPushAuthentication()
+        /// A Redis of the test's own (one it stops and starts); nil: the shared test server.
+        var redisURL: String?
+        /// Host names served besides loopback ones.
+        var allowedHosts: [String] = []
+        /// Bounds the store file (SQLite pages of 4 KiB): a write past it fails as on a full disk.
+        var storeMaximumPages: Int?
         /// Extra routes built from the app (the OAuth connect flow).
         var routes: @Sendable (BackfillApp) -> (Router<BasicRequestContext>) -> Void = { _ in { _ in } }
     }
@@ -55,8 +59,10 @@ struct ServerHarness: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
-        let store = try SQLiteMessageStore(path: directory.appendingPathComponent("messages.sqlite").path)
+        let store = try SQLiteMessageStore(path: directory.appendingPathComponent("messages.sqlite").path,
+                                           maximumPages: options.storeMaximumPages)
         var server = ServerConfiguration(listen: ListenAddress(host: "127.0.0.1", port: options.port), apiToken: options.token)
+        server.allowedHosts = options.allowedHosts
         server.eventPollInterval = .milliseconds(50)
         server.heartbeatInterval = .milliseconds(300)
         var scheduler = SchedulerConfiguration(instanceId: "test-\(prefix)")

@@ -8,46 +8,45 @@ import Testing
 
 @Suite("Subscription keeper")
 struct SubscriptionKeeperTests {
-    @Test("the tick catches up mailboxes with no push channel and no backfill to run, and those whose channel it just made")
-    func pollsWithoutPushChannel() async throws {
+    @Test("the tick renews only the channels that are due, and each mailbox's mode says push or poll")
+    func renewsByDueTime() async throws {
         try await ServerHarness.with { server in
-            func connect(_ provider: String, _ address: String, backfill: BackfillState?) async throws -> String {
-                let id = try await server.connect(provider, address).id
-                if let backfill {
-                    _ = try await server.scheduler.startBackfill(connectionId: id, range: .last30Days)
-                    _ = try await server.scheduler.redis.send(["HSET", server.scheduler.keys.backfill(id), "state", backfill.rawValue])
-                }
-                return id
-            }
-            let broken = try await connect("graph", "broken@acme.com", backfill: .completed)
-            let live = try await connect("graph", "live@acme.com", backfill: .completed)
-            let backfilling = try await connect("graph", "backfilling@acme.com", backfill: .running)
-            let fresh = try await connect("graph", "fresh@acme.com", backfill: .running)
-            let gmail = try await connect("gmail", "realtime-only@gmail.com", backfill: nil)
-            let stillDirty = try await connect("graph", "dirty@acme.com", backfill: .completed)
-            #expect(try await server.directory.markDirty(stillDirty))  // left by a catch-up that failed
-            _ = try await server.scheduler.redis.send(["DEL", server.scheduler.keys.nudges, server.scheduler.keys.nudged])
+            let keys = server.scheduler.keys
+            let live = try await server.connect("graph", "live@acme.com").id
+            let broken = try await server.connect("graph", "broken@acme.com").id
+            let fresh = try await server.connect("graph", "fresh@acme.com").id
+            let gmail = try await server.connect("gmail", "realtime-only@gmail.com").id
+            let gone = try await server.connect("graph", "gone@acme.com").id
+            _ = try await server.request("DELETE", "/v1/connections/\(gone)")
+            _ = try await server.scheduler.redis.send(["DEL", keys.nudges, keys.nudged, keys.realtimeDue])
+            for id in [live, broken, fresh, gmail, gone] { _ = try await server.scheduler.redis.send(["ZADD", keys.renewals, "0", id]) }
 
-            let realtime = ScriptedSubscriptions(failing: [broken, backfilling], creating: [fresh])
+            let realtime = ScriptedSubscriptions(failing: [broken], creating: [fresh])
             // No Gmail topic: a Gmail mailbox has no push channel at all.
             let keeper = SubscriptionKeeper(
                 directory: server.directory, scheduler: server.scheduler, realtime: realtime, publicURL: server.baseURL,
                 gmailTopic: "", logger: Logger(label: "test.keeper")
             )
-            try await keeper.renewAll(1)
+            #expect(try await keeper.renewDue(1) == 4)
+            #expect(Set(realtime.ensured.withLock { $0 }) == [live, broken, fresh])
+            // A channel just made gets a catch-up; a mailbox without one is polled within a poll period.
+            #expect(try await server.nudged() == [fresh])
+            let modes = try await [live, broken, fresh, gmail].asyncMap { try await server.connection($0).realtime?.mode }
+            #expect(modes == [.push, .poll, .push, .poll])
+            #expect(try await server.connection(live).realtime?.channelExpiresAt != nil)
+            #expect(try await server.connection(broken).realtime?.channelExpiresAt == nil)
+            let polled = try await server.scheduler.redis.send(["ZRANGE", keys.realtimeDue, "0", "-1"]).array?.compactMap(\.string) ?? []
+            #expect(Set(polled) == [broken, gmail])
+            #expect(try await server.scheduler.redis.send(["ZSCORE", keys.renewals, gone]).isNull, "a disconnected mailbox leaves the renewals")
 
-            let dirty = try await [broken, live, backfilling, fresh, gmail, stillDirty].asyncMap { try await server.directory.dirtyCount($0) }
-            #expect(dirty == [1, 0, 0, 1, 1, 1])
-            #expect(Set(try await server.nudged()) == [broken, fresh, gmail, stillDirty])
-            #expect(try await server.nudged().count == 4)
-
-            // The next tick: the channel made last time is live now, so only what has none is polled again.
-            _ = try await server.scheduler.redis.send(["DEL", server.scheduler.keys.nudges, server.scheduler.keys.nudged])
-            for id in [broken, fresh, gmail, stillDirty] {
-                _ = try await server.scheduler.redis.send(["HDEL", server.scheduler.keys.connection(id), "dirty"])
-            }
-            try await keeper.renewAll(2)
-            #expect(Set(try await server.nudged()) == [broken, gmail])
+            // The next tick has nothing due: no provider call, no catch-up.
+            realtime.ensured.withLock { $0.removeAll() }
+            #expect(try await keeper.renewDue(2) == 0)
+            #expect(realtime.ensured.withLock { $0 }.isEmpty)
+            // A day before expiry (the scripted channels last three days) the live ones are due again, and by
+            // then the failed one's retry and the topicless Gmail mailbox's daily look.
+            #expect(try await keeper.renewDue(3, now: Date().addingTimeInterval(2 * 86_400 + 60)) == 4)
+            #expect(Set(realtime.ensured.withLock { $0 }) == [live, broken, fresh])
         }
     }
 }
@@ -68,6 +67,7 @@ extension SubscriptionKeeperTests {
             let (connection, reconnected) = try await connector.connect(provider: .graph, address: "new@acme.com", credentials: credentials)
             #expect(!reconnected)
             #expect(realtime.ensured.withLock { $0 } == [connection.id])
+            #expect(try await server.connection(connection.id).realtime?.mode == .push)
             #expect(try await server.directory.dirtyCount(connection.id) == 1)
             #expect(try await server.nudged() == [connection.id])
             // A reconnect opens it again (a lapsed channel is made anew, a live one left as it is).
@@ -97,7 +97,7 @@ final class ScriptedSubscriptions: RealtimeSync, Sendable {
         ensured.withLock { $0.append(connectionId) }
         if failing.contains(connectionId) { throw ProviderFailure.transient("subscription validation failed") }
         let created = toCreate.withLock { $0.remove(connectionId) != nil }
-        return SubscriptionStatus(id: "sub-\(connectionId)", expiresAt: Date().addingTimeInterval(3600), changed: created, created: created)
+        return SubscriptionStatus(id: "sub-\(connectionId)", expiresAt: Date().addingTimeInterval(3 * 86_400), changed: created, created: created)
     }
 }
 

@@ -34,7 +34,7 @@ struct WebhookTests {
         try await ServerHarness.with { server in
             let connection = try await server.connect("graph", "a@acme.com")
             try await server.directory.registerSubscription("sub-1", for: connection.id)
-            try await server.directory.updateSyncState([WebhookRoutes.graphClientStateField: "secret-state"], for: connection.id)
+            try await server.directory.setSecret("secret-state", field: WebhookRoutes.graphClientStateField, for: connection.id)
             func notify(_ clientState: String, lifecycle: String? = nil) async throws -> Int {
                 let event = lifecycle.map { #", "lifecycleEvent": "\#($0)""# } ?? ""
                 return try await server.request("POST", "/webhooks/graph", json: """

@@ -36,11 +36,15 @@ extension SchedulerScripts {
 
     /// Clears the dirty marks a catch-up answered, once it has stored the mail and moved the cursor: only
     /// the count the claim or commit showed is subtracted, so a notification that came during the catch-up
-    /// keeps the connection dirty. Only the lease holder may clear.
-    /// KEYS: 3 lease, 11 conn. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen.
+    /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
+    /// (`lastCatchUpAt`, failures reset) and schedules the next one in `realtime:due`: a poll period away
+    /// for a polled mailbox, the safety period for one with a push channel (notifications can be lost).
+    /// KEYS: 3 lease, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
+    ///       5 next catch-up when polled (ms from now), 6 next catch-up with a push channel (ms from now).
     /// Replies: {'cleared', dirty count left} | {'stale'}.
     static let clearDirty = make("clearDirty", """
         if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
+        local now = now_ms()
         local left = tonumber(redis.call('HGET', KEYS[11], 'dirty') or '0') or 0
         left = math.max(left - tonumber(ARGV[4]), 0)
         if left > 0 then
@@ -48,7 +52,38 @@ extension SchedulerScripts {
         else
           redis.call('HDEL', KEYS[11], 'dirty')
         end
+        redis.call('HSET', KEYS[11], 'lastCatchUpAt', now)
+        redis.call('HDEL', KEYS[11], 'catchUpFailures')
+        local conn = redis.call('HMGET', KEYS[11], 'health', 'realtimeMode')
+        if conn[1] ~= 'error' and conn[1] ~= 'disconnected' then
+          local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
+          redis.call('ZADD', KEYS[13], now + tonumber(delay), ARGV[1])
+        end
         return {'cleared', tostring(left)}
+        """)
+
+    /// Records a catch-up that failed. `retry` (5xx, throttling, a bad answer): the connection stays healthy
+    /// and dirty, and its next catch-up is due after the delay, doubled with each failure in a row up to the
+    /// longest. `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
+    /// the connection shows the failure (`error`, or `waiting_on_parent`) and is not caught up until a
+    /// reconnect, which schedules it again.
+    /// KEYS: 3 lease, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch,
+    ///       4 outcome `retry`|`broken`|`parent`, 5 error code, 6 error message, 7 first delay (ms), 8 longest delay (ms).
+    /// Replies: {'retry', due time (ms)} | {'recorded'} | {'stale'}.
+    static let catchUpFailed = make("catchUpFailed", """
+        if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
+        local now = now_ms()
+        if ARGV[4] == 'retry' then
+          local failures = redis.call('HINCRBY', KEYS[11], 'catchUpFailures', 1)
+          local delay = math.min(tonumber(ARGV[7]) * 2 ^ math.min(failures - 1, 20), tonumber(ARGV[8]))
+          local at = now + math.floor(delay)
+          redis.call('ZADD', KEYS[13], at, ARGV[1])
+          return {'retry', tostring(at)}
+        end
+        local health = ARGV[4] == 'parent' and 'waiting_on_parent' or 'error'
+        redis.call('HSET', KEYS[11], 'health', health, 'errorCode', ARGV[5], 'errorMessage', ARGV[6])
+        redis.call('ZREM', KEYS[13], ARGV[1])
+        return {'recorded'}
         """)
 
     /// Records the provider's preparation (estimated total) before the first page.

@@ -40,6 +40,37 @@ extension SchedulerScripts {
         return {#due, nxt[2] or '-1', tostring(now)}
         """)
 
+    /// Starts the catch-ups that are due (`realtime:due`): marks each connection dirty and nudges it (a
+    /// lease holder is left to catch up and queue it again, as with a notification). Each entry is put
+    /// back `ARGV[2]` ms later, so a catch-up that never reports (a killed worker) comes round again; one
+    /// that ends reschedules itself exactly (`clearDirty`, `catchUpFailed`). A connection that no longer
+    /// exists is dropped. It builds `conn:{id}` and `lease:{id}` keys from ARGV[3] and ARGV[4], so on Redis
+    /// Cluster it would run per hash slot.
+    /// KEYS: 1 realtime:due, 2 nudged, 3 nudges. ARGV: 1 most entries, 2 re-arm delay (ms), 3 `P:conn:`, 4 `P:lease:`.
+    /// Replies: {started, next due time in ms or -1, Redis now in ms}.
+    static let dueCatchUps = make("dueCatchUps", """
+        local now = now_ms()
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+        for _, id in ipairs(due) do
+          local conn = ARGV[3] .. '{' .. id .. '}'
+          if redis.call('EXISTS', conn) == 0 then
+            redis.call('ZREM', KEYS[1], id)
+          else
+            redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+            redis.call('HINCRBY', conn, 'dirty', 1)
+            local lease = ARGV[4] .. '{' .. id .. '}'
+            local held = redis.call('HMGET', lease, 'owner', 'expiresAt')
+            if held[1] and held[1] ~= '' and tonumber(held[2] or '0') > now then
+              redis.call('HSET', lease, 'requeue', 1)
+            else
+              nudge(KEYS[2], KEYS[3], id)
+            end
+          end
+        end
+        local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+        return {#due, nxt[2] or '-1', tostring(now)}
+        """)
+
     /// Nudges connections whose lease expired without a commit (a killed worker).
     /// KEYS: 1 leases, 2 nudged, 3 nudges. ARGV: 1 most entries. Replies: how many were found.
     static let audit = make("audit", """
@@ -128,5 +159,26 @@ extension SchedulerScripts {
         if left >= wait then return left end
         redis.call('SET', KEYS[1], now_ms() + wait, 'PX', wait)
         return wait
+        """)
+}
+
+extension SchedulerScripts {
+    /// A personal connection's token stopped working: each shared mailbox under it (not disconnected) shows
+    /// `waiting_on_parent` with the message that names the parent, and is not caught up until the parent is
+    /// reconnected (`MailboxConnector` schedules them again). Builds `conn:{child}` keys from ARGV[1], so on
+    /// Redis Cluster it would run per child.
+    /// KEYS: 1 children:{parent}, 2 realtime:due. ARGV: 1 `P:conn:`, 2 the message. Replies: children marked.
+    static let childrenWait = make("childrenWait", """
+        local marked = 0
+        for _, child in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          local conn = ARGV[1] .. '{' .. child .. '}'
+          local health = redis.call('HGET', conn, 'health')
+          if health and health ~= 'disconnected' then
+            redis.call('HSET', conn, 'health', 'waiting_on_parent', 'errorCode', 'waiting_on_parent', 'errorMessage', ARGV[2])
+            redis.call('ZREM', KEYS[2], child)
+            marked = marked + 1
+          end
+        end
+        return marked
         """)
 }
