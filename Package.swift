@@ -170,6 +170,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "TickBench",
+            dependencies: ["BackfillCore", "BackfillRedis", "BackfillScheduler", "BackfillServer", .product(name: "Logging", package: "swift-log")],
+            path: "ops/bench/TickBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "SimulatorBench",
             dependencies: ["BackfillSimulator", "BackfillHTTP"],
             path: "ops/bench/SimulatorBench",

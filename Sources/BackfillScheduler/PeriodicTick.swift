@@ -54,7 +54,9 @@ public struct PeriodicTick: Service {
         ).int == 1
     }
 
-    func runTick(_ tickId: Int64, now: Int64) async throws {
+    /// One tick's work, as the instance that won `tickId` runs it (`now` in ms on Redis's clock); public for
+    /// the tick bench.
+    public func runTick(_ tickId: Int64, now: Int64) async throws {
         metrics.ticks.increment()
         let started = ContinuousClock.now
         let stallBefore = now - scheduler.configuration.stallAfter.milliseconds
