@@ -27,6 +27,7 @@ const ERROR_TITLES = {
   cursor_expired: "Sync position expired",
   waiting_on_parent: "Waiting on the parent mailbox",
   stalled: "Stalled",
+  store_unavailable: "The message store cannot write — waiting",
 };
 
 const connections = new Map(); // id → latest Connection
@@ -196,6 +197,13 @@ async function readStream(id, stopSignal, onOpen) {
 
 // ---- What a card says ----
 
+// How new mail arrives, in words: "live" only with a push channel; a polled mailbox says so.
+function syncText(c, still = false) {
+  const last = c.realtime?.lastCatchUpAt ? ` (last checked ${clock(c.realtime.lastCatchUpAt)})` : "";
+  if (c.realtime?.mode === "poll") return `New mail is checked on a schedule, not live${last}.`;
+  return `New mail ${still ? "still " : ""}syncs live${last}.`;
+}
+
 function view(c) {
   const b = c.backfill;
   const reconnect = { href: `/oauth/${c.provider}/start`, text: "Reconnect", testid: "reconnect" };
@@ -210,9 +218,10 @@ function view(c) {
       actions: [{ href: "/oauth/graph/start", text: `Reconnect ${parent}`, testid: "reconnect" }],
     };
   }
+  // The connection's own trouble (a token refused after the backfill, a permission lost) comes first.
+  if (c.health === "error" && b?.state !== "failed") return failure(c, c.error, []);
   if (!b) {
-    if (c.health === "error") return failure(c, c.error, []);
-    return { tone: "plain", label: "Healthy", detail: "New mail syncs live. No history pulled yet.", actions: ["start-backfill"] };
+    return { tone: "plain", label: "Healthy", detail: `${syncText(c)} No history pulled yet.`, actions: ["start-backfill"] };
   }
   const pulled = numbers.format(b.pulled);
   const live = ["pause", "cancel"];
@@ -240,13 +249,13 @@ function view(c) {
     case "completed": {
       const phrase = RANGE_PHRASES[b.range] ?? "the chosen range";
       if (completion.get(b.id) === "faded") {
-        return { tone: "plain", label: "Healthy", detail: `${pulled} messages from ${phrase}. New mail syncs live.` };
+        return { tone: "plain", label: "Healthy", detail: `${pulled} messages from ${phrase}. ${syncText(c)}` };
       }
       if (!completion.has(b.id)) settleLater(c.id, b.id);
       return { tone: "ok", label: `Sync complete — ${pulled} messages from ${phrase}`, progress: true };
     }
     case "cancelled":
-      return { tone: "plain", label: `Cancelled — ${pulled} messages kept`, detail: "New mail still syncs live." };
+      return { tone: "plain", label: `Cancelled — ${pulled} messages kept`, detail: syncText(c, true) };
     case "failed":
       return failure(c, b.error, ["retry"]);
     default:
