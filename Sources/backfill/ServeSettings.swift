@@ -144,7 +144,9 @@ struct ServeSettings: Sendable {
 
     var server: ServerConfiguration {
         var server = ServerConfiguration(listen: listen, apiToken: apiToken)
-        server.allowedHosts = allowedHosts
+        // Providers and browsers reach the service at its public URL: its host is always one it answers to.
+        let publicHost = URL(string: publicURL)?.host.map { [$0] } ?? []
+        server.allowedHosts = allowedHosts.isEmpty ? [] : allowedHosts + publicHost
         return server
     }
 }
