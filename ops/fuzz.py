@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ left in ops/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack import Failure, Stack, call, wait_until  # noqa: E402
 
@@ -140,6 +141,7 @@ def run(stack, options, started):
         "--report-json-path", report, "--report-junit-path", os.path.join(options.output, "junit.xml"),
     ]
     environment = dict(os.environ, SCHEMATHESIS_HOOKS="fuzz_hooks", PYTHONPATH=os.path.dirname(os.path.abspath(__file__)),
+                       PYTHONDONTWRITEBYTECODE="1",
                        **hooks)
     log_path = os.path.join(options.output, "schemathesis.log")
     fuzz_started = time.monotonic()
