@@ -76,8 +76,8 @@ struct RedisKnownDownTests {
 
     @Test("ping answers within its timeout from a server that accepts connections but never replies")
     func pingTimeout() async throws {
-        let listener = try Self.silentListener()
-        defer { close(listener.socket) }
+        let listener = try SilentListener()
+        defer { listener.close() }
         let client = try TestRedis.client(url: "redis://127.0.0.1:\(listener.port)", poolSize: 1, commandTimeout: .seconds(5))
         let clock = ContinuousClock()
         let started = clock.now
@@ -100,25 +100,5 @@ struct RedisKnownDownTests {
         #expect(error.code == .connection)
         #expect(clock.now - started < .milliseconds(500))
         await down.close()
-    }
-
-    /// A loopback port whose kernel completes handshakes but that never reads or replies.
-    static func silentListener() throws -> (socket: Int32, port: Int) {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestSetupError("cannot create a socket") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound, listen(socket, 16) == 0 else {
-            close(socket)
-            throw TestSetupError("cannot listen on a loopback port")
-        }
-        return (socket, Int(UInt16(bigEndian: address.sin_port)))
     }
 }

@@ -149,17 +149,7 @@ struct ManagedRedisServerTests {
         let executable = ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_SERVER"] ?? "/usr/bin/redis-server"
         let arguments = [executable, "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
                          "--appendonly", "yes", "--logfile", directory.appendingPathComponent("stray.log").path]
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child = pid_t()
-        guard posix_spawn(&child, executable, nil, &attributes, argv, environ) == 0 else { throw TestSetupError("cannot start \(executable)") }
+        let child = try PrivateRedisServer.spawn(arguments)
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             if (try? await ping("redis://127.0.0.1:\(port)")) == true { return child }

@@ -92,34 +92,3 @@ struct RedisOutageTests {
         throw TestSetupError("timed out after \(timeout): \(what)")
     }
 }
-
-/// A loopback port that completes TCP handshakes (the kernel's backlog) but never reads or answers: a
-/// Redis that hangs.
-final class SilentListener: Sendable {
-    let port: Int
-    private let socket: Int32
-
-    init() throws {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestSetupError("cannot create a socket") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound, listen(socket, 64) == 0 else {
-            Foundation.close(socket)
-            throw TestSetupError("cannot listen on a loopback port")
-        }
-        self.socket = socket
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    func close() {
-        Foundation.close(socket)
-    }
-}

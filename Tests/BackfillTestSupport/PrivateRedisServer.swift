@@ -34,22 +34,7 @@ public final class PrivateRedisServer: @unchecked Sendable {  // touched only by
             executable, "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
             "--appendonly", "no", "--logfile", directory.appendingPathComponent("redis.log").path,
         ]
-        // Spawned with an empty signal mask: the test's threads block signals, and a child inheriting
-        // that mask would ignore the kill.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child = pid_t()
-        guard posix_spawn(&child, executable, nil, &attributes, argv, environ) == 0 else {
-            throw TestSetupError("cannot start \(executable)")
-        }
-        pid = child
+        pid = try Self.spawn(arguments)
         let probe = RedisClient(
             configuration: try RedisConfiguration(url: url, poolSize: 1, commandTimeout: .milliseconds(200)),
             logger: Logger(label: "test.private-redis"))
@@ -76,23 +61,31 @@ public final class PrivateRedisServer: @unchecked Sendable {  // touched only by
         self.pid = nil
     }
 
+    /// Starts `arguments[0]` with `arguments` and an empty signal mask (the test's threads block signals,
+    /// and a child inheriting that mask would ignore the kill); returns its pid.
+    public static func spawn(_ arguments: [String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child = pid_t()
+        guard posix_spawn(&child, arguments[0], nil, &attributes, argv, environ) == 0 else {
+            throw TestSetupError("cannot start \(arguments[0])")
+        }
+        return child
+    }
+
     /// Asks the kernel for a free port by binding port 0 (also for servers whose URL must be known
     /// before they listen, such as an OAuth callback).
     public static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestSetupError("cannot create a socket to find a free port") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound else { throw TestSetupError("cannot bind a socket to find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (socket, port) = try SilentListener.loopbackSocket(listening: false)
+        close(socket)
+        return port
     }
 }
 
