@@ -65,6 +65,20 @@ public struct BackfillRecord: Sendable, Equatable {
         self.stalled = int("stalled") == 1
     }
 
+    /// Every field but the provider's cursor (which can run to kilobytes): what a view of the backfill reads.
+    static let viewFields = [
+        "id", "state", "range", "windowStart", "windowEnd", "pagesDone", "prepared", "pulled", "estimatedTotal", "createdAt",
+        "startedAt", "lastProgressAt", "completedAt", "retryAt", "rateSince", "rateSincePulled", "errorCode", "errorMessage",
+        "errorRetryable", "attempts", "throttles", "pages", "stalled",
+    ]
+
+    /// Decodes the reply of `HMGET key viewFields…`.
+    init?(viewReply reply: [String?]) {
+        var fields: [String: String] = [:]
+        for (field, value) in zip(Self.viewFields, reply) { fields[field] = value }
+        self.init(fields: fields)
+    }
+
     /// Decodes a flat `field, value, field, value` list as HGETALL returns it.
     init?(flat: some Collection<String>) {
         var fields: [String: String] = [:]

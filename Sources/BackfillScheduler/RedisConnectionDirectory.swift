@@ -76,12 +76,18 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         let members = try await redis.send(["ZRANGE", keys.connectionOrder, start, "+", "BYLEX", "LIMIT", "0", String(limit + 1)]).strings
         let onPage = Array(members.prefix(limit))
         let ids = onPage.map(Self.id(ofOrderMember:))
-        let replies = try await redis.pipeline(ids.flatMap { [["HGETALL", keys.connection($0)], ["HGETALL", keys.backfill($0)]] })
+        // Only the fields a view shows: not the sealed credentials, not the provider's cursor.
+        let replies = try await redis.pipeline(ids.flatMap { [
+            ["HMGET", keys.connection($0)] + Self.viewFields, ["HMGET", keys.backfill($0)] + BackfillRecord.viewFields,
+        ] })
         var entries: [ConnectionPage.Entry] = []
         for index in ids.indices {
-            guard let connection = Self.decode(replies[2 * index]) else { continue }
-            let flat = replies[2 * index + 1].strings
-            entries.append(ConnectionPage.Entry(connection: connection, backfill: flat.isEmpty ? nil : BackfillRecord(flat: flat)))
+            let values = (replies[2 * index].array ?? []).map(\.string)
+            guard let connection = Self.decode(fields: Dictionary(uniqueKeysWithValues: zip(Self.viewFields, values).compactMap { key, value in
+                value.map { (key, $0) }
+            })) else { continue }
+            let backfill = BackfillRecord(viewReply: (replies[2 * index + 1].array ?? []).map(\.string))
+            entries.append(ConnectionPage.Entry(connection: connection, backfill: backfill))
         }
         var addresses = Dictionary(entries.map { ($0.connection.id, $0.connection.address) }, uniquingKeysWith: { first, _ in first })
         let missing = Array(Set(entries.compactMap(\.connection.parentId)).subtracting(addresses.keys)).sorted()
@@ -191,11 +197,21 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         _ = try await redis.send(["HSET", keys.sync(id), field, try sealer.seal(Data(value.utf8))])
     }
 
+    /// The connection hash's fields a view shows (not the credentials).
+    static let viewFields = [
+        "id", "provider", "address", "parentId", "health", "errorCode", "errorMessage", "createdAt", "realtimeMode",
+        "lastCatchUpAt", "channelExpiresAt", "auth",
+    ]
+
     private static func decode(_ reply: RedisReply) -> Connection? {
         let flat = reply.strings
         var fields: [String: String] = [:]
         var iterator = flat.makeIterator()
         while let key = iterator.next(), let value = iterator.next() { fields[key] = value }
+        return decode(fields: fields)
+    }
+
+    private static func decode(fields: [String: String]) -> Connection? {
         guard let id = fields["id"], let provider = fields["provider"].flatMap(ProviderKind.init(rawValue:)),
               let address = fields["address"] else { return nil }
         return Connection(

@@ -164,7 +164,7 @@ struct ConnectionRoutes: Sendable {
     }
 
     private func nudge(_ id: String) async throws -> Response {
-        _ = try await reader.require(id)
+        try Self.requireConnected(try await reader.require(id), toDo: "nudge it")
         try await scheduler.nudge([id])
         logger.info("connection nudged", metadata: ["connection": "\(id)"])
         return try await show(id)

@@ -141,7 +141,7 @@ struct HardeningTests {
         }
     }
 
-    @Test("reset, resume and retry on a disconnected mailbox are 409 and leave it disconnected; pause still works")
+    @Test("reset, resume, retry and nudge on a disconnected mailbox are 409 and leave it disconnected; pause still works")
     func disconnectedMailbox() async throws {
         try await ServerHarness.with { server in
             let connection = try await server.connect("graph", "gone@acme.com")
@@ -152,8 +152,8 @@ struct HardeningTests {
             #expect(reset.status == 409)
             #expect(try reset.error().code == "disconnected")
             #expect(try await server.request("POST", "/v1/connections/\(connection.id)/backfill/pause").status == 200)
-            for command in ["resume", "retry"] {
-                let reply = try await server.request("POST", "/v1/connections/\(connection.id)/backfill/\(command)")
+            for command in ["backfill/resume", "backfill/retry", "nudge"] {
+                let reply = try await server.request("POST", "/v1/connections/\(connection.id)/\(command)")
                 #expect(reply.status == 409, "\(command)")
                 #expect(try reply.error().code == "disconnected", "\(command)")
             }
