@@ -216,6 +216,8 @@ let package = Package(
             dependencies: [
                 "BackfillCore", "BackfillScheduler", "BackfillProviders", "BackfillStore", "BackfillSimulator",
                 "BackfillHTTP", "BackfillRedis", "BackfillTestSupport",
+                // The real-time trouble tests reconnect through MailboxConnector and open channels with SubscriptionKeeper.
+                "BackfillServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,9 +4,11 @@ extension SchedulerScripts {
     /// Takes the connection's lease if it is free or expired and the backfill is runnable and due.
     /// Also takes the connection off the nudge queue's set, so a later nudge queues it again.
     /// A connection marked dirty by a webhook is claimed even when its backfill is finished (or absent),
-    /// so its lease holder catches up on new mail. The claim only reads the dirty count (`conn` field
-    /// `dirty`, one per notification); the worker subtracts what it saw once its catch-up has stored the
-    /// mail and moved the cursor (`clearDirty`), so a worker killed or failing mid-catch-up loses nothing.
+    /// so its lease holder catches up on new mail, unless the connection is in `error`, `waiting_on_parent`
+    /// or `disconnected` (it does no work until a reconnect, whose catch-up answers the marks left). The
+    /// claim only reads the dirty count (`conn` field `dirty`, one per notification); the worker subtracts
+    /// what it saw once its catch-up has stored the mail and moved the cursor (`clearDirty`), so a worker
+    /// killed or failing mid-catch-up loses nothing.
     /// KEYS: 1 bf, 3 lease, 5 leases, 6 retry, 7 retry:wake, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
     /// ARGV: 1 connection id, 2 owner, 3 lease duration (ms).
     /// Replies: {'claimed', epoch, ms since the nudge (or -1), dirty count, `1` when it took over an expired
@@ -24,7 +26,14 @@ extension SchedulerScripts {
         local lease = redis.call('HMGET', KEYS[3], 'owner', 'expiresAt')
         local free = not lease[1] or lease[1] == '' or tonumber(lease[2]) <= now
         if state ~= 'queued' and state ~= 'running' and state ~= 'throttled' then
-          -- Nothing to backfill: claim only for a catch-up when a webhook marked the connection dirty.
+          -- Nothing to backfill: claim only for a catch-up when a webhook marked the connection dirty, and
+          -- not while the connection cannot work (`error`, `waiting_on_parent`, `disconnected`): a push for
+          -- it would only call the provider with a refused token. Its marks stay for the reconnect's catch-up.
+          local health = redis.call('HGET', KEYS[11], 'health')
+          if health == 'error' or health == 'waiting_on_parent' or health == 'disconnected' then
+            if not state then return {'none'} end
+            return {'idle', state}
+          end
           if free and dirty > 0 then
             local epoch = redis.call('HINCRBY', KEYS[3], 'epoch', 1)
             local expires = now + tonumber(ARGV[3])

@@ -80,9 +80,11 @@ extension SchedulerScripts {
           redis.call('ZADD', KEYS[13], at, ARGV[1])
           return {'retry', tostring(at)}
         end
+        redis.call('ZREM', KEYS[13], ARGV[1])
+        -- Disconnected during the catch-up (its credentials are gone, hence the refusal): it stays so.
+        if redis.call('HGET', KEYS[11], 'health') == 'disconnected' then return {'recorded'} end
         local health = ARGV[4] == 'parent' and 'waiting_on_parent' or 'error'
         redis.call('HSET', KEYS[11], 'health', health, 'errorCode', ARGV[5], 'errorMessage', ARGV[6])
-        redis.call('ZREM', KEYS[13], ARGV[1])
         return {'recorded'}
         """)
 

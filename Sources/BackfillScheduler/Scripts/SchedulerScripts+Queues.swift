@@ -44,8 +44,8 @@ extension SchedulerScripts {
     /// lease holder is left to catch up and queue it again, as with a notification). Each entry is put
     /// back `ARGV[2]` ms later, so a catch-up that never reports (a killed worker) comes round again; one
     /// that ends reschedules itself exactly (`clearDirty`, `catchUpFailed`). A connection that no longer
-    /// exists is dropped. It builds `conn:{id}` and `lease:{id}` keys from ARGV[3] and ARGV[4], so on Redis
-    /// Cluster it would run per hash slot.
+    /// exists, or is in `error`, `waiting_on_parent` or `disconnected`, is dropped. It builds `conn:{id}`
+    /// and `lease:{id}` keys from ARGV[3] and ARGV[4], so on Redis Cluster it would run per hash slot.
     /// KEYS: 1 realtime:due, 2 nudged, 3 nudges. ARGV: 1 most entries, 2 re-arm delay (ms), 3 `P:conn:`, 4 `P:lease:`.
     /// Replies: {started, next due time in ms or -1, Redis now in ms}.
     static let dueCatchUps = make("dueCatchUps", """
@@ -53,7 +53,9 @@ extension SchedulerScripts {
         local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
         for _, id in ipairs(due) do
           local conn = ARGV[3] .. '{' .. id .. '}'
-          if redis.call('EXISTS', conn) == 0 then
+          local health = redis.call('HGET', conn, 'health')
+          if redis.call('EXISTS', conn) == 0 or health == 'error' or health == 'waiting_on_parent' or health == 'disconnected' then
+            -- Gone, or unable to work until a reconnect (which schedules it again): the claim would refuse it.
             redis.call('ZREM', KEYS[1], id)
           else
             redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
