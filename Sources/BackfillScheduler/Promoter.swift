@@ -10,8 +10,8 @@ public struct Promoter: Service {
     let logger: Logger
     /// Entries moved per script call.
     let batch = 500
-    /// The longest a catch-up scheduled by someone else waits past its due time to be started; also how
-    /// often an idle promoter looks at `realtime:due`.
+    /// How often an idle promoter looks at `realtime:due`: the longest a catch-up whose scheduling woke
+    /// another promoter (the wake token goes to one) waits past its due time here.
     let catchUpRecheck: Duration = .seconds(5)
 
     public init(scheduler: Scheduler, logger: Logger) {
@@ -53,6 +53,8 @@ public struct Promoter: Service {
                 }
                 let token = try await scheduler.redis.blocking(["BLPOP", keys.retryWake, wait.redisTimeout], timeout: wait + .seconds(5))
                 woken = !token.isNull || emptySince == nil
+                // The token may be for a catch-up scheduled earlier than any this promoter knew of.
+                if !token.isNull { nextCatchUpCheck = ContinuousClock.now }
             } catch {
                 logger.warning("promoter failed; retrying", metadata: [LogKey.error: "\(error)"])
                 woken = true

@@ -39,7 +39,7 @@ extension SchedulerScripts {
     /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
     /// (`lastCatchUpAt`, failures reset) and schedules the next one in `realtime:due`: a poll period away
     /// for a polled mailbox, the safety period for one with a push channel (notifications can be lost).
-    /// KEYS: 3 lease, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
+    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
     ///       5 next catch-up when polled (ms from now), 6 next catch-up with a push channel (ms from now).
     /// Replies: {'cleared', dirty count left} | {'stale'}.
     static let clearDirty = make("clearDirty", """
@@ -57,7 +57,7 @@ extension SchedulerScripts {
         local conn = redis.call('HMGET', KEYS[11], 'health', 'realtimeMode')
         if conn[1] ~= 'error' and conn[1] ~= 'disconnected' then
           local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
-          redis.call('ZADD', KEYS[13], now + tonumber(delay), ARGV[1])
+          schedule_catchup(KEYS[13], KEYS[7], ARGV[1], now + tonumber(delay))
         end
         return {'cleared', tostring(left)}
         """)
@@ -67,7 +67,7 @@ extension SchedulerScripts {
     /// longest. `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
     /// the connection shows the failure (`error`, or `waiting_on_parent`) and is not caught up until a
     /// reconnect, which schedules it again.
-    /// KEYS: 3 lease, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch,
+    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch,
     ///       4 outcome `retry`|`broken`|`parent`, 5 error code, 6 error message, 7 first delay (ms), 8 longest delay (ms).
     /// Replies: {'retry', due time (ms)} | {'recorded'} | {'stale'}.
     static let catchUpFailed = make("catchUpFailed", """
@@ -77,7 +77,7 @@ extension SchedulerScripts {
           local failures = redis.call('HINCRBY', KEYS[11], 'catchUpFailures', 1)
           local delay = math.min(tonumber(ARGV[7]) * 2 ^ math.min(failures - 1, 20), tonumber(ARGV[8]))
           local at = now + math.floor(delay)
-          redis.call('ZADD', KEYS[13], at, ARGV[1])
+          schedule_catchup(KEYS[13], KEYS[7], ARGV[1], at)
           return {'retry', tostring(at)}
         end
         redis.call('ZREM', KEYS[13], ARGV[1])

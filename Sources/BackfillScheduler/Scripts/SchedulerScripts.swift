@@ -61,6 +61,16 @@ enum SchedulerScripts {
             redis.call('RPUSH', wake, '1')
           end
         end
+        -- Schedules a real-time catch-up, waking a promoter when it is now the earliest entry (as
+        -- schedule_retry does), so a short backoff is not left for the promoter's next periodic look.
+        local function schedule_catchup(due, wake, id, at)
+          local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+          redis.call('ZADD', due, at, id)
+          if first[2] == nil or tonumber(first[2]) > at then
+            redis.call('DEL', wake)
+            redis.call('RPUSH', wake, '1')
+          end
+        end
         -- Runs a backfill now, or at its retryAt if the provider asked to wait.
         local function wake_up(bf, retry, wake, nudged, nudges, id, now)
           local at = tonumber(redis.call('HGET', bf, 'retryAt') or '')
