@@ -74,8 +74,8 @@ final class SimulatorEngine: Sendable {
             let mailbox: Int
             let route: String
             if isSubscription {
-                let own: Int? = if case let .user(address) = principal { world.mailbox(named: address) } else { nil }
-                guard let index = own ?? world.mailboxes.firstIndex(where: \.isGraph) else {
+                guard let index = world.subscriptionCallMailbox(subRequest, path: path, principal: principal)
+                    ?? world.mailboxes.firstIndex(where: \.isGraph) else {
                     return .failure(GraphErrors.accessDenied)
                 }
                 mailbox = index

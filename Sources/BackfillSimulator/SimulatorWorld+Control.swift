@@ -41,6 +41,17 @@ extension SimulatorWorld {
             return (.json(200, object: ["now": ISOTime.format(now)]), [])
         case ("POST", ["tokens"]):
             return (issueTokens(body), [])
+        case ("POST", ["app", "revoke-consent"]), ("POST", ["app", "restore-consent"]):
+            appConsentRevoked = segments[1] == "revoke-consent"
+            return (SimResponse(status: 204), [])
+        case ("POST", ["app", "disable"]), ("POST", ["app", "enable"]):
+            appDisabled = segments[1] == "disable"
+            return (SimResponse(status: 204), [])
+        case ("GET", ["app"]):
+            return (.json(200, object: [
+                "tenantId": scenario.tenantID, "clientId": scenario.graphClientID, "servicePrincipalId": appServicePrincipalID,
+                "consentRevoked": appConsentRevoked, "disabled": appDisabled, "tokenGrants": appTokenGrants,
+            ]), [])
         case ("POST", ["cursors", "expire"]):
             let targets = (body["mailbox"] as? String).flatMap(mailbox(named:)).map { [$0] } ?? Array(mailboxes.indices)
             deltaStates = deltaStates.filter { !targets.contains($0.value.mailbox) }
@@ -145,12 +156,14 @@ extension SimulatorWorld {
         return SimResponse(status: 202)
     }
 
-    /// New tokens for a personal mailbox (`{"mailbox": address}`), or an app-only Graph token (`{"app": true}`).
+    /// New tokens for a personal mailbox (`{"mailbox": address}`), or an app-only Graph token (`{"app": true}`,
+    /// with the app's consented roles, as client credentials would give).
     private func issueTokens(_ body: [String: Any]) -> SimResponse {
         let lifetime = TimeInterval(knobs.accessTokenLifetimeSeconds)
         if body["app"] as? Bool == true {
-            let access = tokens.issueAccess(provider: .microsoft, principal: nil, lifetime: lifetime, now: now)
-            return .json(200, object: ["accessToken": access, "expiresIn": knobs.accessTokenLifetimeSeconds])
+            let access = issueAppToken()
+            return .json(200, object: ["accessToken": access, "expiresIn": knobs.accessTokenLifetimeSeconds,
+                                       "roles": tokens.access[access]?.roles.sorted() ?? []])
         }
         guard let name = body["mailbox"] as? String, let index = mailbox(named: name),
               mailboxes[index].spec.kind == .personal

@@ -2,10 +2,14 @@ import Crypto
 import Foundation
 
 /// The Microsoft identity platform and Google OAuth endpoints (provider-apis.md A10, B10): token grants,
-/// refresh-token rotation (Microsoft), revocation, and consent pages for the authorization-code flow.
+/// refresh-token rotation (Microsoft), revocation, client credentials (Microsoft app-only tokens), and consent
+/// pages for the authorization-code flow.
 extension SimulatorWorld {
     func handleToken(_ request: SimRequest, provider: TokenRegistry.Provider) -> SimResponse {
         let form = request.formFields
+        if provider == .microsoft, form["grant_type"] == "client_credentials" {
+            return clientCredentials(request, form: form)
+        }
         let expectedClient = provider == .microsoft ? scenario.graphClientID : scenario.googleClientID
         let expectedSecret = provider == .microsoft ? scenario.graphClientSecret : scenario.googleClientSecret
         guard form["client_id"] == expectedClient,
@@ -38,10 +42,6 @@ extension SimulatorWorld {
                 object["ext_expires_in"] = knobs.accessTokenLifetimeSeconds
             }
             return .json(200, object: object)
-        case "client_credentials" where provider == .microsoft:
-            let access = tokens.issueAccess(provider: provider, principal: nil, lifetime: lifetime, now: now)
-            return .json(200, object: ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
-                                       "access_token": access])
         case "authorization_code":
             guard let code = form["code"], let grant = tokens.codes.removeValue(forKey: code), grant.provider == provider,
                   grant.expires > now, grant.redirectURI == form["redirect_uri"]
@@ -65,6 +65,48 @@ extension SimulatorWorld {
         default:
             return tokenError(provider, "unsupported_grant_type", code: 70_003, text: "The grant type is not supported.")
         }
+    }
+
+    /// Client credentials (provider-apis.md A10 "App-only"): only in the scenario's own tenant (the path's
+    /// `/{tenant}/`; `common` and other tenants are refused), with the scenario's client id and a client secret
+    /// (the scenario's when it names one), for the `.default` scope. The token carries the app's consented
+    /// application permissions (`roles`: `Mail.Read`, none once consent was revoked); there is no refresh token.
+    private func clientCredentials(_ request: SimRequest, form: [String: String]) -> SimResponse {
+        let segments = request.path.split(separator: "/").map(String.init)
+        let tenant = segments.count >= 2 ? segments[1] : ""
+        guard tenant.lowercased() == scenario.tenantID.lowercased() else {
+            return tokenError(.microsoft, "invalid_request", code: 90_002,
+                              text: "Tenant '\(tenant.prefix(64))' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
+        }
+        guard form["client_id"] == scenario.graphClientID else {
+            return tokenError(.microsoft, "unauthorized_client", code: 700_016,
+                              text: "Application with identifier '\(form["client_id"]?.prefix(64) ?? "")' was not found in the directory '\(tenant)'.")
+        }
+        guard let secret = form["client_secret"], !secret.isEmpty else {
+            return tokenError(.microsoft, "invalid_client", code: 7_000_218,
+                              text: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+        }
+        guard scenario.graphClientSecret == nil || secret == scenario.graphClientSecret else {
+            return tokenError(.microsoft, "invalid_client", code: 7_000_215, text: "Invalid client secret provided.")
+        }
+        let scope = form["scope"] ?? ""
+        guard ["https://graph.microsoft.com/.default", "00000003-0000-0000-c000-000000000000/.default"].contains(scope) else {
+            return tokenError(.microsoft, "invalid_scope", code: 1_002_012,
+                              text: "The provided value for scope \(scope.prefix(80)) is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
+        }
+        guard !appDisabled else {
+            return tokenError(.microsoft, "unauthorized_client", code: 7_000_112, text: "Application is disabled.")
+        }
+        let access = issueAppToken()
+        appTokenGrants += 1
+        return .json(200, object: ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
+                                   "ext_expires_in": knobs.accessTokenLifetimeSeconds, "access_token": access])
+    }
+
+    /// An app-only token with the application permissions consented now.
+    func issueAppToken() -> String {
+        tokens.issueAccess(provider: .microsoft, principal: nil, lifetime: TimeInterval(knobs.accessTokenLifetimeSeconds), now: now,
+                           roles: appConsentRevoked ? [] : [Self.mailReadRole])
     }
 
     private func defaultScope(_ provider: TokenRegistry.Provider) -> String {

@@ -2,7 +2,9 @@ import Foundation
 
 /// Graph subscriptions and Gmail pushes: what to send when mail changes.
 extension SimulatorWorld {
-    /// Checks a subscription request; the engine then runs the validation handshake before `store`.
+    /// Checks a subscription request; the engine then runs the validation handshake before `store`. A delegated
+    /// token subscribes only to its own mailbox (403 elsewhere, shared mailboxes included); an app token with
+    /// `Mail.Read` to any mailbox of the tenant (provider-apis.md A2).
     func prepareSubscription(_ request: SimRequest, mailbox principalMailbox: Int?, principal: Principal)
         -> Result<Subscription, SimResponse>
     {
@@ -44,7 +46,30 @@ extension SimulatorWorld {
             resource: resource, mailbox: target, folder: folder,
             changeTypes: Set(changeType.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }),
             notificationURL: url, lifecycleURL: body["lifecycleNotificationUrl"] as? String,
-            clientState: body["clientState"] as? String, expiration: expires, immutableIDs: request.wantsImmutableIDs))
+            clientState: body["clientState"] as? String, expiration: expires, immutableIDs: request.wantsImmutableIDs,
+            creatorID: creatorID(of: principal)))
+    }
+
+    private func creatorID(of principal: Principal) -> String {
+        switch principal {
+        case .app: appServicePrincipalID
+        case let .user(address): mailbox(named: address).map { mailboxes[$0].userID } ?? address
+        }
+    }
+
+    /// The mailbox whose limits a `/subscriptions` call counts against: the caller's own for a delegated token;
+    /// for an app token (which has no mailbox) the one the new subscription watches, or the one an existing
+    /// subscription watches, else the tenant's first.
+    func subscriptionCallMailbox(_ request: SimRequest, path: String, principal: Principal) -> Int? {
+        if case let .user(address) = principal { return mailbox(named: address) }
+        let parts = path.split(separator: "/").map(String.init)
+        if parts.count >= 2, let existing = subscriptions[parts[1]] { return existing.mailbox }
+        if request.method == "POST", parts.count == 1, let resource = request.jsonBody?["resource"] as? String,
+           let name = Self.graphPath("/" + resource.trimmingCharacters(in: CharacterSet(charactersIn: "/")))?.mailboxName,
+           let index = mailbox(named: name), mailboxes[index].isGraph {
+            return index
+        }
+        return mailboxes.firstIndex(where: \.isGraph)
     }
 
     func handleSubscription(_ request: SimRequest, rest: [String]) -> SimResponse {

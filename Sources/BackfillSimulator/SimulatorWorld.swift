@@ -22,6 +22,14 @@ final class SimulatorWorld {
     /// Set once the server is bound: "http://127.0.0.1:PORT".
     var baseURL = "http://127.0.0.1"
     var faultRandom: SeededRandom
+    /// The tenant admin removed the app's `Mail.Read` consent: every Graph call with an app token gets 403, and
+    /// new app tokens carry no roles (`/_sim/app/revoke-consent`, `restore-consent`).
+    var appConsentRevoked = false
+    /// The app's service principal is disabled in the tenant: client credentials grants are refused
+    /// (`unauthorized_client`, `/_sim/app/disable`, `enable`); tokens already issued live out their time.
+    var appDisabled = false
+    /// Client credentials grants answered with a token (`GET /_sim/app`).
+    var appTokenGrants = 0
     var counter: UInt64 = 0
     private var byAddress: [String: Int] = [:]
 
@@ -208,7 +216,13 @@ final class SimulatorWorld {
         case app
     }
 
-    /// The principal of a bearer token, or the provider's 401.
+    /// The application permission an app-only token needs to read mail and subscribe to it.
+    static let mailReadRole = "Mail.Read"
+
+    /// The app's service principal id in the tenant: the `creatorId` of subscriptions it makes.
+    var appServicePrincipalID: String { Mailbox.guid(from: scenario.seed ^ 0x4150_5053_5049_4431) }
+
+    /// The principal of a bearer token, or the provider's 401 (403 for an app token without `Mail.Read`).
     func authenticate(_ request: SimRequest, provider: TokenRegistry.Provider) -> Result<Principal, SimResponse> {
         guard let token = request.bearerToken, let grant = tokens.access[token], grant.provider == provider else {
             return .failure(provider == .microsoft
@@ -219,6 +233,9 @@ final class SimulatorWorld {
             return .failure(provider == .microsoft
                 ? GraphErrors.unauthorized("Access token has expired or is not yet valid.")
                 : GmailErrors.unauthenticated())
+        }
+        if grant.principal == nil, appConsentRevoked || !grant.roles.contains(Self.mailReadRole) {
+            return .failure(GraphErrors.accessDenied)
         }
         return .success(grant.principal.map(Principal.user) ?? .app)
     }

@@ -13,12 +13,15 @@ struct Subscription {
     let clientState: String?
     var expiration: Date
     let immutableIDs: Bool
+    /// Who made it: the signed-in user's id (delegated) or the app's service principal id (app-only).
+    var creatorID = ""
 
     var json: [String: Any] {
         var object: [String: Any] = [
             "id": id, "resource": resource, "changeType": changeTypes.sorted().joined(separator: ","),
             "notificationUrl": notificationURL, "expirationDateTime": ISOTime.format(expiration),
             "applicationId": "backfill", "includeResourceData": false, "latestSupportedTlsVersion": "v1_2",
+            "creatorId": creatorID,
         ]
         object["clientState"] = clientState
         object["lifecycleNotificationUrl"] = lifecycleURL

@@ -10,6 +10,8 @@ struct TokenRegistry {
         /// The signed-in mailbox's address; nil for an app-only (client credentials) token.
         let principal: String?
         let expires: Date
+        /// An app-only token's application permissions (the JWT's `roles`), as consented when it was issued.
+        var roles: Set<String> = []
     }
 
     struct RefreshGrant {
@@ -41,9 +43,11 @@ struct TokenRegistry {
         return prefix + IdentifierCodec.token(counter, salt: salt, length: 30)
     }
 
-    mutating func issueAccess(provider: Provider, principal: String?, lifetime: TimeInterval, now: Date) -> String {
+    mutating func issueAccess(provider: Provider, principal: String?, lifetime: TimeInterval, now: Date,
+                              roles: Set<String> = []) -> String {
         let token = newToken(prefix: provider == .microsoft ? "eyJ0eX." : "ya29.")
-        access[token] = AccessGrant(provider: provider, principal: principal, expires: now.addingTimeInterval(lifetime))
+        access[token] = AccessGrant(provider: provider, principal: principal, expires: now.addingTimeInterval(lifetime),
+                                    roles: roles)
         return token
     }
 
