@@ -6,8 +6,18 @@ public enum ProviderKind: String, Sendable, Codable, CaseIterable {
     case gmail
 }
 
+/// How a connection's provider requests are authorized.
+public enum ConnectionAuth: String, Sendable, Codable, CaseIterable {
+    /// OAuth tokens a user granted (authorization code + refresh token): the connection's own, or for a
+    /// shared mailbox its parent's.
+    case delegated
+    /// The service's own application registration (client credentials; Microsoft 365 only): nothing is
+    /// stored per connection, and no connection is another's parent or child.
+    case app
+}
+
 /// One connected mailbox. A shared mailbox (support@) has a `parentId`: the personal connection whose
-/// token may read it.
+/// token may read it (unless it is connected with the app's token, `auth == .app`).
 public struct Connection: Sendable, Equatable, Codable {
     public var id: String
     public var provider: ProviderKind
@@ -20,10 +30,12 @@ public struct Connection: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// How new mail arrives; nil until the push channel was first looked at.
     public var realtime: RealtimeStatus?
+    public var auth: ConnectionAuth
 
     public init(
         id: String, provider: ProviderKind, address: String, parentId: String? = nil, health: ConnectionHealth = .healthy,
-        errorCode: BackfillErrorCode? = nil, errorMessage: String? = nil, createdAt: Date, realtime: RealtimeStatus? = nil
+        errorCode: BackfillErrorCode? = nil, errorMessage: String? = nil, createdAt: Date, realtime: RealtimeStatus? = nil,
+        auth: ConnectionAuth = .delegated
     ) {
         self.id = id
         self.provider = provider
@@ -34,6 +46,7 @@ public struct Connection: Sendable, Equatable, Codable {
         self.errorMessage = errorMessage
         self.createdAt = createdAt
         self.realtime = realtime
+        self.auth = auth
     }
 }
 

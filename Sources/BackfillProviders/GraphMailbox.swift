@@ -2,15 +2,21 @@ import BackfillCore
 import Foundation
 
 /// One Graph mailbox as requests address it: `/me` for the signed-in user, `/users/{upn}` for a shared
-/// mailbox read with its parent connection's token. Builds every URL the Graph client requests.
+/// mailbox read with its parent connection's token or for any mailbox read with the app's own token.
+/// Builds every URL the Graph client requests.
 struct GraphMailbox: Sendable {
     /// The connection the mailbox belongs to (its request slots).
     var connectionId: String
-    /// The connection whose credentials authorize requests (the parent, for a shared mailbox).
+    /// The connection whose credentials authorize requests (the parent, for a shared mailbox; the mailbox
+    /// itself when app-only, whose subscription calls are then its own).
     var credentialsOwner: String
     var baseURL: String
     /// "/me" or "/users/{escaped upn}".
     var path: String
+    /// Authorized by the app's token (client credentials) rather than stored OAuth tokens.
+    var appOnly = false
+
+    var tokenOwner: AuthorizedTransport.TokenOwner { appOnly ? .app : .connection(credentialsOwner) }
 
     /// `/subscriptions` calls are addressed by the token, not by a mailbox path: Graph counts them against the
     /// token's own mailbox, so they take that mailbox's request slots and Retry-After gate (for a shared mailbox,

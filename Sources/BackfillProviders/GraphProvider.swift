@@ -43,7 +43,10 @@ public struct GraphProvider: MailProvider {
         self.directory = directory
         self.api = AuthorizedTransport(
             transport: transport,
-            tokens: OAuthTokenSource(client: .microsoft(endpoints), directory: directory, transport: transport, clock: clock)
+            tokens: OAuthTokenSource(client: .microsoft(endpoints), directory: directory, transport: transport, clock: clock),
+            appTokens: endpoints.msApp.flatMap { app in
+                endpoints.msAppTokenURL.map { AppTokenSource(app: app, tokenURL: $0, transport: transport, clock: clock) }
+            }
         )
         self.clock = clock
         self.pageSize = pageSize
@@ -107,6 +110,16 @@ public struct GraphProvider: MailProvider {
     func mailbox(_ connectionId: String) async throws -> GraphMailbox {
         guard let connection = try await directory.connection(connectionId) else {
             throw ProviderFailure.permissionLost("unknown connection")
+        }
+        if connection.auth == .app {
+            // No stored tokens to remove: a disconnect shows only in the health.
+            guard connection.health != .disconnected else {
+                throw ProviderFailure.tokenExpired("the mailbox was disconnected; connect it again")
+            }
+            return GraphMailbox(
+                connectionId: connectionId, credentialsOwner: connectionId, baseURL: endpoints.graphBaseURL,
+                path: "/users/\(FormEncoding.escape(connection.address))", appOnly: true
+            )
         }
         let path = connection.parentId == nil ? "/me" : "/users/\(FormEncoding.escape(connection.address))"
         return GraphMailbox(
@@ -253,7 +266,7 @@ public struct GraphProvider: MailProvider {
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
         let pacer = pacer
         return try await pacer.send(mailbox: mailbox.connectionId, cost: 1) { [api] in
-            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner) {
+            try await api.send(request, mailbox: mailbox.connectionId, as: mailbox.tokenOwner) {
                 try await pacer.waitForGate(mailbox: mailbox.connectionId)
             }
         } failure: { response in

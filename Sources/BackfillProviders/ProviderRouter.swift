@@ -60,7 +60,7 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
 
     /// Runs `body` on the connection's provider. A shared mailbox borrows its parent's token: while the
     /// parent is in error or disconnected, or when the parent's token is refused, the shared mailbox waits
-    /// on its parent instead of failing by itself.
+    /// on its parent instead of failing by itself. An app-only connection stands alone.
     private func dispatch<T: Sendable>(
         _ connectionId: String, _ body: (any MailProvider & RealtimeSync) async throws -> T
     ) async throws -> T {
@@ -71,7 +71,7 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         case .graph: graph
         case .gmail: gmail
         }
-        guard let parentId = connection.parentId else { return try await body(provider) }
+        guard connection.auth == .delegated, let parentId = connection.parentId else { return try await body(provider) }
         guard let parent = try await directory.connection(parentId) else {
             throw ProviderFailure.permissionLost("the parent connection was removed")
         }

@@ -4,7 +4,7 @@ import Foundation
 
 /// Connections, their sealed credentials and their real-time sync state, in Redis.
 /// Keys (under the scheduler's prefix, documented with the others in `SchedulerKeys`):
-/// `P:conn:{id}` hash (`id provider address parentId health errorCode errorMessage createdAt credentials`),
+/// `P:conn:{id}` hash (`id provider address parentId health errorCode errorMessage createdAt credentials auth`),
 /// `P:sync:{id}` hash (the provider's real-time state), `P:conn:index` hash (`provider:address` → id),
 /// `P:connections` set (every id), `P:children:{id}` set (shared mailboxes under a personal connection).
 public struct RedisConnectionDirectory: ConnectionDirectory {
@@ -20,24 +20,35 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
 
     /// Connects a mailbox. The same provider and address keep their connection id (a reconnect keeps
     /// every stored message): only the credentials are replaced and the health reset.
+    /// - Parameters:
+    ///   - credentials: the mailbox's tokens; nil only with `auth: .app`, which stores none (the app's token
+    ///     is the service's) and no parent: such a connection leaves the children of a parent it had.
     public func connect(
-        provider: ProviderKind, address: String, credentials: OAuthCredentials, parentId: String?, now: Date = Date()
+        provider: ProviderKind, address: String, credentials: OAuthCredentials?, parentId: String?, auth: ConnectionAuth = .delegated,
+        now: Date = Date()
     ) async throws -> (connection: Connection, reconnected: Bool) {
+        guard auth == .app || credentials != nil else { throw SchedulerError(message: "a delegated connection needs credentials") }
         let indexField = "\(provider.rawValue):\(address.lowercased())"
         let candidate = "c_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let claimed = try await redis.send(["HSETNX", keys.connectionIndex, indexField, String(candidate)]).int == 1
         let id = claimed ? String(candidate) : (try await redis.send(["HGET", keys.connectionIndex, indexField]).string ?? String(candidate))
-        let sealed = try sealer.seal(try JSONEncoder().encode(credentials))
-        var fields = ["id", id, "provider", provider.rawValue, "address", address, "health", ConnectionHealth.healthy.rawValue,
-                      "credentials", sealed]
+        var fields = ["id", id, "provider", provider.rawValue, "address", address, "health", ConnectionHealth.healthy.rawValue]
+        if auth == .delegated, let credentials {
+            fields += ["credentials", try sealer.seal(try JSONEncoder().encode(credentials))]
+        } else {
+            fields += ["auth", ConnectionAuth.app.rawValue]
+        }
         if claimed { fields += ["createdAt", String(now.milliseconds)] }
         var commands: [[String]] = [
             ["HSET", keys.connection(id)] + fields,
-            ["HDEL", keys.connection(id), "errorCode", "errorMessage"],
+            ["HDEL", keys.connection(id), "errorCode", "errorMessage"] + (auth == .app ? ["credentials", "parentId"] : ["auth"]),
             ["SADD", keys.connections, id],
         ]
+        if auth == .app, !claimed, let formerParent = try await redis.send(["HGET", keys.connection(id), "parentId"]).string {
+            commands.append(["SREM", keys.children(formerParent), id])
+        }
         if claimed { commands.append(["ZADD", keys.connectionOrder, "0", Self.orderMember(id: id, createdAt: now.milliseconds)]) }
-        if let parentId {
+        if auth == .delegated, let parentId {
             commands.append(["HSET", keys.connection(id), "parentId", parentId])
             commands.append(["SADD", keys.children(parentId), id])
         }
@@ -225,7 +236,8 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
                     lastCatchUpAt: fields["lastCatchUpAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) },
                     channelExpiresAt: fields["channelExpiresAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
                 )
-            }
+            },
+            auth: fields["auth"].flatMap(ConnectionAuth.init(rawValue:)) ?? .delegated
         )
     }
 }

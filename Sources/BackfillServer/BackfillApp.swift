@@ -105,7 +105,8 @@ public struct BackfillApp: Sendable {
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
         api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
-        ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger)
+        ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
+                         graphAppOnly: configuration.graphAppOnly)
             .register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
@@ -154,15 +155,19 @@ public struct BackfillAppConfiguration: Sendable {
     public var pushChannels: PushChannelSettings?
     /// How Gmail pushes prove they come from Pub/Sub; none configured: every push is refused.
     public var gmailPush: GmailPushAuthentication
+    /// Whether Microsoft 365 mailboxes may connect with the service's own app token (`"auth": "app"`); the
+    /// provider must then hold the app's tenant and client credentials (`ProviderEndpoints.msApp`).
+    public var graphAppOnly: Bool
 
     public init(
         server: ServerConfiguration, scheduler: SchedulerConfiguration, pushChannels: PushChannelSettings? = nil,
-        gmailPush: GmailPushAuthentication = GmailPushAuthentication()
+        gmailPush: GmailPushAuthentication = GmailPushAuthentication(), graphAppOnly: Bool = false
     ) {
         self.server = server
         self.scheduler = scheduler
         self.pushChannels = pushChannels
         self.gmailPush = gmailPush
+        self.graphAppOnly = graphAppOnly
     }
 }
 

@@ -12,6 +12,8 @@ struct ConnectionRoutes: Sendable {
     let store: any MessageStore
     let body: RequestBodyReader
     let logger: Logger
+    /// Whether `"auth": "app"` connections are configured (the app's tenant and client credentials).
+    var graphAppOnly = false
 
     var directory: RedisConnectionDirectory { reader.directory }
 
@@ -61,7 +63,7 @@ struct ConnectionRoutes: Sendable {
 
     private func connect(_ request: Request) async throws -> Response {
         let json = try await body.json(of: request)
-        try json.allowOnly(["provider", "address", "accessToken", "refreshToken", "expiresAt", "parentId"])
+        try json.allowOnly(["provider", "address", "accessToken", "refreshToken", "expiresAt", "parentId", "auth"])
         let providerName = try json.requiredString("provider")
         guard let provider = ProviderKind(rawValue: providerName) else {
             throw APIError(.badRequest, code: "unknown_provider", message: "unknown provider '\(providerName.prefix(40))'; use graph or gmail")
@@ -69,6 +71,14 @@ struct ConnectionRoutes: Sendable {
         let address = try json.requiredString("address")
         guard Self.isPlausibleAddress(address) else {
             throw APIError(.badRequest, code: "invalid_field", message: "field 'address' must be a mailbox address like name@example.com, without spaces or control characters")
+        }
+        // Absent: delegated. Present, it must name one (null or empty is refused, unlike optional fields).
+        let authName = json.contains("auth") ? try json.optionalString("auth") ?? "" : ConnectionAuth.delegated.rawValue
+        guard let auth = ConnectionAuth(rawValue: authName) else {
+            throw APIError(.badRequest, code: "invalid_field", message: "field 'auth' must be 'delegated' (the default) or 'app'")
+        }
+        if auth == .app {
+            return try await connectWithApp(json, provider: provider, address: address)
         }
         let credentials = OAuthCredentials(
             accessToken: try json.requiredString("accessToken"), refreshToken: try json.requiredString("refreshToken"),
@@ -82,6 +92,10 @@ struct ConnectionRoutes: Sendable {
             guard parent.provider == .graph, provider == .graph, parent.parentId == nil else {
                 throw APIError(.badRequest, code: "invalid_field",
                                message: "field 'parentId' must name a personal Microsoft 365 (graph) connection, for a graph mailbox")
+            }
+            guard parent.auth == .delegated else {
+                throw APIError(.badRequest, code: "invalid_field",
+                               message: "field 'parentId' names a connection read with the app's token, which has none to lend; connect this mailbox with \"auth\": \"app\" too")
             }
             // Parents are one level deep: no mailbox is its own parent, and one that lends its token to
             // shared mailboxes cannot become one (which would make a chain, or with its parent a cycle).
@@ -98,6 +112,37 @@ struct ConnectionRoutes: Sendable {
         let (connection, reconnected) = try await connector.connect(
             provider: provider, address: address, credentials: credentials, parentId: parentId
         )
+        return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
+    }
+
+    /// `"auth": "app"`: a Microsoft 365 mailbox read with the service's own app token (client credentials),
+    /// personal or shared alike. No tokens and no parent; the service must hold the app's configuration.
+    private func connectWithApp(_ json: JSONBody, provider: ProviderKind, address: String) async throws -> Response {
+        guard provider == .graph else {
+            throw APIError(.badRequest, code: "invalid_field", message: "field 'auth' can be 'app' only with provider graph (Microsoft 365)")
+        }
+        for field in ["accessToken", "refreshToken", "expiresAt"] where json.contains(field) {
+            throw APIError(.badRequest, code: "invalid_field",
+                           message: "field '\(field)' must be left out with auth 'app': the service's own app token reads the mailbox")
+        }
+        if try json.optionalString("parentId") != nil {
+            throw APIError(.badRequest, code: "invalid_field",
+                           message: "field 'parentId' must be left out with auth 'app': a mailbox read with the app's token has no parent")
+        }
+        guard graphAppOnly else {
+            throw APIError(.conflict, code: "app_auth_not_configured", message: """
+                app-only Microsoft 365 access is not configured on this service: start it with --graph-app-tenant \
+                (BACKFILL_GRAPH_APP_TENANT) and the app's client id and secret (--graph-app-client-id and \
+                --graph-app-client-secret, or --graph-client-id and --graph-client-secret)
+                """)
+        }
+        if let existing = try await directory.connectionId(provider: provider, address: address),
+           try await !directory.children(of: existing).isEmpty {
+            throw APIError(.conflict, code: "has_shared_mailboxes", message: """
+                this mailbox lends its token to shared mailboxes: connect each of them with "auth": "app" first
+                """)
+        }
+        let (connection, reconnected) = try await connector.connect(provider: provider, address: address, credentials: nil, auth: .app)
         return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
     }
 

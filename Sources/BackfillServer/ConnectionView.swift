@@ -14,6 +14,8 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     public var backfill: BackfillView?
     /// How new mail arrives (push or poll) and when it last did; nil until the push channel was looked at.
     public var realtime: RealtimeStatus?
+    /// Whose token reads the mailbox: its own (or its parent's) delegated tokens, or the service's app.
+    public var auth: ConnectionAuth
 
     init(_ connection: Connection, parentAddress: String?, backfill record: BackfillRecord?, now: Date) {
         id = connection.id
@@ -27,6 +29,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
         }
         backfill = record.map { BackfillView($0, now: now) }
         realtime = connection.realtime
+        auth = connection.auth
     }
 
     /// What the badge shows: a health someone must act on wins; otherwise the backfill decides.
@@ -43,7 +46,22 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, provider, address, parentId, parentAddress, health, error, backfill, realtime
+        case id, provider, address, parentId, parentAddress, health, error, backfill, realtime, auth
+    }
+
+    /// A view from a server older than `auth` reads as delegated.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        provider = try container.decode(ProviderKind.self, forKey: .provider)
+        address = try container.decode(String.self, forKey: .address)
+        parentId = try container.decodeIfPresent(String.self, forKey: .parentId)
+        parentAddress = try container.decodeIfPresent(String.self, forKey: .parentAddress)
+        health = try container.decode(ConnectionHealth.self, forKey: .health)
+        error = try container.decodeIfPresent(ProblemView.self, forKey: .error)
+        backfill = try container.decodeIfPresent(BackfillView.self, forKey: .backfill)
+        realtime = try container.decodeIfPresent(RealtimeStatus.self, forKey: .realtime)
+        auth = try container.decodeIfPresent(ConnectionAuth.self, forKey: .auth) ?? .delegated
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,6 +75,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
         try container.encode(error, forKey: .error)
         try container.encode(backfill, forKey: .backfill)
         try container.encode(realtime, forKey: .realtime)
+        try container.encode(auth, forKey: .auth)
     }
 }
 

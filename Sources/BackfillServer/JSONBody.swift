@@ -28,6 +28,11 @@ struct JSONBody {
         }
     }
 
+    /// Whether the field is there at all (null included).
+    func contains(_ field: String) -> Bool {
+        object[field] != nil
+    }
+
     func requiredString(_ field: String) throws(APIError) -> String {
         guard let value = try optionalString(field) else {
             throw APIError(.badRequest, code: "missing_field", message: "field '\(field)' is required")

@@ -13,11 +13,13 @@ struct MailboxConnector: Sendable {
     let keeper: SubscriptionKeeper?
     let logger: Logger
 
+    /// - Parameter credentials: nil only with `auth: .app` (the service's own token reads the mailbox).
     func connect(
-        provider: ProviderKind, address: String, credentials: OAuthCredentials, parentId: String? = nil
+        provider: ProviderKind, address: String, credentials: OAuthCredentials?, parentId: String? = nil,
+        auth: ConnectionAuth = .delegated
     ) async throws -> (connection: Connection, reconnected: Bool) {
         let (connection, reconnected) = try await directory.connect(
-            provider: provider, address: address, credentials: credentials, parentId: parentId
+            provider: provider, address: address, credentials: credentials, parentId: parentId, auth: auth
         )
         var logger = logger
         logger[metadataKey: "connection"] = "\(connection.id)"

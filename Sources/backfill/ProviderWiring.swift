@@ -20,7 +20,12 @@ enum ProviderWiring {
             msClientId: settings.graphClientId ?? "", msClientSecret: settings.graphClientSecret ?? "",
             gmailBaseURL: settings.gmailURL, googleOAuthBaseURL: settings.googleOAuthURL,
             googleAccountsBaseURL: settings.googleAccountsURL,
-            googleClientId: settings.googleClientId ?? "", googleClientSecret: settings.googleClientSecret ?? ""
+            googleClientId: settings.googleClientId ?? "", googleClientSecret: settings.googleClientSecret ?? "",
+            msApp: settings.graphAppTenant.map { tenant in
+                ProviderEndpoints.MicrosoftApp(
+                    tenant: tenant, clientId: settings.graphAppClientId ?? "", clientSecret: settings.graphAppClientSecret ?? ""
+                )
+            }
         )
     }
 

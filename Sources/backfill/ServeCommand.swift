@@ -48,6 +48,12 @@ struct ServeCommand: AsyncParsableCommand {
     var graphClientId: String?
     @Option(name: .customLong("graph-client-secret"), help: "Microsoft app client secret ($BACKFILL_GRAPH_CLIENT_SECRET).")
     var graphClientSecret: String?
+    @Option(name: .customLong("graph-app-tenant"), help: "Tenant whose Microsoft 365 mailboxes connect with the app's own token ($BACKFILL_GRAPH_APP_TENANT).")
+    var graphAppTenant: String?
+    @Option(name: .customLong("graph-app-client-id"), help: "Client id of the app-only registration ($BACKFILL_GRAPH_APP_CLIENT_ID; default --graph-client-id).")
+    var graphAppClientId: String?
+    @Option(name: .customLong("graph-app-client-secret"), help: "Its client secret ($BACKFILL_GRAPH_APP_CLIENT_SECRET; default --graph-client-secret).")
+    var graphAppClientSecret: String?
     @Option(name: .customLong("google-client-id"), help: "Google app client id ($BACKFILL_GOOGLE_CLIENT_ID).")
     var googleClientId: String?
     @Option(name: .customLong("google-client-secret"), help: "Google app client secret ($BACKFILL_GOOGLE_CLIENT_SECRET).")
@@ -77,6 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("gmail-url", gmailURL), ("google-oauth-url", googleOAuthURL), ("google-accounts-url", googleAccountsURL),
             ("graph-client-id", graphClientId),
             ("graph-client-secret", graphClientSecret), ("google-client-id", googleClientId),
+            ("graph-app-tenant", graphAppTenant), ("graph-app-client-id", graphAppClientId),
+            ("graph-app-client-secret", graphAppClientSecret),
             ("google-client-secret", googleClientSecret), ("workers", workers.map(String.init)),
             ("gmail-push-audience", gmailPushAudience), ("gmail-push-service-account", gmailPushServiceAccount),
             ("google-certs-url", googleCertsURL), ("gmail-push-token", gmailPushToken),
@@ -148,7 +156,7 @@ struct ServeCommand: AsyncParsableCommand {
                 pushChannels: PushChannelSettings(
                     publicURL: settings.publicURL, gmailTopic: ProcessInfo.processInfo.environment["BACKFILL_GMAIL_TOPIC"] ?? ""
                 ),
-                gmailPush: settings.gmailPush
+                gmailPush: settings.gmailPush, graphAppOnly: settings.graphAppTenant != nil
             ),
             redis: redis, store: store, sealer: sealer,
             readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,

@@ -22,6 +22,12 @@ struct ServeSettings: Sendable {
     var graphClientSecret: String?
     var googleClientId: String?
     var googleClientSecret: String?
+    /// App-only Microsoft 365 (client credentials): the tenant turns it on; the client id and secret are the
+    /// dedicated `--graph-app-client-*` pair, or the delegated `--graph-client-*` one (a registration with both
+    /// kinds of permission). All three or none.
+    var graphAppTenant: String?
+    var graphAppClientId: String?
+    var graphAppClientSecret: String?
     /// Gmail push authentication: the OIDC token's audience and service account (together), where Google's
     /// signing keys are, and the alternative secret in the push URL.
     var gmailPushAudience: String?
@@ -43,6 +49,8 @@ struct ServeSettings: Sendable {
         "graph-client-id": "BACKFILL_GRAPH_CLIENT_ID",
         "graph-client-secret": "BACKFILL_GRAPH_CLIENT_SECRET", "google-client-id": "BACKFILL_GOOGLE_CLIENT_ID",
         "google-client-secret": "BACKFILL_GOOGLE_CLIENT_SECRET", "workers": "BACKFILL_WORKERS",
+        "graph-app-tenant": "BACKFILL_GRAPH_APP_TENANT", "graph-app-client-id": "BACKFILL_GRAPH_APP_CLIENT_ID",
+        "graph-app-client-secret": "BACKFILL_GRAPH_APP_CLIENT_SECRET",
         "gmail-push-audience": "BACKFILL_GMAIL_PUSH_AUDIENCE", "gmail-push-service-account": "BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT",
         "google-certs-url": "BACKFILL_GOOGLE_CERTS_URL", "gmail-push-token": "BACKFILL_GMAIL_PUSH_TOKEN",
         "tick-seconds": "BACKFILL_TICK_SECONDS", "lease-seconds": "BACKFILL_LEASE_SECONDS",
@@ -91,6 +99,10 @@ struct ServeSettings: Sendable {
         graphClientSecret = value("graph-client-secret")
         googleClientId = value("google-client-id")
         googleClientSecret = value("google-client-secret")
+        (graphAppTenant, graphAppClientId, graphAppClientSecret) = try Self.graphApp(
+            tenant: value("graph-app-tenant"), clientId: value("graph-app-client-id"), clientSecret: value("graph-app-client-secret"),
+            delegatedClientId: graphClientId, delegatedClientSecret: graphClientSecret
+        )
         gmailPushAudience = value("gmail-push-audience")
         gmailPushServiceAccount = value("gmail-push-service-account")
         if (gmailPushAudience == nil) != (gmailPushServiceAccount == nil) {
@@ -125,6 +137,39 @@ struct ServeSettings: Sendable {
         leaseSeconds = try seconds("lease-seconds", default: 30, in: 2...600)
         shutdownSeconds = try seconds("shutdown-seconds", default: 25, in: 1...600)
         try server.validate()
+    }
+
+    /// The app-only settings, checked: a specific tenant (client credentials cannot use `common`), and a
+    /// client id and secret from the same pair.
+    private static func graphApp(
+        tenant: String?, clientId: String?, clientSecret: String?, delegatedClientId: String?, delegatedClientSecret: String?
+    ) throws(ConfigurationError) -> (String?, String?, String?) {
+        guard let tenant else {
+            guard clientId == nil, clientSecret == nil else {
+                throw ConfigurationError(
+                    "--graph-app-client-id and --graph-app-client-secret need --graph-app-tenant (BACKFILL_GRAPH_APP_TENANT): the tenant whose mailboxes the app reads"
+                )
+            }
+            return (nil, nil, nil)
+        }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+        guard tenant.count <= 253, tenant.allSatisfy({ allowed.contains($0) }),
+              !["common", "organizations", "consumers"].contains(tenant.lowercased()) else {
+            throw ConfigurationError(
+                "--graph-app-tenant (BACKFILL_GRAPH_APP_TENANT) must be the tenant's directory id (a GUID) or one of its domains, not '\(tenant.prefix(80))'"
+            )
+        }
+        if (clientId == nil) != (clientSecret == nil) {
+            throw ConfigurationError(
+                "--graph-app-client-id (BACKFILL_GRAPH_APP_CLIENT_ID) and --graph-app-client-secret (BACKFILL_GRAPH_APP_CLIENT_SECRET) go together: set both, or neither to use --graph-client-id and --graph-client-secret"
+            )
+        }
+        guard let id = clientId ?? delegatedClientId, let secret = clientSecret ?? delegatedClientSecret else {
+            throw ConfigurationError(
+                "--graph-app-tenant (BACKFILL_GRAPH_APP_TENANT) needs the app's client id and secret: --graph-app-client-id and --graph-app-client-secret, or --graph-client-id and --graph-client-secret"
+            )
+        }
+        return (tenant, id, secret)
     }
 
     var scheduler: SchedulerConfiguration {

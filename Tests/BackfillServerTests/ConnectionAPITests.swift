@@ -13,8 +13,8 @@ struct ConnectionAPITests {
                 """)
             #expect(first.status == 201)
             let object = try #require(try JSONSerialization.jsonObject(with: first.body) as? [String: Any])
-            #expect(Set(object.keys) == ["id", "provider", "address", "parentId", "parentAddress", "health", "error", "backfill", "realtime"])
-            #expect(object["backfill"] is NSNull && object["parentId"] is NSNull)
+            #expect(Set(object.keys) == ["id", "provider", "address", "parentId", "parentAddress", "health", "error", "backfill", "realtime", "auth"])
+            #expect(object["backfill"] is NSNull && object["parentId"] is NSNull && object["auth"] as? String == "delegated")
             let created = try first.decode(ConnectionView.self)
             #expect(created.health == .healthy && created.provider == .graph && created.address == "Personal@Acme.com")
 
