@@ -17,7 +17,7 @@ final class Mailbox {
     /// Gmail: the history log and the current history id.
     var history: [HistoryRecord] = []
     var historyID: UInt64
-    /// History ids at or below this give 404 (set when cursors are expired by hand).
+    /// History ids below this give 404 (set when cursors are expired by hand: `expireHistory`).
     var historyFloor: UInt64 = 0
     var traffic = MailboxTraffic()
     /// Message JSON already written for list pages; a message's entries go when it changes.
@@ -98,6 +98,14 @@ final class Mailbox {
     }
 
     // MARK: Changes
+
+    /// Expires every history id issued so far, as Gmail's retention does with old ones: the current id moves on
+    /// (ids have gaps anyway) and `history.list` refuses a start before it with 404, so a cursor taken before
+    /// is dead even when no mail came since, while a fresh one (`getProfile`) works.
+    func expireHistory() {
+        historyID += 1 + historyRandom.next() % 9
+        historyFloor = historyID
+    }
 
     /// Appends a Gmail history record with a fresh, non-contiguous id.
     @discardableResult

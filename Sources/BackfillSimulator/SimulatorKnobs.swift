@@ -32,6 +32,10 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     /// Delta sync-state generations kept per round; older links give 410 SyncStateNotFound.
     public var graphDeltaGenerationsKept: Int = 3
     public var graphSubscriptionMaxMinutes: Int = 10_080
+    /// Time compression (ops/soak): when above 0, a subscription made or renewed is granted at most this many
+    /// seconds, whatever it asked for (within `graphSubscriptionMaxMinutes`), and the answer says so. Real
+    /// Graph grants what is asked or refuses it; 0 keeps that.
+    public var graphSubscriptionLifetimeSeconds: Double = 0
     public var requireHTTPSNotificationURL: Bool = false
 
     // MARK: Gmail limits
@@ -42,6 +46,8 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     public var gmailMaxResults: Int = 500
     public var gmailBatchMaxParts: Int = 100
     public var gmailHistoryRetentionSeconds: Double = 7 * 86_400
+    /// How long a `users.watch` lasts (Google: 7 days); an expired watch pushes nothing until made again.
+    public var gmailWatchLifetimeSeconds: Double = 7 * 86_400
     /// Sent as a JSON number (as real pushes do) or as a string.
     public var gmailPushHistoryIdAsString: Bool = false
     /// The audience of the pushes' OIDC token; empty: the push endpoint URL (Pub/Sub's default).
@@ -52,6 +58,9 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
 
     // MARK: Tokens
     public var accessTokenLifetimeSeconds: Int = 3599
+    /// How long a Microsoft refresh token still works after a refresh rotated it away. Microsoft's old token
+    /// "may still work for a while"; 0 refuses it at once (`invalid_grant`), the strictest reading.
+    public var refreshTokenGraceSeconds: Double = 0
 
     // MARK: Random faults (chaos), seeded by `faultSeed`
     /// Percent of provider requests answered 429 with a Retry-After of `faultRetryAfterSeconds`.
@@ -62,6 +71,10 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
     /// Percent of 200 bodies cut in half (truncated) or replaced by broken JSON (malformed).
     public var truncatedPercent: Double = 0
     public var malformedPercent: Double = 0
+    /// Percent of change notifications (Graph notification posts, Gmail pushes) never sent, and percent sent
+    /// twice, as providers lose and repeat them. Validations and lifecycle events are always sent once.
+    public var notificationDropPercent: Double = 0
+    public var notificationDuplicatePercent: Double = 0
     public var faultSeed: UInt64 = 7
 
     public init() {}
@@ -85,6 +98,7 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
         try read(.graphDeltaFilteredCap, &k.graphDeltaFilteredCap)
         try read(.graphDeltaGenerationsKept, &k.graphDeltaGenerationsKept)
         try read(.graphSubscriptionMaxMinutes, &k.graphSubscriptionMaxMinutes)
+        try read(.graphSubscriptionLifetimeSeconds, &k.graphSubscriptionLifetimeSeconds)
         try read(.requireHTTPSNotificationURL, &k.requireHTTPSNotificationURL)
         try read(.gmailUserUnitsPerMinute, &k.gmailUserUnitsPerMinute)
         try read(.gmailQuotaStatus, &k.gmailQuotaStatus)
@@ -92,16 +106,20 @@ public struct SimulatorKnobs: Codable, Sendable, Equatable {
         try read(.gmailMaxResults, &k.gmailMaxResults)
         try read(.gmailBatchMaxParts, &k.gmailBatchMaxParts)
         try read(.gmailHistoryRetentionSeconds, &k.gmailHistoryRetentionSeconds)
+        try read(.gmailWatchLifetimeSeconds, &k.gmailWatchLifetimeSeconds)
         try read(.gmailPushHistoryIdAsString, &k.gmailPushHistoryIdAsString)
         try read(.gmailPushAudience, &k.gmailPushAudience)
         try read(.gmailPushToken, &k.gmailPushToken)
         try read(.gmailRetryAfterStyle, &k.gmailRetryAfterStyle)
         try read(.accessTokenLifetimeSeconds, &k.accessTokenLifetimeSeconds)
+        try read(.refreshTokenGraceSeconds, &k.refreshTokenGraceSeconds)
         try read(.throttlePercent, &k.throttlePercent)
         try read(.faultRetryAfterSeconds, &k.faultRetryAfterSeconds)
         try read(.serverErrorPercent, &k.serverErrorPercent)
         try read(.truncatedPercent, &k.truncatedPercent)
         try read(.malformedPercent, &k.malformedPercent)
+        try read(.notificationDropPercent, &k.notificationDropPercent)
+        try read(.notificationDuplicatePercent, &k.notificationDuplicatePercent)
         try read(.faultSeed, &k.faultSeed)
         self = k
     }

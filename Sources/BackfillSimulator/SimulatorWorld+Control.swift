@@ -21,7 +21,7 @@ extension SimulatorWorld {
         }
         switch (request.method, segments) {
         case ("GET", ["health"]):
-            return (.json(200, object: ["status": "ok", "now": ISOTime.format(now)]), [])
+            return (.json(200, object: ["status": "ok", "now": ISOTime.format(now), "accessTokensIssued": tokens.access.count]), [])
         case ("GET", ["mailboxes"]):
             return (.json(200, object: ["value": mailboxes.map(summary)]), [])
         case ("GET", ["knobs"]):
@@ -55,7 +55,7 @@ extension SimulatorWorld {
         case ("POST", ["cursors", "expire"]):
             let targets = (body["mailbox"] as? String).flatMap(mailbox(named:)).map { [$0] } ?? Array(mailboxes.indices)
             deltaStates = deltaStates.filter { !targets.contains($0.value.mailbox) }
-            for index in targets { mailboxes[index].historyFloor = mailboxes[index].historyID }
+            for index in targets { mailboxes[index].expireHistory() }
             return (SimResponse(status: 204), [])
         case ("POST", ["faults"]):
             guard let status = body["status"] as? Int else { return (controlError(400, "status required"), []) }
@@ -71,6 +71,8 @@ extension SimulatorWorld {
         case ("DELETE", ["journal"]):
             journal.removeAll()
             return (SimResponse(status: 204), [])
+        case ("GET", ["channels"]):
+            return (.json(200, object: channels()), [])
         case ("GET", ["deliveries"]):
             return (.json(200, object: ["value": deliveries.map {
                 ["kind": $0.kind, "url": $0.url, "body": $0.body, "status": $0.status ?? 0] as [String: Any]

@@ -69,7 +69,7 @@ extension SimulatorWorld {
             guard request.method == "POST", let body = request.jsonBody, let topic = body["topicName"] as? String else {
                 return GmailErrors.invalidArgument("Invalid topicName")
             }
-            let expiration = (now.timeIntervalSince1970 + 7 * 86_400) * 1000
+            let expiration = ((now.timeIntervalSince1970 + knobs.gmailWatchLifetimeSeconds) * 1000).rounded(.down)
             watches[call.mailbox] = GmailWatch(
                 topicName: topic, labelIDs: body["labelIds"] as? [String] ?? [],
                 exclude: (body["labelFilterBehavior"] as? String)?.lowercased() == "exclude", expiration: expiration)

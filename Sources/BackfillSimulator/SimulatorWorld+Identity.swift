@@ -22,7 +22,8 @@ extension SimulatorWorld {
         switch form["grant_type"] {
         case "refresh_token":
             guard let presented = form["refresh_token"], let grant = tokens.refresh[presented],
-                  grant.provider == provider
+                  grant.provider == provider,
+                  grant.retiredAt.map({ now.timeIntervalSince($0) < knobs.refreshTokenGraceSeconds }) ?? true
             else {
                 return tokenError(provider, "invalid_grant", code: 9_002_313,
                                   text: provider == .microsoft ? "Invalid request. Request is malformed or invalid." : "Bad Request")
@@ -37,7 +38,7 @@ extension SimulatorWorld {
             var object: [String: Any] = ["token_type": "Bearer", "expires_in": knobs.accessTokenLifetimeSeconds,
                                          "access_token": access, "scope": form["scope"] ?? defaultScope(provider)]
             if provider == .microsoft {
-                tokens.retireRefresh(presented)
+                tokens.retireRefresh(presented, now: now)
                 object["refresh_token"] = tokens.issueRefresh(provider: provider, principal: grant.principal)
                 object["ext_expires_in"] = knobs.accessTokenLifetimeSeconds
             }

@@ -20,11 +20,12 @@ extension SimulatorWorld {
             return .failure(GraphErrors.badRequest("clientState is longer than 128 characters.", code: "InvalidRequest"))
         }
         let maxExpiry = now.addingTimeInterval(TimeInterval(knobs.graphSubscriptionMaxMinutes * 60))
-        let expires = Date(timeIntervalSince1970: TimeInterval(expiration))
-        guard expires <= maxExpiry.addingTimeInterval(60), expires > now else {
+        let asked = Date(timeIntervalSince1970: TimeInterval(expiration))
+        guard asked <= maxExpiry.addingTimeInterval(60), asked > now else {
             return .failure(GraphErrors.badRequest("Subscription expiration can only be 10080 minutes in the future.",
                                                    code: "InvalidRequest"))
         }
+        let expires = grantedExpiry(asked)
         guard let path = Self.graphPath("/" + resource.trimmingCharacters(in: CharacterSet(charactersIn: "/"))) else {
             return .failure(GraphErrors.badRequest("Invalid resource.", code: "InvalidRequest"))
         }
@@ -87,7 +88,7 @@ extension SimulatorWorld {
             guard let text = request.jsonBody?["expirationDateTime"] as? String, let seconds = ISOTime.parse(text),
                   TimeInterval(seconds) <= now.timeIntervalSince1970 + TimeInterval(knobs.graphSubscriptionMaxMinutes * 60) + 60
             else { return GraphErrors.badRequest("Invalid expirationDateTime.", code: "InvalidRequest") }
-            subscription.expiration = Date(timeIntervalSince1970: TimeInterval(seconds))
+            subscription.expiration = grantedExpiry(Date(timeIntervalSince1970: TimeInterval(seconds)))
             subscriptions[subscription.id] = subscription
             return .json(200, object: subscription.json)
         case ("DELETE", 2):
@@ -100,7 +101,15 @@ extension SimulatorWorld {
         }
     }
 
-    /// Notifications for mail changes after `changeMark` and history after `historyMark` in a mailbox.
+    /// The expiry a subscription gets when it asks for `asked`: that, or at most the compressed lifetime
+    /// (`graphSubscriptionLifetimeSeconds`).
+    func grantedExpiry(_ asked: Date) -> Date {
+        guard knobs.graphSubscriptionLifetimeSeconds > 0 else { return asked }
+        return min(asked, now.addingTimeInterval(knobs.graphSubscriptionLifetimeSeconds))
+    }
+
+    /// Notifications for mail changes after `changeMark` and history after `historyMark` in a mailbox, less the
+    /// ones lost and plus the ones repeated (`notificationDropPercent`, `notificationDuplicatePercent`).
     func notifications(mailbox index: Int, changesFrom changeMark: Int, historyFrom historyMark: Int) -> [OutboundPost] {
         let mailbox = mailboxes[index]
         var posts: [OutboundPost] = []
@@ -123,7 +132,8 @@ extension SimulatorWorld {
             }
             if !items.isEmpty { posts.append(post("graph.notification", subscription.notificationURL, ["value": items])) }
         }
-        if let watch = watches[index], let endpoint = pubsubEndpoints[watch.topicName], historyMark < mailbox.history.count {
+        if let watch = watches[index], watch.expiration > now.timeIntervalSince1970 * 1000,
+           let endpoint = pubsubEndpoints[watch.topicName], historyMark < mailbox.history.count {
             let relevant = mailbox.history[historyMark...].contains { record in
                 guard !watch.labelIDs.isEmpty else { return true }
                 let labels = Set(mailbox.labels(of: mailbox.messages[record.message]) + record.labels)
@@ -145,7 +155,44 @@ extension SimulatorWorld {
                 posts.append(push)
             }
         }
-        return posts
+        return unreliable(posts)
+    }
+
+    /// Change notifications as providers deliver them: some never, some twice, at the knobs' shares (from the
+    /// fault seed); counted for `GET /_sim/channels`.
+    private func unreliable(_ posts: [OutboundPost]) -> [OutboundPost] {
+        guard knobs.notificationDropPercent > 0 || knobs.notificationDuplicatePercent > 0 else { return posts }
+        var delivered: [OutboundPost] = []
+        for post in posts {
+            let roll = faultRandom.unit() * 100
+            if roll < knobs.notificationDropPercent {
+                notificationsDropped += 1
+                continue
+            }
+            delivered.append(post)
+            if roll < knobs.notificationDropPercent + knobs.notificationDuplicatePercent {
+                notificationsDuplicated += 1
+                delivered.append(post)
+            }
+        }
+        return delivered
+    }
+
+    /// `GET /_sim/channels`: every subscription and watch with its mailbox and expiry (live or not), and the
+    /// notifications lost and repeated so far.
+    func channels() -> [String: Any] {
+        let now = self.now
+        let listed = subscriptions.values.sorted { $0.id < $1.id }.map { subscription -> [String: Any] in
+            ["id": subscription.id, "mailbox": mailboxes[subscription.mailbox].address,
+             "expirationDateTime": ISOTime.format(subscription.expiration), "live": subscription.expiration > now]
+        }
+        let watched = watches.keys.sorted().compactMap { index -> [String: Any]? in
+            guard let watch = watches[index] else { return nil }
+            let expiry = Date(timeIntervalSince1970: watch.expiration / 1000)
+            return ["mailbox": mailboxes[index].address, "expiration": ISOTime.format(expiry), "live": expiry > now]
+        }
+        return ["subscriptions": listed, "watches": watched, "notificationsDropped": notificationsDropped,
+                "notificationsDuplicated": notificationsDuplicated]
     }
 
     /// A lifecycle event (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) for a subscription.

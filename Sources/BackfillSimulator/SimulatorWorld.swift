@@ -17,6 +17,9 @@ final class SimulatorWorld {
     var pubsubEndpoints: [String: String]
     var queuedFaults: [QueuedFault] = []
     var deliveries: [DeliveryRecord] = []
+    /// Change notifications lost and repeated on purpose (`notificationDropPercent`, `notificationDuplicatePercent`).
+    var notificationsDropped = 0
+    var notificationsDuplicated = 0
     /// Bodies received by the built-in webhook sink (`/_sim/sink/{name}`), by name.
     var sinks: [String: [String]] = [:]
     /// Set once the server is bound: "http://127.0.0.1:PORT".

@@ -18,6 +18,8 @@ struct TokenRegistry {
         let provider: Provider
         let principal: String
         var revoked = false
+        /// When a refresh rotated it away (Microsoft); it works `refreshTokenGraceSeconds` longer.
+        var retiredAt: Date?
     }
 
     struct AuthorizationCode {
@@ -64,7 +66,7 @@ struct TokenRegistry {
         }
     }
 
-    mutating func retireRefresh(_ token: String) {
-        refresh[token] = nil
+    mutating func retireRefresh(_ token: String, now: Date) {
+        if refresh[token]?.retiredAt == nil { refresh[token]?.retiredAt = now }
     }
 }
