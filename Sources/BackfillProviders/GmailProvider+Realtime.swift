@@ -5,6 +5,8 @@ extension GmailProvider: RealtimeSync {
     /// Google recommends renewing the watch daily; it lasts 7 days.
     static let watchRenewalAge: TimeInterval = 24 * 3600
     static let watchLifetime: TimeInterval = 7 * 24 * 3600
+    /// The sync-state field holding when the watch is due to be made again (ms since 1970).
+    static let watchRenewAtSyncKey = "gmail.watchRenewAt"
 
     /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
     /// and stores them, then saves the response's `historyId`. Mail from before the cursor was taken
@@ -78,16 +80,21 @@ extension GmailProvider: RealtimeSync {
     }
 
     /// Calls `users.watch` on INBOX and SENT with `notificationURL` as the Pub/Sub topic, unless the
-    /// last watch is less than a day old.
+    /// last watch is not yet due for renewal (`renewAt`).
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
         -> SubscriptionStatus
     {
         let mailbox = try await mailbox(connectionId)
         let now = clock.now()
         let state = try await directory.syncState(for: connectionId)
-        let current = state[SyncKey.watchExpiresAt].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
-        if let current, current.timeIntervalSince(now) > Self.watchLifetime - Self.watchRenewalAge {
-            return SubscriptionStatus(id: "watch", expiresAt: current, changed: false, renewAt: Self.renewAt(current))
+        func date(_ key: String) -> Date? {
+            state[key].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        }
+        let current = date(SyncKey.watchExpiresAt)
+        // One saved before the renewal time was kept was a 7-day watch.
+        if let current, case let renewAt = date(Self.watchRenewAtSyncKey) ?? Self.renewAt(current, lifetime: Self.watchLifetime),
+           now < renewAt, now < current {
+            return SubscriptionStatus(id: "watch", expiresAt: current, changed: false, renewAt: renewAt)
         }
         let route = "gmail POST watch"
         let body = try JSONEncoder().encode(
@@ -98,16 +105,21 @@ extension GmailProvider: RealtimeSync {
         guard let ms = Int64(watch.expiration) else {
             throw ProviderFailure.invalidResponse("\(route): unreadable expiration")
         }
-        try await directory.updateSyncState([SyncKey.watchExpiresAt: watch.expiration], for: connectionId)
         let expiresAt = Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
+        let renewAt = Self.renewAt(expiresAt, lifetime: expiresAt.timeIntervalSince(now))
+        try await directory.updateSyncState(
+            [SyncKey.watchExpiresAt: watch.expiration, Self.watchRenewAtSyncKey: String(Int64(renewAt.timeIntervalSince1970 * 1000))],
+            for: connectionId
+        )
         return SubscriptionStatus(
-            id: "watch", expiresAt: expiresAt, changed: true, created: current.map { $0 <= now } ?? true, renewAt: Self.renewAt(expiresAt)
+            id: "watch", expiresAt: expiresAt, changed: true, created: current.map { $0 <= now } ?? true, renewAt: renewAt
         )
     }
 
-    /// A watch is made again once it is a day old (as Google advises), not only before it expires.
-    static func renewAt(_ expiresAt: Date) -> Date {
-        expiresAt.addingTimeInterval(-(watchLifetime - watchRenewalAge))
+    /// A watch is made again once it is a day old (as Google advises), not only before it expires, or sooner
+    /// when it was granted less (a time-compressed run): once a third of its lifetime is left.
+    static func renewAt(_ expiresAt: Date, lifetime: TimeInterval) -> Date {
+        expiresAt.addingTimeInterval(-max(lifetime / 3, lifetime - watchRenewalAge))
     }
 
     /// INBOX wins over SENT, as in the backfill; nil for mail in neither.

@@ -5,8 +5,13 @@ import Foundation
 extension GraphProvider: RealtimeSync {
     /// Subscriptions last under Graph's 10,080-minute maximum for Outlook messages.
     static let subscriptionLifetime: TimeInterval = 10_000 * 60
-    /// Renewed when less than this is left.
-    static let renewalMargin: TimeInterval = 24 * 3600
+    /// Renewed when a third of the lifetime Graph granted is left, at most a day before it expires: a day ahead
+    /// for Graph's week-long subscriptions, in time for short ones (a time-compressed run's).
+    static func renewalMargin(lifetime: TimeInterval) -> TimeInterval {
+        min(max(lifetime, 0) / 3, 24 * 3600)
+    }
+    /// The sync-state field holding when the subscription is due for renewal (set from the granted lifetime).
+    static let renewAtSyncKey = "graph.subscriptionRenewAt"
     /// The sync-state field where the webhook records the last lifecycle event Graph sent for a subscription.
     public static let lifecycleSyncKey = "graph.lifecycle"
     /// Lifecycle events after which the subscription no longer delivers until it is made anew.
@@ -53,17 +58,23 @@ extension GraphProvider: RealtimeSync {
         let lapsed = Self.lapsingLifecycleEvents.contains(state[Self.lifecycleSyncKey] ?? "")
         if let id = state[SyncKey.subscriptionId], !id.isEmpty, !lapsed {
             let current = state[SyncKey.subscriptionExpiresAt].flatMap(GraphDate.parse)
-            if let current, current.timeIntervalSince(now) > Self.renewalMargin {
-                return SubscriptionStatus(id: id, expiresAt: current, changed: false, renewAt: current.addingTimeInterval(-Self.renewalMargin))
+            // One saved before the renewal time was kept: a day ahead, as the lifetime asked for gives.
+            let renewAt = state[Self.renewAtSyncKey].flatMap(GraphDate.parse)
+                ?? current?.addingTimeInterval(-Self.renewalMargin(lifetime: Self.subscriptionLifetime))
+            if let current, let renewAt, now < renewAt, now < current {
+                return SubscriptionStatus(id: id, expiresAt: current, changed: false, renewAt: renewAt)
             }
             do {
                 let body = try JSONEncoder().encode(["expirationDateTime": GraphDate.format(expiresAt)])
-                _ = try await send(
+                let response = try await send(
                     mailbox.subscriptionCaller, method: "PATCH", url: "\(endpoints.graphBaseURL)/subscriptions/\(FormEncoding.escape(id))",
                     body: body, route: "graph PATCH subscriptions", extraHeaders: [("Content-Type", "application/json")]
                 )
-                try await saveSubscription(id: id, expiresAt: expiresAt, connectionId: connectionId)
-                return SubscriptionStatus(id: id, expiresAt: expiresAt, changed: true, renewAt: expiresAt.addingTimeInterval(-Self.renewalMargin))
+                // Graph answers with the subscription as renewed: its expiry is what was granted.
+                let granted = (try? JSONDecoder().decode(CreatedSubscription.self, from: response.body))?.expirationDateTime
+                    .flatMap(GraphDate.parse) ?? expiresAt
+                let renewAt = try await saveSubscription(id: id, expiresAt: granted, now: now, connectionId: connectionId)
+                return SubscriptionStatus(id: id, expiresAt: granted, changed: true, renewAt: renewAt)
             } catch ProviderFailure.permissionLost, ProviderFailure.transient {
                 // Gone (404) or not renewable: create a new one below.
             }
@@ -79,11 +90,9 @@ extension GraphProvider: RealtimeSync {
         )
         let created = try ResponseDecoding.decode(CreatedSubscription.self, from: response.body, route: "graph POST subscriptions")
         let confirmedExpiry = created.expirationDateTime.flatMap(GraphDate.parse) ?? expiresAt
-        try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, connectionId: connectionId)
+        let renewAt = try await saveSubscription(id: created.id, expiresAt: confirmedExpiry, now: now, connectionId: connectionId)
         if lapsed { try await directory.updateSyncState([Self.lifecycleSyncKey: ""], for: connectionId) }
-        return SubscriptionStatus(
-            id: created.id, expiresAt: confirmedExpiry, changed: true, created: true, renewAt: confirmedExpiry.addingTimeInterval(-Self.renewalMargin)
-        )
+        return SubscriptionStatus(id: created.id, expiresAt: confirmedExpiry, changed: true, created: true, renewAt: renewAt)
     }
 
     // MARK: Helpers
@@ -120,10 +129,14 @@ extension GraphProvider: RealtimeSync {
         return page.value.map(\.metadata)
     }
 
-    private func saveSubscription(id: String, expiresAt: Date, connectionId: String) async throws {
-        try await directory.updateSyncState(
-            [SyncKey.subscriptionId: id, SyncKey.subscriptionExpiresAt: GraphDate.format(expiresAt)], for: connectionId
-        )
+    /// Saves the subscription as granted at `now` and returns when it is due for renewal.
+    private func saveSubscription(id: String, expiresAt: Date, now: Date, connectionId: String) async throws -> Date {
+        let renewAt = expiresAt.addingTimeInterval(-Self.renewalMargin(lifetime: expiresAt.timeIntervalSince(now)))
+        try await directory.updateSyncState([
+            SyncKey.subscriptionId: id, SyncKey.subscriptionExpiresAt: GraphDate.format(expiresAt),
+            Self.renewAtSyncKey: GraphDate.format(renewAt),
+        ], for: connectionId)
+        return renewAt
     }
 
     private struct SubscriptionRequest: Encodable {

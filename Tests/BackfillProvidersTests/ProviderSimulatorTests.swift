@@ -279,6 +279,46 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a push channel granted a short lifetime is renewed when a third of it is left, and keeps what was granted")
+    func shortChannelLifetimes() async throws {
+        try await SimulatorHarness.run { sim in
+            // As a week-long run compressed into minutes grants them: a 9-second subscription and watch.
+            _ = try await sim.control("PATCH", "knobs", body: ["graphSubscriptionLifetimeSeconds": 9, "gmailWatchLifetimeSeconds": 9])
+            _ = try await sim.control("POST", "pubsub", body: ["topicName": "projects/p/topics/t", "pushEndpoint": "\(sim.server.controlBaseURL)/sink/gmail"])
+            let url = "\(sim.server.controlBaseURL)/sink/graph"
+            let later = ShiftedClock(offset: 7)
+            let graphLater = GraphProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(), clock: later)
+            let gmailLater = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(), clock: later)
+            for (id, now, lateProvider) in [("graph-1", sim.graph as any RealtimeSync, graphLater as any RealtimeSync),
+                                            ("gmail-1", sim.gmail, gmailLater)] {
+                let target = id == "graph-1" ? url : "projects/p/topics/t"
+                let first = try await now.ensureSubscription(connectionId: id, notificationURL: target, clientState: "s")
+                #expect(first.created)
+                #expect(first.expiresAt.timeIntervalSinceNow < 10, "\(id): granted 9 s, not what was asked")
+                // Renewed with a third of the 9 s left (whole seconds on the wire): due 5 to 7 s from now.
+                #expect((5...7.5).contains(first.renewAt.timeIntervalSinceNow), "\(id): renewAt \(first.renewAt.timeIntervalSinceNow)")
+                let again = try await now.ensureSubscription(connectionId: id, notificationURL: target, clientState: "s")
+                // Kept in the sync state to the millisecond.
+                #expect(!again.changed && abs(again.renewAt.timeIntervalSince(first.renewAt)) < 0.01, "\(id): not due yet")
+                // 7 s on, it is due: renewed, for what the provider granted (9 s from its now), not what was asked.
+                let renewed = try await lateProvider.ensureSubscription(connectionId: id, notificationURL: target, clientState: "s")
+                #expect(renewed.changed && !renewed.created, "\(id)")
+                #expect(renewed.expiresAt.timeIntervalSinceNow < 10, "\(id): the renewal keeps the granted expiry")
+            }
+        }
+    }
+
+    @Test("a week-long channel is renewed a day ahead (Graph) or once a day old (Gmail)")
+    func longChannelLifetimes() async throws {
+        try await SimulatorHarness.run { sim in
+            _ = try await sim.control("POST", "pubsub", body: ["topicName": "projects/p/topics/t", "pushEndpoint": "\(sim.server.controlBaseURL)/sink/gmail"])
+            let graph = try await sim.graph.ensureSubscription(connectionId: "graph-1", notificationURL: "\(sim.server.controlBaseURL)/sink/graph", clientState: "s")
+            #expect(abs(graph.expiresAt.timeIntervalSince(graph.renewAt) - 86_400) < 2)
+            let gmail = try await sim.gmail.ensureSubscription(connectionId: "gmail-1", notificationURL: "projects/p/topics/t", clientState: "")
+            #expect(abs(gmail.renewAt.timeIntervalSinceNow - 86_400) < 2)
+        }
+    }
+
     @Test("an expired Graph access token is refreshed and the rotated refresh token saved")
     func graphRefresh() async throws {
         try await SimulatorHarness.run { sim in
@@ -331,4 +371,10 @@ struct ProviderSimulatorTests {
             #expect(error?.message.contains(credentials.accessToken) == false)
         }
     }
+}
+
+/// The system clock moved ahead: a provider that looks at its channels later, without waiting.
+private struct ShiftedClock: WallClock {
+    let offset: TimeInterval
+    func now() -> Date { Date().addingTimeInterval(offset) }
 }
