@@ -70,6 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
     var workers: Int?
     @Option(name: .customLong("tick-seconds"), help: "Period of the safety-net tick ($BACKFILL_TICK_SECONDS, default 3600).")
     var tickSeconds: Int?
+    @Option(name: .customLong("poll-seconds"), help: "How often a mailbox without a push channel is caught up ($BACKFILL_POLL_SECONDS, default 60).")
+    var pollSeconds: Int?
+    @Option(name: .customLong("push-safety-seconds"), help: "A push mailbox with no notification this long is caught up anyway ($BACKFILL_PUSH_SAFETY_SECONDS, default 1800).")
+    var pushSafetySeconds: Int?
     @Option(name: .customLong("lease-seconds"), help: "How long a connection's lease lasts without a commit ($BACKFILL_LEASE_SECONDS, default 30).")
     var leaseSeconds: Int?
     @Option(name: .customLong("shutdown-seconds"), help: "The longest a graceful shutdown (SIGTERM) takes ($BACKFILL_SHUTDOWN_SECONDS, default 25).")
@@ -89,7 +93,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("gmail-push-audience", gmailPushAudience), ("gmail-push-service-account", gmailPushServiceAccount),
             ("google-certs-url", googleCertsURL), ("gmail-push-token", gmailPushToken),
             ("tick-seconds", tickSeconds.map(String.init)), ("lease-seconds", leaseSeconds.map(String.init)),
-            ("shutdown-seconds", shutdownSeconds.map(String.init)),
+            ("shutdown-seconds", shutdownSeconds.map(String.init)), ("poll-seconds", pollSeconds.map(String.init)),
+            ("push-safety-seconds", pushSafetySeconds.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -39,6 +39,10 @@ struct ServeSettings: Sendable {
     var tickSeconds: Int
     var leaseSeconds: Int
     var shutdownSeconds: Int
+    /// How often a mailbox without a push channel is caught up, and how long a push mailbox may go without a
+    /// notification before it is caught up anyway, in seconds.
+    var pollSeconds: Int
+    var pushSafetySeconds: Int
 
     /// The environment variable behind each flag (`--redis-url` → `BACKFILL_REDIS_URL`).
     static let environmentNames: [String: String] = [
@@ -54,7 +58,8 @@ struct ServeSettings: Sendable {
         "gmail-push-audience": "BACKFILL_GMAIL_PUSH_AUDIENCE", "gmail-push-service-account": "BACKFILL_GMAIL_PUSH_SERVICE_ACCOUNT",
         "google-certs-url": "BACKFILL_GOOGLE_CERTS_URL", "gmail-push-token": "BACKFILL_GMAIL_PUSH_TOKEN",
         "tick-seconds": "BACKFILL_TICK_SECONDS", "lease-seconds": "BACKFILL_LEASE_SECONDS",
-        "shutdown-seconds": "BACKFILL_SHUTDOWN_SECONDS",
+        "shutdown-seconds": "BACKFILL_SHUTDOWN_SECONDS", "poll-seconds": "BACKFILL_POLL_SECONDS",
+        "push-safety-seconds": "BACKFILL_PUSH_SAFETY_SECONDS",
     ]
 
     /// Resolves and checks every value; the error says which flag or variable is wrong and how.
@@ -136,6 +141,8 @@ struct ServeSettings: Sendable {
         tickSeconds = try seconds("tick-seconds", default: 3600, in: 1...86_400)
         leaseSeconds = try seconds("lease-seconds", default: 30, in: 2...600)
         shutdownSeconds = try seconds("shutdown-seconds", default: 25, in: 1...600)
+        pollSeconds = try seconds("poll-seconds", default: 60, in: 1...86_400)
+        pushSafetySeconds = try seconds("push-safety-seconds", default: 1800, in: 1...604_800)
         try server.validate()
     }
 
@@ -177,6 +184,8 @@ struct ServeSettings: Sendable {
         scheduler.workerConcurrency = workers
         scheduler.tickPeriod = .seconds(tickSeconds)
         scheduler.leaseDuration = .seconds(leaseSeconds)
+        scheduler.pollPeriod = .seconds(pollSeconds)
+        scheduler.pushSafetyPeriod = .seconds(pushSafetySeconds)
         return scheduler
     }
 
