@@ -231,11 +231,15 @@ struct ConnectionRoutes: Sendable {
         }
     }
 
+    /// One @ with something before it, a dot after it, at most 320 code points, no white space or control
+    /// characters; the provider is the judge of the rest. Counted in code points, as the OpenAPI pattern is
+    /// (a combining mark or an emoji modifier after the @ merges with it into one `Character`).
     static func isPlausibleAddress(_ address: String) -> Bool {
-        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-        return address.count <= 320 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
-            && !address.contains(where: { $0.isWhitespace || $0.isNewline })
-            && !address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        let scalars = address.unicodeScalars
+        guard scalars.count <= 320, let at = scalars.firstIndex(of: "@"), at != scalars.startIndex else { return false }
+        let domain = scalars[scalars.index(after: at)...]
+        return !domain.contains("@") && domain.contains(".")
+            && !scalars.contains(where: { $0.properties.isWhitespace || $0 == "\u{FEFF}" || $0.properties.generalCategory == .control })
     }
 }
 

@@ -138,6 +138,13 @@ struct HardeningTests {
                 #expect(try reply.error().message.contains("address"))
             }
             #expect(try await server.request("GET", "/v1/connections").decode(ConnectionList.self).connections.isEmpty)
+            // Counted in code points, as the API's schema is: a mark or an emoji modifier after the @ is fine.
+            for address in ["a@\u{1F3FB}b.example", "a@b.\u{301}c", "\u{00AD}x@y.z"] {
+                let object: [String: String] = ["provider": "gmail", "address": address, "accessToken": "a", "refreshToken": "r"]
+                let reply = try await server.request("POST", "/v1/connections", body: try JSONSerialization.data(withJSONObject: object),
+                                                     headers: [("Content-Type", "application/json")])
+                #expect(reply.status == 201, "\(address.unicodeScalars.map { String($0.value, radix: 16) })")
+            }
         }
     }
 
