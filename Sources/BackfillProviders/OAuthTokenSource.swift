@@ -73,7 +73,11 @@ actor OAuthTokenSource {
         )
         let response = try await transport.send(request, route: route)
         guard (200..<300).contains(response.status) else {
-            throw failure(for: response, route: route)
+            let failure = failure(for: response, route: route)
+            if case .tokenExpired = failure, let rotated = try await rotatedElsewhere(from: credentials.refreshToken, owner: owner) {
+                return rotated
+            }
+            throw failure
         }
         guard let grant = try? JSONDecoder().decode(OAuthTokenGrant.self, from: response.body), !grant.access_token.isEmpty else {
             throw ProviderFailure.invalidResponse("\(route): malformed token response")
@@ -85,6 +89,22 @@ actor OAuthTokenSource {
         )
         try await directory.updateCredentials(renewed, for: owner)
         return renewed.accessToken
+    }
+
+    /// Waits after a refused refresh before looking for a rotation by another instance (whose write may
+    /// land just after our refusal): the looks, from the refusal on.
+    static let rotationLooks: [Duration] = [.zero, .milliseconds(250), .milliseconds(750)]
+
+    /// The access token another instance got by refreshing the same refresh token first: Microsoft rotates
+    /// refresh tokens, so the later of two simultaneous refreshes is refused (`invalid_grant`) although
+    /// nothing was revoked. Nil when the stored refresh token is still the one refused: then it really was.
+    private func rotatedElsewhere(from refused: String, owner: String) async throws -> String? {
+        for wait in Self.rotationLooks {
+            if wait > .zero { try await Task.sleep(for: wait) }
+            let stored = try await storedCredentials(owner)
+            if stored.refreshToken != refused { return stored.accessToken }
+        }
+        return nil
     }
 
     private func storedCredentials(_ owner: String) async throws -> OAuthCredentials {
