@@ -26,8 +26,26 @@ public final class SQLiteMessageStore: MessageStore {
         if let maximumPages {
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA max_page_count = \(maximumPages)") }
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try MessageStoreSchema.migrator.migrate(pool)
+        pool = try Self.open(path: path, configuration: configuration)
+    }
+
+    /// Opens the pool and brings the schema up to date. Several processes opening a new file at once race
+    /// twice: switching it to WAL mode takes a lock the busy timeout does not wait for ("database is
+    /// locked"), and two can both find a migration not applied yet and both run it, the later one failing
+    /// ("table message already exists") once the first has committed. Opening again settles both.
+    private static func open(path: String, configuration: Configuration, attempts: Int = 5) throws -> DatabasePool {
+        var attempt = 1
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try MessageStoreSchema.migrator.migrate(pool)
+                return pool
+            } catch let error as DatabaseError
+                where attempt < attempts && (error.resultCode == .SQLITE_ERROR || error.resultCode == .SQLITE_BUSY) {
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                attempt += 1
+            }
+        }
     }
 
     // MARK: Writing
