@@ -5,7 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// Provider notifications. They only mark connections dirty and nudge them: the holder of the
+/// Provider notifications. They only mark connections dirty and nudge them (`Scheduler.notify`, which
+/// leaves a connection a worker holds to that worker, so a flood pushes one nudge): the holder of the
 /// connection's lease runs the catch-up. Not behind the API token (providers cannot send it); Graph
 /// notifications are checked against the subscription's `clientState` instead, Gmail pushes against
 /// Pub/Sub's OIDC token or a secret in the push URL (`GmailPushAuthentication`).
@@ -72,7 +73,6 @@ struct WebhookRoutes: Sendable {
             throw APIError(.badRequest, code: "invalid_notification",
                            message: "expected a Graph notification collection: {\"value\": [{\"subscriptionId\", \"clientState\", ...}]}")
         }
-        var woken: [String] = []
         for notification in notifications.value {
             guard let id = try await directory.connectionId(subscriptionId: notification.subscriptionId) else {
                 logger.notice("graph notification for an unknown subscription ignored")
@@ -92,9 +92,8 @@ struct WebhookRoutes: Sendable {
                     await keeper.ensure(connection)
                 }
             }
-            if try await directory.markDirty(id) { woken.append(id) }
+            try await scheduler.notify(id)
         }
-        try await scheduler.nudge(Array(Set(woken)))
         return Response(status: .accepted)
     }
 

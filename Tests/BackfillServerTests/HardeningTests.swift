@@ -267,7 +267,15 @@ struct HardeningTests {
                 return
             }
             #expect(dirty == 1)
-            for _ in 0..<500 { #expect(try await scheduler.notify(id)) }
+            for _ in 0..<450 { #expect(try await scheduler.notify(id)) }
+            // Through the webhook too: 50 Graph notifications in 5 posts.
+            try await server.directory.registerSubscription("sub-flood", for: id)
+            try await server.directory.setSecret("flood-state", field: WebhookRoutes.graphClientStateField, for: id)
+            let batch = Array(repeating: #"{"subscriptionId": "sub-flood", "clientState": "flood-state", "changeType": "created"}"#, count: 10)
+            for _ in 0..<5 {
+                let reply = try await server.request("POST", "/webhooks/graph", json: #"{"value": [\#(batch.joined(separator: ","))]}"#)
+                #expect(reply.status == 202)
+            }
             #expect(try await server.nudged().isEmpty)
             #expect(try await server.directory.dirtyCount(id) == 501)
             #expect(try await scheduler.clearDirty(lease, seen: dirty))
