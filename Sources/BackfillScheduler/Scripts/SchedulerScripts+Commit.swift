@@ -57,7 +57,7 @@ extension SchedulerScripts {
         local conn = redis.call('HMGET', KEYS[11], 'health', 'realtimeMode')
         if conn[1] ~= 'error' and conn[1] ~= 'disconnected' then
           local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
-          schedule_catchup(KEYS[13], KEYS[7], ARGV[1], now + tonumber(delay))
+          schedule_retry(KEYS[13], KEYS[7], ARGV[1], now + tonumber(delay))
         end
         return {'cleared', tostring(left)}
         """)
@@ -77,7 +77,7 @@ extension SchedulerScripts {
           local failures = redis.call('HINCRBY', KEYS[11], 'catchUpFailures', 1)
           local delay = math.min(tonumber(ARGV[7]) * 2 ^ math.min(failures - 1, 20), tonumber(ARGV[8]))
           local at = now + math.floor(delay)
-          schedule_catchup(KEYS[13], KEYS[7], ARGV[1], at)
+          schedule_retry(KEYS[13], KEYS[7], ARGV[1], at)
           return {'retry', tostring(at)}
         end
         redis.call('ZREM', KEYS[13], ARGV[1])

@@ -52,20 +52,11 @@ enum SchedulerScripts {
           redis.call('ZREM', leases, id)
           if redis.call('HDEL', lease, 'requeue') == 1 then nudge(nudged, nudges, id) end
         end
-        -- Puts a connection in the retry set, waking a promoter when it is now the earliest entry.
-        local function schedule_retry(retry, wake, id, at)
-          local first = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
-          redis.call('ZADD', retry, at, id)
-          if first[2] == nil or tonumber(first[2]) > at then
-            redis.call('DEL', wake)
-            redis.call('RPUSH', wake, '1')
-          end
-        end
-        -- Schedules a real-time catch-up, waking a promoter when it is now the earliest entry (as
-        -- schedule_retry does), so a short backoff is not left for the promoter's next periodic look.
-        local function schedule_catchup(due, wake, id, at)
-          local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-          redis.call('ZADD', due, at, id)
+        -- Puts a connection in a set of due times (the retry set, or realtime:due for catch-ups), waking a
+        -- promoter when it is now the earliest entry, so a short wait is not left for the promoter's next look.
+        local function schedule_retry(set, wake, id, at)
+          local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+          redis.call('ZADD', set, at, id)
           if first[2] == nil or tonumber(first[2]) > at then
             redis.call('DEL', wake)
             redis.call('RPUSH', wake, '1')
