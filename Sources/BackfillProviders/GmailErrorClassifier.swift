@@ -2,7 +2,7 @@ import BackfillCore
 import BackfillHTTP
 import Foundation
 
-/// Maps a Gmail error response into the core classification (reference B9). Rate limits arrive as 429
+/// Maps a Gmail error response into the core classification (docs/providers.md, Gmail errors). Rate limits arrive as 429
 /// or as 403 with reason `userRateLimitExceeded`/`rateLimitExceeded`; every other 403 is permanent.
 enum GmailErrorClassifier {
     static func failure(for response: HTTPResponse, route: String, now: Date) -> ProviderFailure {

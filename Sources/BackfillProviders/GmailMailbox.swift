@@ -13,7 +13,7 @@ struct GmailMailbox: Sendable {
 
     /// Ids of one label's messages in `window`, widened by a second each side: `after:`/`before:` take
     /// epoch seconds and their boundary semantics are undocumented, so the exact cut is made on
-    /// `internalDate` afterwards (reference B2).
+    /// `internalDate` afterwards (docs/providers.md, Gmail listing).
     func list(label: String, window: DateWindow, pageToken: String?, pageSize: Int) -> String {
         let after = Int64(window.start.timeIntervalSince1970.rounded(.down)) - 1
         let before = Int64(window.end.timeIntervalSince1970.rounded(.up)) + 1

@@ -1,7 +1,7 @@
 import BackfillCore
 import Foundation
 
-/// A message as `messages.get?format=full` returns it through the `fields` projection (reference B3).
+/// A message as `messages.get?format=full` returns it through the `fields` projection (docs/providers.md, Gmail listing).
 struct GmailMessage: Decodable, Sendable {
     struct Header: Decodable, Sendable {
         var name: String
@@ -62,7 +62,7 @@ struct GmailMessage: Decodable, Sendable {
     }
 
     /// Parts with a file name or a separately stored body, keyed by part id (attachment ids change on
-    /// every fetch, reference B3).
+    /// every fetch, docs/providers.md, Gmail listing).
     private static func attachments(in part: Part) -> [AttachmentMetadata] {
         var found: [AttachmentMetadata] = []
         let name = part.filename ?? ""

@@ -241,7 +241,7 @@ public struct GmailProvider: MailProvider {
         }
     }
 
-    /// What a route costs against the per-user quota (reference B9).
+    /// What a route costs against the per-user quota (docs/providers.md, Gmail quota).
     static func quotaUnits(_ route: String) -> Int {
         if route.hasSuffix("profile") || route.contains("labels") { return 1 }
         if route.contains("history") { return 2 }

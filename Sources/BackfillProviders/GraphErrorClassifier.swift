@@ -2,7 +2,7 @@ import BackfillCore
 import BackfillHTTP
 import Foundation
 
-/// Maps a Graph error response into the core classification (reference Part A9). Branches on status and
+/// Maps a Graph error response into the core classification (docs/providers.md, Graph errors). Branches on status and
 /// `error.code`, never on the message text.
 enum GraphErrorClassifier {
     static func failure(for response: HTTPResponse, route: String, now: Date) -> ProviderFailure {

@@ -72,7 +72,7 @@ struct GraphMailbox: Sendable {
     }
 
     /// The first request of a delta round over mail received at or after `since` (delta accepts only a
-    /// single `ge` clause, reference A5).
+    /// single `ge` clause, docs/providers.md, Graph delta).
     func delta(in folderId: String, since: Date) -> String {
         "\(root)/mailFolders/\(FormEncoding.escape(folderId))/messages/delta?"
             + Self.query([
@@ -95,7 +95,7 @@ struct GraphMailbox: Sendable {
 }
 
 extension DateWindow {
-    /// The window as a Graph `$filter` on `receivedDateTime` (list accepts `ge … and lt …`, reference A4).
+    /// The window as a Graph `$filter` on `receivedDateTime` (list accepts `ge … and lt …`, docs/providers.md, Graph listing).
     fileprivate var graphFilter: String {
         "receivedDateTime ge \(GraphDate.format(start)) and receivedDateTime lt \(GraphDate.format(end))"
     }

@@ -1,7 +1,7 @@
 import BackfillCore
 import Foundation
 
-/// A message as Graph returns it for the stored `$select` (reference A6), possibly with expanded
+/// A message as Graph returns it for the stored `$select` (docs/providers.md, Graph listing), possibly with expanded
 /// attachment metadata, or a delta `@removed` marker.
 struct GraphMessage: Decodable, Sendable {
     struct Recipient: Decodable, Sendable {

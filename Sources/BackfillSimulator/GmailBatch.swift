@@ -1,6 +1,6 @@
 import Foundation
 
-/// The Gmail batch endpoint (provider-apis.md B8): a multipart/mixed body of up to 100 HTTP requests, each
+/// The Gmail batch endpoint (docs/providers.md, Gmail batch): a multipart/mixed body of up to 100 HTTP requests, each
 /// admitted, charged and limited on its own while all are in flight together, answered in order.
 struct GmailBatch {
     let engine: SimulatorEngine

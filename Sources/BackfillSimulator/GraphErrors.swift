@@ -1,6 +1,6 @@
 import Foundation
 
-/// Graph error responses in the shape the service sends (provider-apis.md A9).
+/// Graph error responses in the shape the service sends (docs/providers.md, Graph errors).
 enum GraphErrors {
     static func error(_ status: Int, code: String, message: String, headers: [(String, String)] = []) -> SimResponse {
         var json = JSONText()
@@ -49,7 +49,7 @@ enum GraphErrors {
     }
 }
 
-/// Gmail error responses (provider-apis.md B9).
+/// Gmail error responses (docs/providers.md, Gmail errors).
 enum GmailErrors {
     static func error(_ status: Int, reason: String, domain: String = "global", message: String, status name: String,
                       retryAfter: String? = nil) -> SimResponse {

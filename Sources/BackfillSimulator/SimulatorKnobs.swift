@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every limit and fault of the simulator. Defaults match the real providers (see provider-apis.md A8, B9),
+/// Every limit and fault of the simulator. Defaults match the real providers (see docs/providers.md: Graph and Gmail throttling),
 /// with no latency and no random faults; a scenario or `PATCH /_sim/knobs` changes any subset.
 public struct SimulatorKnobs: Codable, Sendable, Equatable {
     /// How a Graph `Retry-After` value is written.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Graph message delta per folder (provider-apis.md A5): rounds, links, caps, `@removed`, dying sync states.
+/// Graph message delta per folder (docs/providers.md, Graph delta): rounds, links, caps, `@removed`, dying sync states.
 extension SimulatorWorld {
     func delta(mailbox index: Int, folder: Int, request: SimRequest, prefix: String) -> SimResponse {
         let mailbox = mailboxes[index]

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The Gmail API: profile, labels, messages (list, get, attachments), history, watch (provider-apis.md B).
+/// The Gmail API: profile, labels, messages (list, get, attachments), history, watch (docs/providers.md, Gmail).
 extension SimulatorWorld {
     /// Route name and quota cost of a Gmail path after `users/{userId}/`.
     static func gmailRoute(_ rest: [String]) -> (name: String, cost: Int) {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Microsoft Graph mail: folders, messages (list, count, get), attachments, delta (provider-apis.md A3–A7).
+/// Microsoft Graph mail: folders, messages (list, count, get), attachments, delta (docs/providers.md, Graph).
 extension SimulatorWorld {
     /// A Graph path split after its mailbox: `/me/mailFolders/inbox/messages` → (me, [mailFolders, inbox, messages]).
     struct GraphPath {

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The Microsoft identity platform and Google OAuth endpoints (provider-apis.md A10, B10): token grants,
+/// The Microsoft identity platform and Google OAuth endpoints (docs/providers.md, Tokens): token grants,
 /// refresh-token rotation (Microsoft), revocation, client credentials (Microsoft app-only tokens), and consent
 /// pages for the authorization-code flow.
 extension SimulatorWorld {
@@ -68,7 +68,7 @@ extension SimulatorWorld {
         }
     }
 
-    /// Client credentials (provider-apis.md A10 "App-only"): only in the scenario's own tenant (the path's
+    /// Client credentials (docs/providers.md, Graph tokens, app-only): only in the scenario's own tenant (the path's
     /// `/{tenant}/`; `common` and other tenants are refused), with the scenario's client id and a client secret
     /// (the scenario's when it names one), for the `.default` scope. The token carries the app's consented
     /// application permissions (`roles`: `Mail.Read`, none once consent was revoked); there is no refresh token.

@@ -4,7 +4,7 @@ import Foundation
 extension SimulatorWorld {
     /// Checks a subscription request; the engine then runs the validation handshake before `store`. A delegated
     /// token subscribes only to its own mailbox (403 elsewhere, shared mailboxes included); an app token with
-    /// `Mail.Read` to any mailbox of the tenant (provider-apis.md A2).
+    /// `Mail.Read` to any mailbox of the tenant (docs/providers.md, Graph addressing).
     func prepareSubscription(_ request: SimRequest, mailbox principalMailbox: Int?, principal: Principal)
         -> Result<Subscription, SimResponse>
     {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A Graph change-notification subscription (provider-apis.md A11).
+/// A Graph change-notification subscription (docs/providers.md, Graph subscriptions).
 struct Subscription {
     let id: String
     let resource: String
