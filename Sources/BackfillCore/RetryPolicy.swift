@@ -7,17 +7,12 @@ public struct RetryPolicy: Sendable, Equatable {
     public var baseDelay: Duration
     /// Upper bound of one backoff.
     public var maxDelay: Duration
-    /// Wait used when a throttling answer names no time.
-    public var throttleDefault: Duration
-
     public init(
-        maxAttempts: Int = 6, baseDelay: Duration = .seconds(2), maxDelay: Duration = .seconds(300),
-        throttleDefault: Duration = .seconds(30)
+        maxAttempts: Int = 6, baseDelay: Duration = .seconds(2), maxDelay: Duration = .seconds(300)
     ) {
         self.maxAttempts = maxAttempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
-        self.throttleDefault = throttleDefault
     }
 
     /// What to do after the `attempt`-th failure in a row (1-based), with `jitter` in [0, 1) chosen by
@@ -25,7 +20,7 @@ public struct RetryPolicy: Sendable, Equatable {
     public func decision(after failure: ProviderFailure, attempt: Int, jitter: Double) -> RetryDecision {
         switch failure {
         case .throttled(let after):
-            return .wait(after ?? throttleDefault, countsAsFailure: false)
+            return .wait(after ?? AdmissionPolicy.defaultRetryAfter, countsAsFailure: false)
         case .tokenExpired, .permissionLost:
             return .fail(retryable: false)
         case .parentUnavailable:

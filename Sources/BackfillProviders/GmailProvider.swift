@@ -6,7 +6,7 @@ import Foundation
 /// `listPageSize` ids and fetches those messages (`format=full` through a `fields` projection) with
 /// bounded concurrency. A message carrying both labels is stored once, from the INBOX pass.
 ///
-/// Every request goes through the mailbox's pacer: the per-user quota is spent evenly, and a throttled
+/// Every request goes through the mailbox's admission: the per-user quota is spent evenly, and a throttled
 /// request waits out a short Retry-After and is sent again instead of failing its page. Pages are small
 /// (100 ids by default) so that a page lost to a long throttle costs little; a smaller page costs one more
 /// `messages.list` (5 units) per page, 1% of a 100-message page's 505 units.
@@ -21,46 +21,49 @@ public struct GmailProvider: MailProvider {
         static let syncedAt = "gmail.syncedAt"
     }
 
-    /// A mailbox has 4 request slots across all instances (`RequestSlots`): more fetches in flight would
-    /// only wait on slots, each holding a pacer place and quota units while it waits.
-    public static let maxFetchConcurrency = 4
+    /// A mailbox has 4 request slots across all instances (`SharedAdmission`): more fetches in flight would
+    /// only wait on slots, each holding a place and quota units while it waits.
+    public static let maxFetchConcurrency = AdmissionPolicy.requestsInFlightPerMailbox
 
     let endpoints: ProviderEndpoints
     let directory: any ConnectionDirectory
-    let api: AuthorizedTransport
+    let api: ProviderRequestSender
     let clock: any WallClock
     let listPageSize: Int
     let fetchConcurrency: Int
     let pageBudget: Duration
-    let pacer: MailboxPacer
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
-    ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
+    ///   - admission: the mailboxes' shared Retry-After gate and request slots; servers pass the one all
+    ///     instances share.
     ///   - fetchConcurrency: message fetches in flight at once, at most `maxFetchConcurrency`.
     ///   - pageBudget: how long a page may take before it is cut short (well inside the scheduler's lease).
     ///   - quotaUnitsPerMinute: the per-user quota (Gmail's is 15,000 units a minute). Requests are paced at
     ///     97% of it: the provider's window and this process's clock never line up exactly.
     public init(
-        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
+        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
+        admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
         fetchConcurrency: Int = GmailProvider.maxFetchConcurrency,
         pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
     ) {
-        let transport = ProviderTransport(http: http, slots: slots)
+        let transport = ProviderTransport(http: http)
+        let fetchConcurrency = min(max(fetchConcurrency, 1), Self.maxFetchConcurrency)
         self.endpoints = endpoints
         self.directory = directory
-        self.api = AuthorizedTransport(
-            transport: transport,
-            tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock)
+        self.api = ProviderRequestSender(
+            transport: transport, shared: admission,
+            admissions: MailboxAdmissions(policy: AdmissionPolicy(
+                maxConcurrent: fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
+            )),
+            tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock),
+            appTokens: nil,
+            metrics: ProviderRequestMetrics(provider: "gmail")
         )
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
-        self.fetchConcurrency = min(max(fetchConcurrency, 1), Self.maxFetchConcurrency)
+        self.fetchConcurrency = fetchConcurrency
         self.pageBudget = pageBudget
-        self.pacer = MailboxPacer(.init(
-            maxConcurrent: self.fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
-        ), gate: retryGate, metrics: ProviderRequestMetrics(provider: "gmail"))
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
@@ -165,7 +168,7 @@ public struct GmailProvider: MailProvider {
 
     /// Fetches messages in the order given, at most `fetchConcurrency` at once. With a `budget`, the call is
     /// cut short when the budget has passed (throttling can stretch a page past the scheduler's lease) or
-    /// when a fetch is throttled for longer than the pacer waits, once at least the first id is done: the
+    /// when a fetch is throttled for longer than admission waits in place, once at least the first id is done: the
     /// fetches still outstanding are cancelled and `count` says how many ids from the first were done.
     /// Messages deleted since they were listed (404) are left out; any other failure fails the whole call.
     func messages(
@@ -230,12 +233,9 @@ public struct GmailProvider: MailProvider {
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if body != nil { headers.replace("Content-Type", "application/json") }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
-        let pacer = pacer
-        return try await pacer.send(mailbox: mailbox.connectionId, cost: Self.quotaUnits(route)) { [api] in
-            try await api.send(request, mailbox: mailbox.connectionId, owner: mailbox.credentialsOwner) {
-                try await pacer.waitForGate(mailbox: mailbox.connectionId)
-            }
-        } failure: { response in
+        return try await api.send(
+            request, mailbox: mailbox.connectionId, as: .connection(mailbox.credentialsOwner), cost: Self.quotaUnits(route)
+        ) { response in
             (200..<300).contains(response.status) || allowing.contains(response.status)
                 ? nil : GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
         }

@@ -16,7 +16,7 @@ struct GraphMailbox: Sendable {
     /// Authorized by the app's token (client credentials) rather than stored OAuth tokens.
     var appOnly = false
 
-    var tokenOwner: AuthorizedTransport.TokenOwner { appOnly ? .app : .connection(credentialsOwner) }
+    var tokenOwner: ProviderRequestSender.TokenOwner { appOnly ? .app : .connection(credentialsOwner) }
 
     /// `/subscriptions` calls are addressed by the token, not by a mailbox path: Graph counts them against the
     /// token's own mailbox, so they take that mailbox's request slots and Retry-After gate (for a shared mailbox,

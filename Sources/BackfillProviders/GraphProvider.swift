@@ -17,36 +17,36 @@ public struct GraphProvider: MailProvider {
 
     let endpoints: ProviderEndpoints
     let directory: any ConnectionDirectory
-    let api: AuthorizedTransport
+    let api: ProviderRequestSender
     let clock: any WallClock
     let pageSize: Int
-    /// Waits out short throttles (Retry-After) per mailbox instead of failing the call that met them.
-    let pacer: MailboxPacer
 
-    /// Requests in flight per mailbox: the pacer's bound, and the streams a backfill page lists at once
+    /// Requests in flight per mailbox: admission's bound, and the streams a backfill page lists at once
     /// (Graph refuses a fifth concurrent request to a mailbox).
-    static let requestsInFlight = 4
+    static let requestsInFlight = AdmissionPolicy.requestsInFlightPerMailbox
     /// Streams a backfill is cut into (when the mailbox holds a page per stream or more): twice the requests
     /// in flight, so the page that ends one stream can start the next while most streams still have pages.
     static let plannedStreams = 8
 
     /// - Parameters:
-    ///   - retryGate: the mailboxes' Retry-After gate; servers pass the one all instances share.
+    ///   - admission: the mailboxes' shared Retry-After gate and request slots; servers pass the one all
+    ///     instances share.
     ///   - pageSize: messages per page (`Prefer: odata.maxpagesize`).
     public init(
-        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(), pageSize: Int = 100
+        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
+        admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), pageSize: Int = 100
     ) {
-        self.pacer = MailboxPacer(.init(maxConcurrent: Self.requestsInFlight, unitsPerMinute: nil), gate: retryGate, metrics: ProviderRequestMetrics(provider: "graph"))
-        let transport = ProviderTransport(http: http, slots: slots)
+        let transport = ProviderTransport(http: http)
         self.endpoints = endpoints
         self.directory = directory
-        self.api = AuthorizedTransport(
-            transport: transport,
+        self.api = ProviderRequestSender(
+            transport: transport, shared: admission,
+            admissions: MailboxAdmissions(policy: AdmissionPolicy(maxConcurrent: Self.requestsInFlight)),
             tokens: OAuthTokenSource(client: .microsoft(endpoints), directory: directory, transport: transport, clock: clock),
             appTokens: endpoints.msApp.flatMap { app in
                 endpoints.msAppTokenURL.map { AppTokenSource(app: app, tokenURL: $0, transport: transport, clock: clock) }
-            }
+            },
+            metrics: ProviderRequestMetrics(provider: "graph")
         )
         self.clock = clock
         self.pageSize = pageSize
@@ -212,7 +212,7 @@ public struct GraphProvider: MailProvider {
         return date
     }
 
-    /// `body` over `items`, at most `requestsInFlight` at a time (the pacer's bound: more would only wait
+    /// `body` over `items`, at most `requestsInFlight` at a time (admission's bound: more would only wait
     /// there); results in the order of `items`. The first failure cancels the rest and is thrown.
     func concurrently<Item: Sendable, Result: Sendable>(
         _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Result
@@ -264,12 +264,7 @@ public struct GraphProvider: MailProvider {
         ]
         for (name, value) in extraHeaders { headers.replace(name, value) }
         let request = ProviderRequest(method: method, url: url, headers: headers, body: body, route: route)
-        let pacer = pacer
-        return try await pacer.send(mailbox: mailbox.connectionId, cost: 1) { [api] in
-            try await api.send(request, mailbox: mailbox.connectionId, as: mailbox.tokenOwner) {
-                try await pacer.waitForGate(mailbox: mailbox.connectionId)
-            }
-        } failure: { response in
+        return try await api.send(request, mailbox: mailbox.connectionId, as: mailbox.tokenOwner) { response in
             (200..<300).contains(response.status) ? nil : GraphErrorClassifier.failure(for: response, route: route, now: clock.now())
         }
     }

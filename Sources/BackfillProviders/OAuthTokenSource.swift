@@ -6,15 +6,29 @@ import Foundation
 /// expire and after a 401. Credentials are read and written through the `ConnectionDirectory`; a rotated
 /// refresh token (Microsoft rotates on every refresh) replaces the stored one. Concurrent refreshes of one
 /// connection in this process share a single token request.
+///
+/// Credentials read from the directory are kept in memory for `memoryLifetime`, so a worker's slice reads them
+/// once rather than per request; a refusal (401) reads them again, and finds a token another instance refreshed.
 actor OAuthTokenSource {
     /// Tokens this close to expiry are refreshed before use.
     static let expiryMargin: TimeInterval = 60
+    /// How long credentials read from the directory are used without reading them again (about a worker's
+    /// slice), and the most kept at once (tokens of idle connections are not worth keeping).
+    static let memoryLifetime: Duration = .seconds(30)
+    static let memoryCapacity = 10_000
+
+    private struct Remembered {
+        var credentials: OAuthCredentials
+        var until: ContinuousClock.Instant
+    }
 
     private let client: OAuthClient
     private let directory: any ConnectionDirectory
     private let transport: ProviderTransport
     private let clock: any WallClock
     private var refreshes: [String: Task<String, any Error>] = [:]
+    private var remembered: [String: Remembered] = [:]
+    private let monotonic = ContinuousClock()
 
     init(client: OAuthClient, directory: any ConnectionDirectory, transport: ProviderTransport, clock: any WallClock) {
         self.client = client
@@ -25,7 +39,7 @@ actor OAuthTokenSource {
 
     /// A usable access token of `owner` (the connection whose credentials are used).
     func accessToken(owner: String) async throws -> String {
-        let credentials = try await storedCredentials(owner)
+        let credentials = try await rememberedCredentials(owner)
         if let expiresAt = credentials.expiresAt, expiresAt.timeIntervalSince(clock.now()) < Self.expiryMargin {
             return try await refresh(owner: owner)
         }
@@ -88,6 +102,7 @@ actor OAuthTokenSource {
             expiresAt: grant.expires_in.map { clock.now().addingTimeInterval(TimeInterval($0)) }
         )
         try await directory.updateCredentials(renewed, for: owner)
+        remember(renewed, for: owner)
         return renewed.accessToken
     }
 
@@ -107,11 +122,29 @@ actor OAuthTokenSource {
         return nil
     }
 
+    /// The credentials as stored now (read from the directory, and remembered).
     private func storedCredentials(_ owner: String) async throws -> OAuthCredentials {
         guard let credentials = try await directory.credentials(for: owner) else {
+            remembered[owner] = nil
             throw ProviderFailure.tokenExpired("no stored credentials for the connection")
         }
+        remember(credentials, for: owner)
         return credentials
+    }
+
+    /// The credentials read lately, or as stored now.
+    private func rememberedCredentials(_ owner: String) async throws -> OAuthCredentials {
+        if let entry = remembered[owner], entry.until > monotonic.now { return entry.credentials }
+        return try await storedCredentials(owner)
+    }
+
+    private func remember(_ credentials: OAuthCredentials, for owner: String) {
+        let now = monotonic.now
+        if remembered.count >= Self.memoryCapacity {
+            remembered = remembered.filter { $0.value.until > now }
+            if remembered.count >= Self.memoryCapacity { remembered.removeAll(keepingCapacity: true) }
+        }
+        remembered[owner] = Remembered(credentials: credentials, until: now + Self.memoryLifetime)
     }
 
     private func failure(for response: HTTPResponse, route: String) -> ProviderFailure {

@@ -14,20 +14,21 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         self.directory = directory
     }
 
-    /// Both providers over one HTTP client, one directory, one set of request slots and one Retry-After gate.
+    /// Both providers over one HTTP client, one directory and one shared admission (Retry-After gate and
+    /// request slots).
     /// - Parameters:
-    ///   - retryGate: servers pass the Redis gate every instance shares; the in-process default suits a
+    ///   - admission: servers pass the Redis one every instance shares; the in-process default suits a
     ///     single process (tests, benches).
     ///   - gmailQuotaUnitsPerMinute: Gmail's per-user quota, which the Gmail provider paces to.
     public init(
-        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient, slots: any RequestSlots,
-        retryGate: any RetryGate = LocalRetryGate(), clock: any WallClock = SystemWallClock(),
+        endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
+        admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(),
         gmailQuotaUnitsPerMinute: Int = 15_000
     ) {
         self.init(
-            graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, slots: slots, retryGate: retryGate, clock: clock),
+            graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, admission: admission, clock: clock),
             gmail: GmailProvider(
-                endpoints: endpoints, directory: directory, http: http, slots: slots, retryGate: retryGate, clock: clock,
+                endpoints: endpoints, directory: directory, http: http, admission: admission, clock: clock,
                 quotaUnitsPerMinute: gmailQuotaUnitsPerMinute
             ),
             directory: directory

@@ -127,7 +127,7 @@ struct Worker: Sendable {
         case .parentUnavailable: outcome = .parent
         case .throttled(let retryAfter):
             outcome = .retry
-            delay = retryAfter ?? scheduler.configuration.retryPolicy.throttleDefault
+            delay = retryAfter ?? AdmissionPolicy.defaultRetryAfter
         default: outcome = .retry
         }
         do {

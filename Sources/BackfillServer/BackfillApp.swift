@@ -15,8 +15,7 @@ import ServiceLifecycle
 /// ```swift
 /// let app = try BackfillApp(configuration: configuration, redis: redis, store: store, sealer: sealer,
 ///                           readiness: .store(store, directory: dataDirectory), metrics: registry, logger: logger) { environment in
-///     ProviderRouter(... directory: environment.directory, slots: environment.requestSlots,
-///                    retryGate: environment.retryGate ...)
+///     ProviderRouter(... directory: environment.directory, admission: environment.admission ...)
 /// }
 /// let group = ServiceGroup(configuration: .init(services: app.services(routes: { router in /* OAuth */ }),
 ///                                                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -60,8 +59,7 @@ public struct BackfillApp: Sendable {
         self.console = try ConsoleFiles()
         self.gmailPushVerifier = configuration.gmailPush.oidc.map { GmailPushVerifier(settings: $0, logger: logger) }
         let provider = try makeProvider(ProviderEnvironment(
-            directory: directory, scheduler: scheduler, requestSlots: RedisRequestSlots(scheduler: scheduler),
-            retryGate: RedisRetryGate(scheduler: scheduler), logger: logger
+            directory: directory, scheduler: scheduler, admission: RedisSharedAdmission(scheduler: scheduler), logger: logger
         ))
         self.provider = provider
         if let channels = configuration.pushChannels, let realtime = provider as? any RealtimeSync {
@@ -189,9 +187,7 @@ public struct ProviderEnvironment: Sendable {
     /// Credentials (read, refreshed) and real-time sync state of every connection.
     public let directory: RedisConnectionDirectory
     public let scheduler: Scheduler
-    /// The per-mailbox limit of requests in flight, across all instances.
-    public let requestSlots: RedisRequestSlots
-    /// The mailboxes' Retry-After gate, shared by every instance.
-    public let retryGate: RedisRetryGate
+    /// The mailboxes' Retry-After gate and request slots, shared by every instance.
+    public let admission: RedisSharedAdmission
     public let logger: Logger
 }

@@ -29,12 +29,12 @@ enum ProviderWiring {
         )
     }
 
-    /// Graph and Gmail behind one router, on one libcurl client, with the per-mailbox request slots and
-    /// the Retry-After gate every instance shares.
+    /// Graph and Gmail behind one router, on one libcurl client, with the per-mailbox Retry-After gate and
+    /// request slots every instance shares.
     static func provider(_ settings: ServeSettings, _ environment: ProviderEnvironment) throws -> any MailProvider {
         ProviderRouter(
             endpoints: endpoints(settings), directory: environment.directory, http: HTTPClient(logger: environment.logger),
-            slots: environment.requestSlots, retryGate: environment.retryGate
+            admission: environment.admission
         )
     }
 }

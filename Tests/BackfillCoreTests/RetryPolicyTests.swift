@@ -3,14 +3,14 @@ import Testing
 
 @Suite("Retry policy")
 struct RetryPolicyTests {
-    let policy = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(2), maxDelay: .seconds(10), throttleDefault: .seconds(30))
+    let policy = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(2), maxDelay: .seconds(10))
 
     @Test("throttling waits exactly as told and never counts as a failure")
     func throttling() {
         #expect(policy.decision(after: .throttled(retryAfter: .milliseconds(2128)), attempt: 99, jitter: 0.5)
             == .wait(.milliseconds(2128), countsAsFailure: false))
         #expect(policy.decision(after: .throttled(retryAfter: nil), attempt: 1, jitter: 0)
-            == .wait(.seconds(30), countsAsFailure: false))
+            == .wait(AdmissionPolicy.defaultRetryAfter, countsAsFailure: false))
     }
 
     @Test("transient failures back off exponentially, capped, then fail retryably")

@@ -60,8 +60,7 @@ struct EndToEnd: Sendable {
         let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
         let store = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("messages.sqlite").path)
         let router = ProviderRouter(
-            endpoints: endpoints, directory: directory, http: http, slots: RedisRequestSlots(scheduler: scheduler),
-            retryGate: RedisRetryGate(scheduler: scheduler)
+            endpoints: endpoints, directory: directory, http: http, admission: RedisSharedAdmission(scheduler: scheduler)
         )
         return EndToEnd(sim: sim, http: http, redis: redis, scheduler: scheduler, directory: directory, store: store,
                         router: router, endpoints: endpoints, storeDirectory: storeDirectory)
@@ -96,8 +95,7 @@ struct EndToEnd: Sendable {
     /// The providers of another instance: its own pacers, the same Redis (request slots, Retry-After gate).
     func otherInstance() -> ProviderRouter {
         ProviderRouter(
-            endpoints: endpoints, directory: directory, http: http, slots: RedisRequestSlots(scheduler: scheduler),
-            retryGate: RedisRetryGate(scheduler: scheduler)
+            endpoints: endpoints, directory: directory, http: http, admission: RedisSharedAdmission(scheduler: scheduler)
         )
     }
 

@@ -185,7 +185,7 @@ struct ProviderSimulatorTests {
         try await SimulatorHarness.run { sim in
             _ = try await sim.control("PATCH", "knobs", body: ["latencyMs": 20])
             let provider = asked.map {
-                GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(),
+                GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http,
                               listPageSize: 40, fetchConcurrency: $0)
             } ?? sim.gmail
             let page = try await provider.fetchPage(sim.job("gmail-1"), cursor: nil)
@@ -199,7 +199,7 @@ struct ProviderSimulatorTests {
     func gmailPartialPage() async throws {
         try await SimulatorHarness.run { sim in
             // 11 units a minute (97% of 12): the list (5) and one get (5), then the next get would wait a minute.
-            let tight = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(),
+            let tight = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http,
                                       listPageSize: 40, fetchConcurrency: 1, quotaUnitsPerMinute: 12)
             let cut = try await tight.fetchPage(sim.job("gmail-1"), cursor: nil)
             let whole = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
@@ -287,8 +287,8 @@ struct ProviderSimulatorTests {
             _ = try await sim.control("POST", "pubsub", body: ["topicName": "projects/p/topics/t", "pushEndpoint": "\(sim.server.controlBaseURL)/sink/gmail"])
             let url = "\(sim.server.controlBaseURL)/sink/graph"
             let later = ShiftedClock(offset: 7)
-            let graphLater = GraphProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(), clock: later)
-            let gmailLater = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, slots: UnboundedRequestSlots(), clock: later)
+            let graphLater = GraphProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, clock: later)
+            let gmailLater = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http, clock: later)
             for (id, now, lateProvider) in [("graph-1", sim.graph as any RealtimeSync, graphLater as any RealtimeSync),
                                             ("gmail-1", sim.gmail, gmailLater)] {
                 let target = id == "graph-1" ? url : "projects/p/topics/t"

@@ -66,11 +66,11 @@ struct SimulatorHarness {
     }
 
     var graph: GraphProvider {
-        GraphProvider(endpoints: endpoints, directory: directory, http: http, slots: UnboundedRequestSlots(), pageSize: 25)
+        GraphProvider(endpoints: endpoints, directory: directory, http: http, pageSize: 25)
     }
 
     var gmail: GmailProvider {
-        GmailProvider(endpoints: endpoints, directory: directory, http: http, slots: UnboundedRequestSlots(), listPageSize: 40)
+        GmailProvider(endpoints: endpoints, directory: directory, http: http, listPageSize: 40)
     }
 
     func job(_ connectionId: String) -> BackfillJob {

@@ -164,7 +164,7 @@ struct SchedulerScriptTests {
         let gauge = InFlightGauge()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<12 {
-                let slots = RedisRequestSlots(scheduler: index % 2 == 0 ? env.scheduler : twin)
+                let slots = RedisSharedAdmission(scheduler: index % 2 == 0 ? env.scheduler : twin)
                 group.addTask {
                     try await slots.withSlot(mailbox: "shared-mailbox") {
                         await gauge.enter()
@@ -179,18 +179,41 @@ struct SchedulerScriptTests {
         #expect(await gauge.total == 12)
     }
 
+    @Test("one round trip admits a request (gate open, slot taken); a throttled release closes the gate for every instance")
+    func admitAndRelease() async throws {
+        let env = try TestEnvironment()
+        let admission = RedisSharedAdmission(scheduler: env.scheduler)
+        #expect(try await admission.admit(mailbox: "gated", permit: "a") == .admitted)
+        #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 1)
+        try await admission.release(mailbox: "gated", permit: "a", closingGateFor: .seconds(5))
+        #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 0)
+        // A closed gate admits nothing and takes no slot, on this instance or another.
+        let other = RedisSharedAdmission(scheduler: Scheduler(redis: env.redis, configuration: env.scheduler.configuration, logger: .init(label: "twin")))
+        guard case .gateClosed(let wait) = try await other.admit(mailbox: "gated", permit: "b") else {
+            Issue.record("admitted through a closed gate")
+            return
+        }
+        #expect(wait > .seconds(4) && wait <= .seconds(5))
+        #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 0)
+        // A shorter close keeps the longer gate; a release without a throttle leaves it as it is.
+        try await admission.release(mailbox: "gated", permit: "b", closingGateFor: .milliseconds(10))
+        try await admission.release(mailbox: "gated", permit: "b", closingGateFor: nil)
+        #expect(try await env.redis.send(["PTTL", env.scheduler.keys.gate("gated")]).int ?? 0 > 4000)
+        // Another mailbox is not held by it.
+        #expect(try await other.admit(mailbox: "open", permit: "c") == .admitted)
+    }
+
     @Test("the slots of a killed process come back after the slot lifetime, not before")
     func killedHoldersSlotsExpire() async throws {
         let env = try TestEnvironment { $0.requestSlotLifetime = .seconds(1) }
-        let key = env.scheduler.keys.slots("orphaned-mailbox")
+        let admission = RedisSharedAdmission(scheduler: env.scheduler)
         let beforeFill = ContinuousClock.now
         // A process takes all four slots and is killed: nobody gives them back.
         for index in 0..<4 {
-            let taken = try await env.redis.run(SchedulerScripts.acquireSlot, keys: [key], arguments: ["dead-\(index)", "4", "1000"])
-            #expect(taken.strings == ["1"])
+            #expect(try await admission.admit(mailbox: "orphaned-mailbox", permit: "dead-\(index)") == .admitted)
         }
         let afterFill = ContinuousClock.now
-        let entered = try await RedisRequestSlots(scheduler: env.scheduler).withSlot(mailbox: "orphaned-mailbox") { ContinuousClock.now }
+        let entered = try await RedisSharedAdmission(scheduler: env.scheduler).withSlot(mailbox: "orphaned-mailbox") { ContinuousClock.now }
         #expect(entered - beforeFill >= .seconds(1), "entered \(entered - beforeFill) after the slots were taken")
         #expect(entered - afterFill < .milliseconds(1500), "waited \(entered - afterFill) for slots that expire after 1 s")
     }
@@ -198,7 +221,7 @@ struct SchedulerScriptTests {
     @Test("a request running past the slot lifetime renews its slot: a fifth request still waits for it")
     func slowRequestKeepsItsSlot() async throws {
         let env = try TestEnvironment { $0.requestSlotLifetime = .milliseconds(600) }
-        let slots = RedisRequestSlots(scheduler: env.scheduler)
+        let slots = RedisSharedAdmission(scheduler: env.scheduler)
         let gauge = InFlightGauge()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {

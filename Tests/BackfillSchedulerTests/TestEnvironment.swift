@@ -33,7 +33,7 @@ struct TestEnvironment: Sendable {
 
     func provider(pageSize: Int = 10, pageDelay: Duration = .zero, instance: String = "in-process") -> CountingMailProvider {
         CountingMailProvider(redis: redis, keys: testKeys, pageSize: pageSize, pageDelay: pageDelay, instance: instance,
-                             slots: RedisRequestSlots(scheduler: scheduler))
+                             slots: RedisSharedAdmission(scheduler: scheduler))
     }
 
     var store: RedisSetStore { RedisSetStore(redis: redis, keys: testKeys) }

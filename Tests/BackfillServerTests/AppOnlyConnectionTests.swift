@@ -260,8 +260,7 @@ struct AppOnlyFixture: Sendable {
                 redis: redis, store: store, sealer: TestSealer(), readiness: .store(store, directory: directory), metrics: registry,
                 logger: logger,
                 provider: { environment in
-                    ProviderRouter(endpoints: endpoints, directory: environment.directory, http: http, slots: environment.requestSlots,
-                                   retryGate: environment.retryGate)
+                    ProviderRouter(endpoints: endpoints, directory: environment.directory, http: http, admission: environment.admission)
                 }
             )
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)

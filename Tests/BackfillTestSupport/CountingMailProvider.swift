@@ -12,11 +12,11 @@ public struct CountingMailProvider: MailProvider {
     let pageSize: Int
     let pageDelay: Duration
     let instance: String
-    let slots: any RequestSlots
+    let slots: any SharedAdmission
 
     public init(
         redis: RedisClient, keys: TestKeys, pageSize: Int, pageDelay: Duration = .zero, instance: String,
-        slots: any RequestSlots = UnboundedRequestSlots()
+        slots: any SharedAdmission = LocalSharedAdmission()
     ) {
         self.redis = redis
         self.keys = keys

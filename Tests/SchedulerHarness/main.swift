@@ -35,7 +35,7 @@ let testKeys = TestKeys(prefix: prefix)
 let provider = CountingMailProvider(
     redis: redis, keys: testKeys, pageSize: setting("HARNESS_PAGE_SIZE", 10),
     pageDelay: .milliseconds(setting("HARNESS_PAGE_DELAY_MS", 0)), instance: instance,
-    slots: RedisRequestSlots(scheduler: scheduler)
+    slots: RedisSharedAdmission(scheduler: scheduler)
 )
 let services: [any Service] = [
     WorkerPool(scheduler: scheduler, provider: provider, store: RedisSetStore(redis: redis, keys: testKeys), logger: logger),

@@ -125,43 +125,6 @@ extension SchedulerScripts {
         redis.call('HINCRBY', KEYS[3], 'ticks', 1)
         return 1
         """)
-
-    /// Takes one of a mailbox's request slots (at most `limit` provider requests in flight across all
-    /// instances). Slots expire, so a killed worker's slots come back by themselves; a running request
-    /// renews its slot (`renewSlot`).
-    /// KEYS: 1 slots:{id}. ARGV: 1 permit id, 2 limit, 3 slot lifetime (ms).
-    /// Replies: {1} (taken) | {0, ms until the earliest slot expires}.
-    static let acquireSlot = make("acquireSlot", """
-        local now = now_ms()
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-        if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-          redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-          redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-          return {1}
-        end
-        local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-        return {0, tonumber(first[2]) - now}
-        """)
-
-    /// Pushes a running request's slot expiry a lifetime ahead, so a slow request keeps its slot.
-    /// KEYS: 1 slots:{id}. ARGV: 1 permit id, 2 slot lifetime (ms).
-    /// Replies: 1 (renewed) | 0 (the slot had already expired and may be someone else's now).
-    static let renewSlot = make("renewSlot", """
-        if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-        redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
-        redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-        return 1
-        """)
-
-    /// Closes a mailbox's Retry-After gate for a while from now, unless it is already closed for longer.
-    /// KEYS: 1 gate:{id}. ARGV: 1 wait (ms). Replies: the gate's remaining wait (ms) after the call.
-    static let closeGate = make("closeGate", """
-        local wait = tonumber(ARGV[1])
-        local left = redis.call('PTTL', KEYS[1])
-        if left >= wait then return left end
-        redis.call('SET', KEYS[1], now_ms() + wait, 'PX', wait)
-        return wait
-        """)
 }
 
 extension SchedulerScripts {

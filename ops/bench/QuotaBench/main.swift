@@ -64,9 +64,9 @@ let endpoints = ProviderEndpoints(
     msClientId: scenario.graphClientID, msClientSecret: "secret", gmailBaseURL: sim.gmailBaseURL,
     googleOAuthBaseURL: sim.googleOAuthBaseURL, googleClientId: scenario.googleClientID, googleClientSecret: "secret"
 )
-let slots = RedisRequestSlots(scheduler: scheduler)
-let paced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, slots: slots, gmailQuotaUnitsPerMinute: quota)
-let unpaced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, slots: slots, gmailQuotaUnitsPerMinute: 1_000_000_000)
+let admission = RedisSharedAdmission(scheduler: scheduler)
+let paced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, admission: admission, gmailQuotaUnitsPerMinute: quota)
+let unpaced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, admission: admission, gmailQuotaUnitsPerMinute: 1_000_000_000)
 
 // MARK: Simulator control
 

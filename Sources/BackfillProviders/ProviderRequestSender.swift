@@ -1,0 +1,149 @@
+import BackfillCore
+import BackfillHTTP
+import Foundation
+
+/// Sends one provider API request of a mailbox, start to end: a place in this process (`MailboxAdmissions`:
+/// concurrency, quota, the local gate), the shared gate and a slot (`SharedAdmission.admit`, one round trip),
+/// the bearer token, the HTTP request, and the shared release (one round trip, closing the gate after a
+/// throttle). What to do with each answer — send again after a short Retry-After or a server error, refresh the
+/// token after a 401, park the backfill — is `MailboxAdmission`'s decision.
+struct ProviderRequestSender: Sendable {
+    let transport: ProviderTransport
+    let shared: any SharedAdmission
+    let admissions: MailboxAdmissions
+    let tokens: OAuthTokenSource
+    /// The app's own token (client credentials) for app-only connections; nil when not configured.
+    let appTokens: AppTokenSource?
+    let metrics: ProviderRequestMetrics
+
+    /// Whose token authorizes a request.
+    enum TokenOwner: Sendable, Equatable {
+        /// The connection's stored OAuth tokens (for a shared mailbox, its parent's).
+        case connection(String)
+        /// The service's application registration (Microsoft client credentials).
+        case app
+    }
+
+    /// - Parameters:
+    ///   - mailbox: the connection whose admission (gate, slots, quota) bounds the request.
+    ///   - owner: whose token authorizes it.
+    ///   - cost: its quota units.
+    ///   - failure: the classified failure of a response; nil when the response is acceptable.
+    func send(
+        _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
+        failure: (HTTPResponse) -> ProviderFailure?
+    ) async throws -> HTTPResponse {
+        var token = try await accessToken(owner)
+        var attempts = MailboxAdmission.Attempts()
+        var units = cost
+        while true {
+            let sendAt = try await admissions.enter(mailbox, cost: units)
+            let permit: String
+            do {
+                try await ContinuousClock().sleep(until: sendAt)
+                guard let admitted = try await admitShared(mailbox) else {
+                    units = 0  // the units taken stay spent: the request goes once the gate opens
+                    continue
+                }
+                permit = admitted
+            } catch {
+                await admissions.abandon(mailbox)
+                throw error
+            }
+            let response: HTTPResponse
+            let authorized = request.httpRequest(bearer: token)
+            do {
+                response = try await shared.renewing(mailbox: mailbox, permit: permit) {
+                    try await transport.send(authorized, route: request.route)
+                }
+            } catch {
+                metrics.record(thrown: error)
+                await admissions.abandon(mailbox)
+                try? await shared.release(mailbox: mailbox, permit: permit, closingGateFor: nil)
+                throw error
+            }
+            let failure = response.status == 401 ? nil : failure(response)
+            let answer = Self.answer(status: response.status, failure: failure)
+            let (verdict, closeGate) = await admissions.answered(mailbox, answer, attempts: &attempts)
+            if let failure { metrics.record(failure) } else if answer == .success { metrics.recordSuccess() }
+            // A throttle closes the shared gate before anything else of the mailbox is admitted; only a failed
+            // close is worth failing for (the slot itself expires by itself).
+            if closeGate != nil {
+                try await shared.release(mailbox: mailbox, permit: permit, closingGateFor: closeGate)
+            } else {
+                try? await shared.release(mailbox: mailbox, permit: permit, closingGateFor: nil)
+            }
+            switch verdict {
+            case .done:
+                if let failure { throw failure }
+                return response
+            case .resend(let at):
+                try await ContinuousClock().sleep(until: at)
+                units = cost
+            case .refreshTokenAndResend:
+                token = try await tokenAfterRejection(of: token, owner)
+                units = cost
+            case .tokenRefused:
+                if owner == .app {
+                    // No user can sign in again: the app's grant itself is refused (an administrator must act).
+                    throw ProviderFailure.permissionLost("\(request.route): a fresh app token was refused")
+                }
+                throw ProviderFailure.tokenExpired("\(request.route): a freshly refreshed token was refused")
+            case .park(let wait):
+                throw ProviderFailure.throttled(retryAfter: wait)
+            }
+        }
+    }
+
+    static func answer(status: Int, failure: ProviderFailure?) -> MailboxAdmission.Answer {
+        if status == 401 { return .unauthorized }
+        switch failure {
+        case nil: return .success
+        case .throttled(let retryAfter): return .throttled(retryAfter: retryAfter)
+        case .transient where status >= 500: return .serverError
+        default: return .failed
+        }
+    }
+
+    /// Takes a shared slot once the shared gate is open; nil when the gate was closed (the place is given back
+    /// and a short gate waited out, a long one thrown as `throttled`).
+    private func admitShared(_ mailbox: String) async throws -> String? {
+        let permit = UUID().uuidString
+        while true {
+            switch try await shared.admit(mailbox: mailbox, permit: permit) {
+            case .admitted:
+                return permit
+            case .gateClosed(let remaining):
+                try await admissions.sharedGateClosed(mailbox, for: remaining)
+                return nil
+            case .slotsBusy(let retryIn):
+                // Every slot is busy only when two holders overlap (a fenced worker still finishing): a short
+                // wait, bounded by the earliest slot's expiry.
+                try await Task.sleep(for: min(max(retryIn, .milliseconds(5)), .milliseconds(50)))
+            }
+        }
+    }
+
+    private func accessToken(_ owner: TokenOwner) async throws -> String {
+        switch owner {
+        case .connection(let id): try await tokens.accessToken(owner: id)
+        case .app: try await requireAppTokens().accessToken()
+        }
+    }
+
+    private func tokenAfterRejection(of rejected: String, _ owner: TokenOwner) async throws -> String {
+        switch owner {
+        case .connection(let id): try await tokens.tokenAfterRejection(of: rejected, owner: id)
+        case .app: try await requireAppTokens().tokenAfterRejection(of: rejected)
+        }
+    }
+
+    private func requireAppTokens() throws -> AppTokenSource {
+        guard let appTokens else {
+            throw ProviderFailure.permissionLost(
+                "app-only Microsoft 365 access is not configured on this instance (--graph-app-tenant, BACKFILL_GRAPH_APP_TENANT)"
+            )
+        }
+        return appTokens
+    }
+}
