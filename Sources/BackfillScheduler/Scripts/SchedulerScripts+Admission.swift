@@ -8,26 +8,31 @@ extension SchedulerScripts {
     static let admit = make("admit", """
         local closed = redis.call('PTTL', KEYS[1])
         if closed > 0 then return {1, closed} end
+        local limit = tonumber(ARGV[2])
         local now = now_ms()
-        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-        if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[2]) then
-          redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
-          redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
-          return {0}
+        -- Expired permits (a killed holder's) are swept only when the slots look full: the common case stays short.
+        if redis.call('ZCARD', KEYS[2]) >= limit then
+          redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+          if redis.call('ZCARD', KEYS[2]) >= limit then
+            local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+            return {2, tonumber(first[2]) - now}
+          end
         end
-        local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-        return {2, tonumber(first[2]) - now}
+        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
+        return {0}
         """)
 
     /// Releases an admitted request: gives its slot back and, when the answer was a throttle, closes the gate
     /// for the wait from now (unless it is already closed for longer), before anything else can be admitted.
     /// KEYS: 1 slots:{id}, 2 gate:{id}. ARGV: 1 permit id, 2 gate wait (ms; 0: leave the gate as it is).
-    /// Replies: the gate's remaining wait (ms; 0 when open).
+    /// Replies: the gate's remaining wait after a throttle (ms); 0 without one.
     static let releaseSlot = make("releaseSlot", """
         redis.call('ZREM', KEYS[1], ARGV[1])
         local wait = tonumber(ARGV[2])
+        if wait <= 0 then return 0 end
         local left = redis.call('PTTL', KEYS[2])
-        if wait <= 0 or left >= wait then return math.max(left, 0) end
+        if left >= wait then return left end
         redis.call('SET', KEYS[2], now_ms() + wait, 'PX', wait)
         return wait
         """)
