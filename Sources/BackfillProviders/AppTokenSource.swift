@@ -90,20 +90,14 @@ actor AppTokenSource {
     }
 
     private func failure(for response: HTTPResponse, route: String) -> ProviderFailure {
-        let error = try? JSONDecoder().decode(OAuthTokenError.self, from: response.body)
-        let code = error?.error ?? "HTTP \(response.status)"
-        let detail = error?.error_codes?.first.map { "\(code), AADSTS\($0)" } ?? code
-        switch (response.status, code) {
-        case (_, "invalid_client"), (_, "unauthorized_client"), (_, "invalid_request"), (_, "invalid_scope"), (_, "invalid_grant"):
-            return .permissionLost(
-                "microsoft refused the app's client credentials for tenant \(app.tenant): \(detail); an administrator must fix the app registration, its secret or its admin consent"
-            )
-        case (429, _):
-            return .throttled(retryAfter: RetryAfter.delay(from: response.headers["Retry-After"], now: clock.now()))
-        case (500..., _), (_, "temporarily_unavailable"):
-            return .transient("\(route): \(detail)")
-        default:
-            return .invalidResponse("\(route): \(detail)")
+        OAuthTokenError.failure(for: response, route: route, now: clock.now()) { code, detail in
+            switch code {
+            case "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope", "invalid_grant":
+                .permissionLost(
+                    "microsoft refused the app's client credentials for tenant \(app.tenant): \(detail); an administrator must fix the app registration, its secret or its admin consent"
+                )
+            default: nil
+            }
         }
     }
 }

@@ -148,20 +148,12 @@ actor OAuthTokenSource {
     }
 
     private func failure(for response: HTTPResponse, route: String) -> ProviderFailure {
-        let error = try? JSONDecoder().decode(OAuthTokenError.self, from: response.body)
-        let code = error?.error ?? "HTTP \(response.status)"
-        let detail = error?.error_codes?.first.map { "\(code), AADSTS\($0)" } ?? code
-        switch (response.status, code) {
-        case (_, "invalid_grant"), (_, "interaction_required"):
-            return .tokenExpired("\(client.issuer) refused the refresh token: \(detail)")
-        case (_, "invalid_client"), (_, "unauthorized_client"):
-            return .permissionLost("\(client.issuer) refused the client registration: \(detail)")
-        case (429, _):
-            return .throttled(retryAfter: RetryAfter.delay(from: response.headers["Retry-After"], now: clock.now()))
-        case (500..., _), (_, "temporarily_unavailable"):
-            return .transient("\(route): \(detail)")
-        default:
-            return .invalidResponse("\(route): \(detail)")
+        OAuthTokenError.failure(for: response, route: route, now: clock.now()) { code, detail in
+            switch code {
+            case "invalid_grant", "interaction_required": .tokenExpired("\(client.issuer) refused the refresh token: \(detail)")
+            case "invalid_client", "unauthorized_client": .permissionLost("\(client.issuer) refused the client registration: \(detail)")
+            default: nil
+            }
         }
     }
 }
