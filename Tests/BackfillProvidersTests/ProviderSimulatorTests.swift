@@ -195,6 +195,31 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a server error is sent again after 0.5 s and 1 s; a third one fails the page as transient")
+    func serverErrorsResent() async throws {
+        try await SimulatorHarness.run { sim in
+            // One fetch at a time, so every fault lands on the same message's get.
+            let provider = GmailProvider(
+                endpoints: sim.endpoints, directory: sim.directory, http: sim.http, listPageSize: 40, fetchConcurrency: 1,
+                pageBudget: .seconds(30)
+            )
+            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 503, count: 2)
+            let started = ContinuousClock.now
+            let page = try await provider.fetchPage(sim.job("gmail-1"), cursor: nil)
+            #expect(ContinuousClock.now - started >= .milliseconds(1500))
+            let again = try await provider.fetchPage(sim.job("gmail-1"), cursor: nil)
+            #expect(!page.messages.isEmpty)
+            #expect(page.messages.map(\.providerMessageId) == again.messages.map(\.providerMessageId))
+            try await sim.fault(SimulatorHarness.gmailUser, route: "messages.get", status: 503, count: 3)
+            await #expect {
+                try await provider.fetchPage(sim.job("gmail-1"), cursor: nil)
+            } throws: { error in
+                if case .transient = error as? ProviderFailure { return true }
+                return false
+            }
+        }
+    }
+
     @Test("a Gmail page stopped midway by the quota keeps the messages fetched so far; the next page goes on after them")
     func gmailPartialPage() async throws {
         try await SimulatorHarness.run { sim in
