@@ -139,7 +139,7 @@ public struct GmailProvider: MailProvider {
     // MARK: Mailbox, cursor, messages
 
     func mailbox(_ connectionId: String) async throws -> GmailMailbox {
-        guard let connection = try await directory.connection(connectionId) else {
+        guard let connection = try await RoutedConnection.connection(connectionId, in: directory) else {
             throw ProviderFailure.permissionLost("unknown connection")
         }
         return GmailMailbox(

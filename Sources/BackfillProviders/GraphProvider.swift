@@ -108,7 +108,7 @@ public struct GraphProvider: MailProvider {
     // MARK: Mailbox and folders
 
     func mailbox(_ connectionId: String) async throws -> GraphMailbox {
-        guard let connection = try await directory.connection(connectionId) else {
+        guard let connection = try await RoutedConnection.connection(connectionId, in: directory) else {
             throw ProviderFailure.permissionLost("unknown connection")
         }
         if connection.auth == .app {

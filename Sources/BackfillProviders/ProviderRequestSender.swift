@@ -38,23 +38,28 @@ struct ProviderRequestSender: Sendable {
         var units = cost
         while true {
             let sendAt = try await admissions.enter(mailbox, cost: units)
-            let permit: String
+            let admitted: SharedAdmit
+            let permit = UUID().uuidString
             do {
                 try await ContinuousClock().sleep(until: sendAt)
-                guard let admitted = try await admitShared(mailbox) else {
-                    units = 0  // the units taken stay spent: the request goes once the gate opens
-                    continue
-                }
-                permit = admitted
+                admitted = try await admitShared(mailbox, permit: permit)
             } catch {
                 await admissions.abandon(mailbox)
                 throw error
             }
+            if case .gateClosed(let remaining) = admitted {
+                // The place is given back; a short gate is waited out, a long one thrown as `throttled`.
+                try await admissions.sharedGateClosed(mailbox, for: remaining)
+                units = 0  // the units taken stay spent: the request goes once the gate opens
+                continue
+            }
             let response: HTTPResponse
             let authorized = request.httpRequest(bearer: token)
             do {
-                response = try await shared.renewing(mailbox: mailbox, permit: permit) {
-                    try await transport.send(authorized, route: request.route)
+                response = try await Self.toItsEnd { [shared, transport] in
+                    try await shared.renewing(mailbox: mailbox, permit: permit) {
+                        try await transport.send(authorized, route: request.route)
+                    }
                 }
             } catch {
                 metrics.record(thrown: error)
@@ -105,23 +110,24 @@ struct ProviderRequestSender: Sendable {
         }
     }
 
-    /// Takes a shared slot once the shared gate is open; nil when the gate was closed (the place is given back
-    /// and a short gate waited out, a long one thrown as `throttled`).
-    private func admitShared(_ mailbox: String) async throws -> String? {
-        let permit = UUID().uuidString
+    /// Takes a shared slot under `permit`, or finds the shared gate closed (no slot taken).
+    private func admitShared(_ mailbox: String, permit: String) async throws -> SharedAdmit {
         while true {
-            switch try await shared.admit(mailbox: mailbox, permit: permit) {
-            case .admitted:
-                return permit
-            case .gateClosed(let remaining):
-                try await admissions.sharedGateClosed(mailbox, for: remaining)
-                return nil
-            case .slotsBusy(let retryIn):
-                // Every slot is busy only when two holders overlap (a fenced worker still finishing): a short
-                // wait, bounded by the earliest slot's expiry.
-                try await Task.sleep(for: min(max(retryIn, .milliseconds(5)), .milliseconds(50)))
-            }
+            let admitted = try await shared.admit(mailbox: mailbox, permit: permit)
+            guard case .slotsBusy(let retryIn) = admitted else { return admitted }
+            // Every slot is busy only when two holders overlap (a fenced worker still finishing): a short
+            // wait, bounded by the earliest slot's expiry.
+            try await Task.sleep(for: min(max(retryIn, .milliseconds(5)), .milliseconds(50)))
         }
+    }
+
+    /// Runs a request that is on the wire to its end even when the caller is cancelled (a page cut short, a
+    /// sibling's failure): it cannot be recalled, and its answer, a throttle above all, must be heard and close
+    /// the gate. Its own timeout bounds it.
+    private static func toItsEnd<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        // Unstructured on purpose: a child task would be cancelled with its parent. Awaited at once, so it
+        // never outlives the request it runs.
+        try await Task { try await body() }.value
     }
 
     private func accessToken(_ owner: TokenOwner) async throws -> String {

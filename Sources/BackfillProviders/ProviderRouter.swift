@@ -72,6 +72,15 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
         case .graph: graph
         case .gmail: gmail
         }
+        return try await RoutedConnection.$current.withValue(connection) {
+            try await dispatch(connection, on: provider, body)
+        }
+    }
+
+    private func dispatch<T: Sendable>(
+        _ connection: Connection, on provider: any MailProvider & RealtimeSync,
+        _ body: (any MailProvider & RealtimeSync) async throws -> T
+    ) async throws -> T {
         guard connection.auth == .delegated, let parentId = connection.parentId else { return try await body(provider) }
         guard let parent = try await directory.connection(parentId) else {
             throw ProviderFailure.permissionLost("the parent connection was removed")
