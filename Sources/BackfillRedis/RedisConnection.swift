@@ -170,12 +170,8 @@ final class RedisConnection: @unchecked Sendable {
             for job in takenJobs { runJob(job) }
             takenJobs.removeAll(keepingCapacity: true)
             guard !takenRequests.isEmpty else { continue }
-            let count = takenRequests.count
             execute(takenRequests)
             takenRequests.removeAll(keepingCapacity: true)
-            condition.lock()
-            load -= count
-            condition.unlock()
         }
         context = nil
         condition.lock()
@@ -229,7 +225,7 @@ final class RedisConnection: @unchecked Sendable {
             let spin = isBlocking || replyTime > Self.spinLimit
                 ? Duration.zero : min(Self.spinLimit, replyTime * 2 + Self.spinMargin)
             while next < pending.count {
-                try pending[next].complete(from: context, spin: spin)
+                try pending[next].complete(from: context, spin: spin) { settled(1) }
                 if next == 0 && !isBlocking { replyTime = replyTime * 0.875 + (ContinuousClock.now - sent) * 0.125 }
                 next += 1
             }
@@ -241,8 +237,17 @@ final class RedisConnection: @unchecked Sendable {
             logger.warning("redis connection failed", metadata: [
                 RedisLogKey.endpoint: "\(configuration.endpoint)", RedisLogKey.error: "\(error.message)",
             ])
+            settled(pending.count - next)
             for request in pending[next...] { request.fail(error) }
         }
+    }
+
+    /// Takes requests out of `load` just before their callers are resumed (the thread may lose the CPU to a
+    /// caller it resumes): a caller that sends again at once then finds this connection idle and stays on it.
+    private func settled(_ count: Int) {
+        condition.lock()
+        load -= count
+        condition.unlock()
     }
 
     /// Returns a usable context, connecting (with backoff) when there is none. Requests whose deadline
@@ -295,11 +300,13 @@ final class RedisConnection: @unchecked Sendable {
                 var request = request
                 // Not connected, and the attempt just made failed or the next is not due: no waiting.
                 if request.failsFast {
+                    settled(1)
                     request.fail(lastConnectError)
                     return nil
                 }
                 let deadline = request.deadline ?? checked + (request.timeout ?? configuration.commandTimeout)
                 guard checked < deadline else {
+                    settled(1)
                     request.fail(lastConnectError)
                     return nil
                 }
@@ -312,6 +319,7 @@ final class RedisConnection: @unchecked Sendable {
                 setWaitingForReconnect(true)
             }
             if !waitUntil(min(earliest, nextConnectAttempt)) {
+                settled(pending.count)
                 for request in pending { request.fail(.clientClosed) }
                 return nil
             }
@@ -352,11 +360,15 @@ extension RedisConnection.Request {
         }
     }
 
-    /// Reads this request's replies and resumes its caller.
-    fileprivate func complete(from context: HiredisContext, spin: Duration) throws(RedisError) {
+    /// Reads this request's replies, calls `settled`, and resumes its caller.
+    fileprivate func complete(
+        from context: HiredisContext, spin: Duration, settled: () -> Void
+    ) throws(RedisError) {
         switch payload {
         case .command(_, let continuation), .binaryCommand(_, let continuation):
-            switch try context.readReply(spin: spin) {
+            let reply = try context.readReply(spin: spin)
+            settled()
+            switch reply {
             case .error(let message): continuation.resume(throwing: RedisError(code: .server, message: message))
             case let reply: continuation.resume(returning: reply)
             }
@@ -364,6 +376,7 @@ extension RedisConnection.Request {
             var replies: [RedisReply] = []
             replies.reserveCapacity(commands.count)
             for _ in commands { replies.append(try context.readReply(spin: spin)) }
+            settled()
             continuation.resume(returning: replies)
         }
     }
