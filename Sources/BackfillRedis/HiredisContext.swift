@@ -6,19 +6,20 @@ import Darwin
 #endif
 
 /// Owns one blocking `redisContext`. Not thread-safe: used only by its connection's thread.
-/// Commands go through `redisAppendCommandArgv` (never the format-string API); replies are copied
-/// into `RedisReply` values and freed at once.
+/// Commands are encoded in RESP straight into one reusable output buffer and written with `write(2)`
+/// (never the format-string API, nor a C allocation per command); hiredis reads and parses the replies,
+/// which are copied into `RedisReply` values and freed at once.
 final class HiredisContext {
     private let context: UnsafeMutablePointer<redisContext>
     /// The socket timeout currently set on the context.
     private var socketTimeout: Duration
 
-    // Scratch space for argv, reused across commands so the hot path does not allocate.
-    private var argumentBytes: UnsafeMutablePointer<CChar>
-    private var argumentBytesCapacity = 256
-    private var argumentPointers: UnsafeMutablePointer<UnsafePointer<CChar>?>
-    private var argumentLengths: UnsafeMutablePointer<Int>
-    private var argumentCapacity = 16
+    /// Commands appended and not yet written, reused across round trips so the hot path does not allocate.
+    private var output: UnsafeMutablePointer<UInt8>
+    private var outputCapacity = HiredisContext.outputRetained
+    private var outputCount = 0
+    /// A buffer grown past this by a large command is given back after it is written.
+    private static let outputRetained = 16 * 1024
 
     /// Connects, sets the socket timeout, and sends `AUTH` and `SELECT` when the configuration asks.
     init(configuration: RedisConfiguration) throws(RedisError) {
@@ -39,9 +40,7 @@ final class HiredisContext {
         }
         context = connected
         socketTimeout = configuration.commandTimeout
-        argumentBytes = .allocate(capacity: argumentBytesCapacity)
-        argumentPointers = .allocate(capacity: argumentCapacity)
-        argumentLengths = .allocate(capacity: argumentCapacity)
+        output = .allocate(capacity: outputCapacity)
         guard redisSetTimeout(context, timeval(socketTimeout)) == REDIS_OK else {
             throw failure(while: "setting the socket timeout")
         }
@@ -56,9 +55,7 @@ final class HiredisContext {
 
     deinit {
         redisFree(context)
-        argumentBytes.deallocate()
-        argumentPointers.deallocate()
-        argumentLengths.deallocate()
+        output.deallocate()
     }
 
     /// True when the server closed the socket or sent something unasked while the connection was idle
@@ -77,79 +74,134 @@ final class HiredisContext {
         socketTimeout = timeout
     }
 
-    /// Appends a command to the output buffer; it is written by the next `readReply`.
-    func append(_ command: [String]) throws(RedisError) {
-        reserve(arguments: command.count, bytes: command.reduce(0) { $0 + $1.utf8.count })
-        var offset = 0
-        for (index, argument) in command.enumerated() {
-            var argument = argument
-            let count = argument.withUTF8 { utf8 in
-                if let base = utf8.baseAddress {
-                    UnsafeMutableRawPointer(argumentBytes + offset).copyMemory(from: base, byteCount: utf8.count)
-                }
-                return utf8.count
+    /// Appends a command to the output buffer; `flush` writes it.
+    func append(_ command: [String]) {
+        appendHeader(UInt8(ascii: "*"), command.count)
+        for argument in command {
+            let utf8 = argument.utf8
+            if utf8.withContiguousStorageIfAvailable({ appendArgument(UnsafeRawBufferPointer($0)) }) == nil {
+                appendArgument(Array(utf8))
             }
-            argumentPointers[index] = UnsafePointer(argumentBytes + offset)
-            argumentLengths[index] = count
-            offset += count
         }
-        try appendArguments(count: command.count)
     }
 
     /// Appends a command with binary arguments.
-    func append(_ command: [[UInt8]]) throws(RedisError) {
-        reserve(arguments: command.count, bytes: command.reduce(0) { $0 + $1.count })
-        var offset = 0
-        for (index, argument) in command.enumerated() {
-            argument.withUnsafeBytes { bytes in
-                if let base = bytes.baseAddress {
-                    UnsafeMutableRawPointer(argumentBytes + offset).copyMemory(from: base, byteCount: bytes.count)
-                }
-            }
-            argumentPointers[index] = UnsafePointer(argumentBytes + offset)
-            argumentLengths[index] = argument.count
-            offset += argument.count
-        }
-        try appendArguments(count: command.count)
+    func append(_ command: [[UInt8]]) {
+        appendHeader(UInt8(ascii: "*"), command.count)
+        for argument in command { appendArgument(argument) }
     }
 
-    /// Writes whatever is buffered, then blocks until one reply is read (or the socket timeout passes).
-    func readReply() throws(RedisError) -> RedisReply {
-        var raw: UnsafeMutableRawPointer?
-        guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-            throw failure(while: "waiting for a reply")
+    /// Writes every appended command (blocking, up to the socket timeout).
+    func flush() throws(RedisError) {
+        defer {
+            outputCount = 0
+            if outputCapacity > Self.outputRetained {
+                output.deallocate()
+                outputCapacity = Self.outputRetained
+                output = .allocate(capacity: outputCapacity)
+            }
         }
-        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        var written = 0
+        while written < outputCount {
+            let count = write(context.pointee.fd, output + written, outputCount - written)
+            if count > 0 {
+                written += count
+                continue
+            }
+            let code = errno
+            if count < 0 && code == EINTR { continue }
+            if count < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
+                throw RedisError(code: .timeout, message: "could not send within \(socketTimeout)")
+            }
+            let reason = count == 0 ? "nothing written" : String(cString: strerror(code))
+            throw RedisError(code: .connection, message: "connection failed while sending: \(reason)")
+        }
+    }
+
+    /// Returns the next reply. One already read (a pipeline's) comes at once; otherwise, when `spin` is
+    /// not zero, the socket is polled for up to `spin` (a reply due within microseconds then costs this
+    /// thread no sleep and wake-up) before blocking until the reply is read or the socket timeout passes.
+    /// Write the commands with `flush` first.
+    func readReply(spin: Duration = .zero) throws(RedisError) -> RedisReply {
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(context, &raw) == REDIS_OK else {
+            throw failure(while: "reading a reply")
+        }
+        if raw == nil {
+            if spin > .zero { awaitReadable(for: spin) }
+            guard redisGetReply(context, &raw) == REDIS_OK, raw != nil else {
+                throw failure(while: "waiting for a reply")
+            }
+        }
+        let reply = raw!.assumingMemoryBound(to: redisReply.self)
         defer { freeReplyObject(reply) }
         return Self.decode(reply)
     }
 
+    /// Polls the socket without blocking until it is readable or `duration` has passed, yielding the CPU
+    /// between polls (on a small machine the server may need this very core to answer).
+    private func awaitReadable(for duration: Duration) {
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        let until = ContinuousClock.now + duration
+        while poll(&descriptor, 1, 0) == 0 && ContinuousClock.now < until { sched_yield() }
+    }
+
     private func handshake(_ command: [String], step: String) throws(RedisError) {
-        try append(command)
+        append(command)
+        try flush()
         if case .error(let message) = try readReply() {
             throw RedisError(code: .connection, message: "\(step) failed: \(message)")
         }
     }
 
-    private func appendArguments(count: Int) throws(RedisError) {
-        guard redisAppendCommandArgv(context, Int32(count), argumentPointers, argumentLengths) == REDIS_OK else {
-            throw failure(while: "formatting a command")
+    /// `$LENGTH\r\n` + bytes + `\r\n`.
+    private func appendArgument(_ bytes: UnsafeRawBufferPointer) {
+        appendHeader(UInt8(ascii: "$"), bytes.count)
+        reserve(bytes.count + 2)
+        if let base = bytes.baseAddress {
+            UnsafeMutableRawPointer(output + outputCount).copyMemory(from: base, byteCount: bytes.count)
         }
+        outputCount += bytes.count
+        output[outputCount] = 13
+        output[outputCount + 1] = 10
+        outputCount += 2
     }
 
-    private func reserve(arguments: Int, bytes: Int) {
-        if arguments > argumentCapacity {
-            argumentCapacity = max(arguments, argumentCapacity * 2)
-            argumentPointers.deallocate()
-            argumentLengths.deallocate()
-            argumentPointers = .allocate(capacity: argumentCapacity)
-            argumentLengths = .allocate(capacity: argumentCapacity)
+    private func appendArgument(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { appendArgument($0) }
+    }
+
+    /// `*COUNT\r\n` or `$LENGTH\r\n`.
+    private func appendHeader(_ marker: UInt8, _ value: Int) {
+        reserve(24)
+        output[outputCount] = marker
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
         }
-        if bytes > argumentBytesCapacity {
-            argumentBytesCapacity = max(bytes, argumentBytesCapacity * 2)
-            argumentBytes.deallocate()
-            argumentBytes = .allocate(capacity: argumentBytesCapacity)
+        rest = value
+        for position in stride(from: outputCount + digits, to: outputCount, by: -1) {
+            output[position] = UInt8(truncatingIfNeeded: 48 + rest % 10)
+            rest /= 10
         }
+        outputCount += digits + 1
+        output[outputCount] = 13
+        output[outputCount + 1] = 10
+        outputCount += 2
+    }
+
+    private func reserve(_ extra: Int) {
+        let needed = outputCount + extra
+        guard needed > outputCapacity else { return }
+        var capacity = outputCapacity * 2
+        while capacity < needed { capacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: output, count: outputCount)
+        output.deallocate()
+        output = grown
+        outputCapacity = capacity
     }
 
     /// Maps the context's error (read right after the failing call, while errno is still its own).

@@ -52,11 +52,17 @@ final class RedisConnection: @unchecked Sendable {
     private var nextConnectAttempt = ContinuousClock.now
     private var backoff = Duration.zero
     private var lastConnectError = RedisError(code: .connection, message: "not connected yet")
+    /// How long the first reply of a batch took to come, smoothed: the round trip as this thread sees it.
+    private var replyTime = Duration.zero
 
     /// A socket idle this long is checked for a server-side close (a restart) before it is used again,
     /// so the first command after a restart reconnects instead of failing. Busy loops skip the check.
     private static let staleCheckAfter = Duration.milliseconds(1)
     private static let followUpWindow = Duration.microseconds(50)
+    /// A server that usually answers within this (a local one) is polled for its reply before the thread
+    /// blocks in `read`: sleeping and being woken again would cost more than the wait.
+    private static let spinLimit = Duration.microseconds(100)
+    private static let spinMargin = Duration.microseconds(20)
     private static let firstBackoff = Duration.milliseconds(25)
     private static let maximumBackoff = Duration.seconds(1)
 
@@ -164,12 +170,8 @@ final class RedisConnection: @unchecked Sendable {
             for job in takenJobs { runJob(job) }
             takenJobs.removeAll(keepingCapacity: true)
             guard !takenRequests.isEmpty else { continue }
-            let count = takenRequests.count
             execute(takenRequests)
             takenRequests.removeAll(keepingCapacity: true)
-            condition.lock()
-            load -= count
-            condition.unlock()
         }
         context = nil
         condition.lock()
@@ -215,9 +217,16 @@ final class RedisConnection: @unchecked Sendable {
         guard let context = connectedContext(for: &pending) else { return }
         var next = 0
         do {
-            for request in pending { try request.append(to: context) }
+            for request in pending { request.append(to: context) }
+            try context.flush()
+            let sent = ContinuousClock.now
+            // Blocking commands (their own timeout) wait long by design: no polling, and no measuring.
+            let isBlocking = pending.contains { $0.timeout != nil }
+            let spin = isBlocking || replyTime > Self.spinLimit
+                ? Duration.zero : min(Self.spinLimit, replyTime * 2 + Self.spinMargin)
             while next < pending.count {
-                try pending[next].complete(from: context)
+                try pending[next].complete(from: context, spin: spin) { settled(1) }
+                if next == 0 && !isBlocking { replyTime = replyTime * 0.875 + (ContinuousClock.now - sent) * 0.125 }
                 next += 1
             }
             lastUse = .now
@@ -228,8 +237,17 @@ final class RedisConnection: @unchecked Sendable {
             logger.warning("redis connection failed", metadata: [
                 RedisLogKey.endpoint: "\(configuration.endpoint)", RedisLogKey.error: "\(error.message)",
             ])
+            settled(pending.count - next)
             for request in pending[next...] { request.fail(error) }
         }
+    }
+
+    /// Takes requests out of `load` just before their callers are resumed (the thread may lose the CPU to a
+    /// caller it resumes): a caller that sends again at once then finds this connection idle and stays on it.
+    private func settled(_ count: Int) {
+        condition.lock()
+        load -= count
+        condition.unlock()
     }
 
     /// Returns a usable context, connecting (with backoff) when there is none. Requests whose deadline
@@ -282,11 +300,13 @@ final class RedisConnection: @unchecked Sendable {
                 var request = request
                 // Not connected, and the attempt just made failed or the next is not due: no waiting.
                 if request.failsFast {
+                    settled(1)
                     request.fail(lastConnectError)
                     return nil
                 }
                 let deadline = request.deadline ?? checked + (request.timeout ?? configuration.commandTimeout)
                 guard checked < deadline else {
+                    settled(1)
                     request.fail(lastConnectError)
                     return nil
                 }
@@ -299,6 +319,7 @@ final class RedisConnection: @unchecked Sendable {
                 setWaitingForReconnect(true)
             }
             if !waitUntil(min(earliest, nextConnectAttempt)) {
+                settled(pending.count)
                 for request in pending { request.fail(.clientClosed) }
                 return nil
             }
@@ -331,26 +352,31 @@ final class RedisConnection: @unchecked Sendable {
 }
 
 extension RedisConnection.Request {
-    fileprivate func append(to context: HiredisContext) throws(RedisError) {
+    fileprivate func append(to context: HiredisContext) {
         switch payload {
-        case .command(let command, _): try context.append(command)
-        case .binaryCommand(let command, _): try context.append(command)
-        case .pipeline(let commands, _): for command in commands { try context.append(command) }
+        case .command(let command, _): context.append(command)
+        case .binaryCommand(let command, _): context.append(command)
+        case .pipeline(let commands, _): for command in commands { context.append(command) }
         }
     }
 
-    /// Reads this request's replies and resumes its caller.
-    fileprivate func complete(from context: HiredisContext) throws(RedisError) {
+    /// Reads this request's replies, calls `settled`, and resumes its caller.
+    fileprivate func complete(
+        from context: HiredisContext, spin: Duration, settled: () -> Void
+    ) throws(RedisError) {
         switch payload {
         case .command(_, let continuation), .binaryCommand(_, let continuation):
-            switch try context.readReply() {
+            let reply = try context.readReply(spin: spin)
+            settled()
+            switch reply {
             case .error(let message): continuation.resume(throwing: RedisError(code: .server, message: message))
             case let reply: continuation.resume(returning: reply)
             }
         case .pipeline(let commands, let continuation):
             var replies: [RedisReply] = []
             replies.reserveCapacity(commands.count)
-            for _ in commands { replies.append(try context.readReply()) }
+            for _ in commands { replies.append(try context.readReply(spin: spin)) }
+            settled()
             continuation.resume(returning: replies)
         }
     }

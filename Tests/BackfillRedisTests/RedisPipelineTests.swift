@@ -65,6 +65,15 @@ struct RedisPipelineTests {
         await client.close()
     }
 
+    @Test("a sequential caller keeps using one connection of the pool, whose thread is awake")
+    func sequentialCallerKeepsItsConnection() async throws {
+        let client = try TestRedis.client(poolSize: 4)
+        var ids: Set<RedisReply> = []
+        for _ in 0..<300 { ids.insert(try await client.send(["CLIENT", "ID"])) }
+        #expect(ids.count == 1, "a sequential caller used \(ids.count) connections")
+        await client.close()
+    }
+
     @Test("an empty pipeline returns no replies")
     func emptyPipeline() async throws {
         let client = try TestRedis.client()

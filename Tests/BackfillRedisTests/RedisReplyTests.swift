@@ -51,6 +51,25 @@ struct RedisReplyTests {
         await client.close()
     }
 
+    @Test("sends empty, multi-byte, large and many arguments intact, in one pipeline and after it")
+    func encodesArguments() async throws {
+        let client = try TestRedis.client(poolSize: 1)
+        let prefix = TestRedis.prefix()
+        let large = String(repeating: "é€x", count: 20_000)  // 120,000 bytes: past the reused buffer
+        let fields = (0..<12).flatMap { ["f\($0)", $0 == 5 ? "" : "välue-\($0)-🙂"] }
+        let replies = try await client.pipeline([
+            ["SET", prefix + "empty", ""], ["SET", prefix + "large", large], ["HSET", prefix + "hash"] + fields,
+            ["STRLEN", prefix + "empty"], ["GET", prefix + "large"], ["HGET", prefix + "hash", "f11"],
+        ])
+        #expect(replies.prefix(3) == [.status("OK"), .status("OK"), .integer(12)])
+        #expect(replies[3] == .integer(0))
+        #expect(replies[4] == .bulk(Array(large.utf8)))
+        #expect(replies[5] == .bulk(Array("välue-11-🙂".utf8)))
+        #expect(try await client.send(["HGET", prefix + "hash", "f5"]) == .bulk([]))
+        #expect(try await client.send(["STRLEN", prefix + "large"]) == .integer(large.utf8.count))
+        await client.close()
+    }
+
     @Test("throws a server error for an error reply and stays usable")
     func errorReplyThrows() async throws {
         let client = try TestRedis.client(poolSize: 1)
