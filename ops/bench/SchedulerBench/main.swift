@@ -8,19 +8,22 @@ import Synchronization
 
 // Scheduler overhead with an instant in-process provider: claim + commit cycles per second over many
 // connections, Redis round trips and commands per cycle, and nudge-to-claim latency with idle workers.
-// Usage: SchedulerBench REDIS_URL [connections] [pagesPerConnection] [--concurrency N] [--slices 1,20] [--no-latency]
+// Usage: SchedulerBench REDIS_URL [connections] [pagesPerConnection] [--concurrency N] [--slices 1,20] [--pool N]
+//        [--no-latency]   (--pool: the Redis client's connections, 8 by default)
 // A slice is what one claim covers: up to `slicePages` pages (default 20) or 20 s, so with 10 pages per connection
 // and slices of 20 one slice is a whole backfill, and with 40 pages each backfill takes two slices.
 var positional: [String] = []
 var concurrency = 16
 var slices = [1, 20]
 var latency = true
+var poolSize = 8
 var argumentIterator = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = argumentIterator.next() {
     switch argument {
     case "--concurrency": concurrency = argumentIterator.next().flatMap { Int($0) } ?? concurrency
     case "--slices": slices = (argumentIterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
     case "--no-latency": latency = false
+    case "--pool": poolSize = argumentIterator.next().flatMap { Int($0) } ?? poolSize
     default: positional.append(argument)
     }
 }
@@ -108,7 +111,7 @@ for slicePages in slices {
     configuration.keyPrefix = "bench\(slicePages)-\(UUID().uuidString.prefix(6))"
     configuration.workerConcurrency = concurrency
     configuration.slicePages = slicePages
-    let redis = RedisClient(configuration: try RedisConfiguration(url: url, poolSize: 8), logger: logger)
+    let redis = RedisClient(configuration: try RedisConfiguration(url: url, poolSize: poolSize), logger: logger)
     let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
     let provider = InstantProvider(pages: pagesEach)
     for index in 0..<connections {
