@@ -86,7 +86,8 @@ public final class Scheduler: Sendable {
     }
 
     /// A provider said new mail may be waiting: marks the connection dirty and wakes a worker unless one
-    /// holds it already (which then catches up and queues it again itself). False: no such connection.
+    /// holds it already (which then catches up, told by `news` on its lease, and queues it again itself).
+    /// False: no such connection.
     @discardableResult
     public func notify(_ connectionId: String) async throws -> Bool {
         let reply = try await redis.run(
@@ -167,26 +168,22 @@ public final class Scheduler: Sendable {
         }
     }
 
-    func commit(_ lease: Lease, count: Int, nextCursor: String?) async throws -> CommitAnswer {
-        let reply = try await run(SchedulerScripts.commit, lease.connectionId, lease.arguments + [
-            String(count), nextCursor ?? "", nextCursor == nil ? "1" : "0", String(configuration.leaseDuration.milliseconds),
-        ])
-        switch reply.first {
-        case "continue": return .proceed(pulled: reply[safe: 1].flatMap(Int.init) ?? 0, dirty: reply[safe: 2].flatMap(Int.init) ?? 0)
-        case "pause": return .pause
-        case "cancel": return .cancel
-        case "stale": return .stale
-        default: throw SchedulerError.unexpectedReply(script: "commit", reply)
-        }
+    /// Records a stored page (see `SchedulerScripts.commit`): fenced by the lease's epoch.
+    func commit(_ lease: Lease, _ page: PageCommit) async throws -> CommitAnswer {
+        try await CommitAnswer(reply: run(SchedulerScripts.commit, lease.connectionId, lease.arguments + [
+            String(page.pulled), String(page.pages), page.nextCursor ?? "", page.nextCursor == nil ? "last" : page.yields ? "yield" : "",
+            String(configuration.leaseDuration.milliseconds), page.renewal.rawValue, page.clearsError ? "1" : "0",
+            page.estimatedTotal.map(String.init) ?? "",
+        ]))
     }
 
-    /// Subtracts the dirty marks a finished catch-up answered and schedules the next catch-up; false when
+    /// Subtracts the dirty marks a finished catch-up answered and schedules the next catch-up; `.stale` when
     /// the lease was lost meanwhile.
-    func clearDirty(_ lease: Lease, seen: Int, jitter: Double = Double.random(in: -1...1)) async throws -> Bool {
+    func clearDirty(_ lease: Lease, seen: Int, jitter: Double = Double.random(in: -1...1)) async throws -> FencedReply {
         let poll = Int64(Double(configuration.pollPeriod.milliseconds) * (1 + 0.1 * min(max(jitter, -1), 1)))
-        return try await run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [
+        return try await FencedReply(script: "clearDirty", success: "cleared", reply: run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [
             String(seen), String(poll), String(configuration.pushSafetyPeriod.milliseconds),
-        ]).first == "cleared"
+        ]))
     }
 
     /// What a failed catch-up leaves behind (see `SchedulerScripts.catchUpFailed`).
@@ -200,13 +197,13 @@ public final class Scheduler: Sendable {
     }
 
     /// Records a failed catch-up; `delay` is the first wait (doubled per failure in a row up to the poll
-    /// period) or, for a throttle, the exact Retry-After. Returns false when the lease was lost meanwhile.
-    func catchUpFailed(_ lease: Lease, _ outcome: CatchUpFailure, failure: ProviderFailure, delay: Duration? = nil) async throws -> Bool {
+    /// period) or, for a throttle, the exact Retry-After. Returns `.stale` when the lease was lost meanwhile.
+    func catchUpFailed(_ lease: Lease, _ outcome: CatchUpFailure, failure: ProviderFailure, delay: Duration? = nil) async throws -> FencedReply {
         let first = delay ?? configuration.catchUpRetryDelay
         let longest = delay ?? configuration.pollPeriod
-        return try await run(SchedulerScripts.catchUpFailed, lease.connectionId, lease.arguments + [
+        return try await FencedReply(script: "catchUpFailed", success: "retry", "recorded", reply: run(SchedulerScripts.catchUpFailed, lease.connectionId, lease.arguments + [
             outcome.rawValue, failure.code.rawValue, failure.message, String(first.milliseconds), String(max(first, longest).milliseconds),
-        ]).first != "stale"
+        ]))
     }
 
     /// Starts the catch-ups that are due (the promoter calls it). Returns how many started and when the
@@ -222,29 +219,33 @@ public final class Scheduler: Sendable {
         return (started, next < 0 ? nil : next, now)
     }
 
-    func prepared(_ lease: Lease, estimatedTotal: Int) async throws -> Bool {
-        try await run(SchedulerScripts.prepared, lease.connectionId, lease.arguments + [String(estimatedTotal)]).first == "ok"
+    func prepared(_ lease: Lease, estimatedTotal: Int) async throws -> FencedReply {
+        try await FencedReply(script: "prepared", success: "ok", reply: run(SchedulerScripts.prepared, lease.connectionId, lease.arguments + [String(estimatedTotal)]))
     }
 
-    /// Returns what happened: `completed`, `pause`, `cancel` or `stale`.
-    func complete(_ lease: Lease) async throws -> String {
-        try await run(SchedulerScripts.complete, lease.connectionId, lease.arguments).first ?? ""
+    func complete(_ lease: Lease) async throws -> CompleteReply {
+        try await CompleteReply(reply: run(SchedulerScripts.complete, lease.connectionId, lease.arguments))
     }
 
-    func park(_ lease: Lease, delay: Duration, state: BackfillState, failure: ProviderFailure, countsAsFailure: Bool) async throws -> String {
-        try await run(SchedulerScripts.park, lease.connectionId, lease.arguments + [
+    func park(_ lease: Lease, delay: Duration, state: BackfillState, failure: ProviderFailure, countsAsFailure: Bool) async throws -> StopReply {
+        try await StopReply(script: "park", success: "parked", reply: run(SchedulerScripts.park, lease.connectionId, lease.arguments + [
             String(delay.milliseconds), state.rawValue, failure.code.rawValue, failure.message, countsAsFailure ? "1" : "0",
-        ]).first ?? ""
+        ]))
     }
 
-    func stop(_ lease: Lease, state: BackfillState, code: BackfillErrorCode, message: String) async throws -> String {
-        try await run(SchedulerScripts.stop, lease.connectionId, lease.arguments + [
+    func stop(_ lease: Lease, state: BackfillState, code: BackfillErrorCode, message: String) async throws -> StopReply {
+        try await StopReply(script: "stop", success: "stopped", reply: run(SchedulerScripts.stop, lease.connectionId, lease.arguments + [
             state.rawValue, code.rawValue, message, code.isRetryable ? "1" : "0",
-        ]).first ?? ""
+        ]))
     }
 
-    func release(_ lease: Lease) async throws {
-        _ = try await run(SchedulerScripts.release, lease.connectionId, lease.arguments)
+    /// Gives the lease back; `afterSlice`: the holder ran a backfill's slice (it is queued again at the
+    /// tail unless paused or cancelled meanwhile), not a catch-up-only claim.
+    @discardableResult
+    func release(_ lease: Lease, afterSlice: Bool) async throws -> FencedReply {
+        try await FencedReply(script: "release", success: "released", reply: run(SchedulerScripts.release, lease.connectionId, lease.arguments + [
+            afterSlice ? "1" : "0",
+        ]))
     }
 
     // MARK: Script plumbing
@@ -287,9 +288,33 @@ extension Scheduler {
     }
 
     enum CommitAnswer: Sendable, Equatable {
-        /// `pulled`: the backfill's count with this page; `dirty`: notifications not yet caught up (0: none).
+        /// `pulled`: the backfill's count with this page; `dirty`: notifications not yet caught up (0: none,
+        /// or nothing new since the claim: only `news` on the lease makes the commit read the count).
         case proceed(pulled: Int, dirty: Int)
-        case pause, cancel, stale
+        /// The last page's commit completed the backfill (and released the lease).
+        case completed(pulled: Int)
+        /// The slice's last page: the lease is released and the connection queued again at the tail.
+        case yielded(pulled: Int)
+        /// The user paused or cancelled: the page is recorded and the lease released.
+        case pause, cancel
+        case stale
+
+        init(reply: [String]) throws {
+            switch reply.first {
+            case "continue":
+                guard let pulled = reply[safe: 1].flatMap(Int.init), let dirty = reply[safe: 2].flatMap(Int.init) else {
+                    throw SchedulerError.unexpectedReply(script: "commit", reply)
+                }
+                self = .proceed(pulled: pulled, dirty: dirty)
+            case "completed", "yielded":
+                guard let pulled = reply[safe: 1].flatMap(Int.init) else { throw SchedulerError.unexpectedReply(script: "commit", reply) }
+                self = reply.first == "completed" ? .completed(pulled: pulled) : .yielded(pulled: pulled)
+            case "pause": self = .pause
+            case "cancel": self = .cancel
+            case "stale": self = .stale
+            default: throw SchedulerError.unexpectedReply(script: "commit", reply)
+            }
+        }
     }
 }
 

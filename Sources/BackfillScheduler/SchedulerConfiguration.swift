@@ -10,6 +10,10 @@ public struct SchedulerConfiguration: Sendable {
     public var workerConcurrency: Int = 8
     /// How long a lease lasts without a commit before another instance may take the connection.
     public var leaseDuration: Duration = .seconds(30)
+    /// A commit renews the lease (a lease duration from then) when this long has passed since the claim or
+    /// the last renewal, not each time: a page's commit then costs Redis three commands. After any commit
+    /// the lease has at least `leaseDuration - leaseRenewalInterval` to run (29 s by default).
+    public var leaseRenewalInterval: Duration { leaseDuration / 30 }
     /// A worker yields the connection after this many pages or this long, so big mailboxes share.
     public var slicePages: Int = 20
     public var sliceDuration: Duration = .seconds(20)

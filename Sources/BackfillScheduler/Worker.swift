@@ -20,13 +20,15 @@ struct Worker: Sendable {
         var logger = logger
         logger[metadataKey: LogKey.connection] = "\(connectionId)"
         do {
+            // The lease runs from before the claim was sent, at the latest: renewals count from here.
+            let claimedAt = ContinuousClock.now
             switch try await scheduler.claim(connectionId: connectionId, owner: owner) {
             case .notClaimed:
                 return
             case .catchUpOnly(let lease, let dirty):
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
                 await catchUp(lease, answering: dirty, logger: logger)
-                try await scheduler.release(lease)
+                try await scheduler.release(lease, afterSlice: false)
             case .claimed(let lease, let record, let latency, let dirty, let recovered):
                 if recovered { metrics.leaseRecoveries.increment() }
                 if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
@@ -36,7 +38,7 @@ struct Worker: Sendable {
                 // now would take one from now and leave the mail in between to neither. It runs right after.
                 if dirty > 0 && record.prepared { await catchUp(lease, answering: dirty, logger: logger) }
                 do {
-                    try await runSlice(lease, record, dirty: record.prepared ? 0 : dirty, logger: logger)
+                    try await runSlice(lease, record, dirty: record.prepared ? 0 : dirty, claimedAt: claimedAt, logger: logger)
                 } catch {
                     await handle(error, lease: lease, record: record, logger: logger)
                 }
@@ -46,52 +48,104 @@ struct Worker: Sendable {
         }
     }
 
+    /// One slice: up to `slicePages` pages or `sliceDuration`. A page is fetched, stored, then committed; the
+    /// last page is committed after the real-time handoff (`MailProvider.finish`), and its commit completes
+    /// the backfill; the slice's last page by count yields in its commit (release and requeue at the tail). The provider's preparation is recorded by the first commit after it (or, should the
+    /// slice end before one, on its own), so a slice costs Redis one script call a page and little more.
     /// - Parameter dirty: notifications seen at the claim and not yet answered (the backfill was unprepared).
-    private func runSlice(_ lease: Lease, _ record: BackfillRecord, dirty: Int, logger: Logger) async throws {
+    /// - Parameter claimedAt: when the claim was sent; the lease runs at least a lease duration from then.
+    private func runSlice(_ lease: Lease, _ record: BackfillRecord, dirty: Int, claimedAt: ContinuousClock.Instant, logger: Logger) async throws {
         let job = record.job(connectionId: lease.connectionId)
+        // The estimated total of a preparation not yet recorded in Redis.
+        var unrecorded: Int?
         if !record.prepared {
-            let preparation = try await provider.prepare(job)
-            guard try await scheduler.prepared(lease, estimatedTotal: preparation.estimatedTotal) else {
-                return refused(logger)
-            }
+            unrecorded = try await provider.prepare(job).estimatedTotal
             // The real-time cursor now covers mail from the window's end on: deliver what came meanwhile.
             await catchUp(lease, answering: dirty, logger: logger)
         }
+        /// Records the preparation on its own (the slice ends before a commit could): false when the lease is lost.
+        func recordPreparation() async throws -> Bool {
+            guard let total = unrecorded else { return true }
+            unrecorded = nil
+            return try await scheduler.prepared(lease, estimatedTotal: total) == .done
+        }
         var cursor = record.cursor
-        var pagesDone = record.pagesDone
         let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
         var pages = 0
-        while !pagesDone {
+        // The backfill's counts as the claim read them; only this lease holder changes them (see `PageCommit`).
+        var pulled = record.pulled
+        var pagesTotal = record.pages
+        var showsError = record.error != nil
+        // The lease is renewed by a commit at most every `leaseRenewalInterval`, not by each one.
+        var renewedAt = claimedAt
+        if record.pagesDone {
+            // Every page was committed before (the handoff or the completion failed, or a pause came after the
+            // last page): only the handoff and the completion are left.
+            guard try await recordPreparation() else { return refused(logger) }
+            try await provider.finish(job)
+            return completed(try await scheduler.complete(lease), logger: logger)
+        }
+        while true {
             if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
-                try await scheduler.release(lease)
+                guard try await recordPreparation() else { return refused(logger) }
+                try await scheduler.release(lease, afterSlice: true)
                 return
             }
-            let page = try await provider.fetchPage(job, cursor: cursor)
-            if !page.messages.isEmpty {
-                _ = try await store.insert(page.messages)
+            let page: BackfillPage
+            do {
+                page = try await provider.fetchPage(job, cursor: cursor)
+                if !page.messages.isEmpty {
+                    _ = try await store.insert(page.messages)
+                }
+                if page.nextCursor == nil { try await provider.finish(job) }
+            } catch {
+                // The failure parks or stops the backfill: keep the preparation, or the next slice redoes it.
+                _ = try? await recordPreparation()
+                throw error
             }
-            switch try await scheduler.commit(lease, count: page.messages.count, nextCursor: page.nextCursor) {
-            case .proceed(let pulled, let dirty):
+            let sentAt = ContinuousClock.now
+            let yields = pages + 1 >= scheduler.configuration.slicePages
+            let renewal: Scheduler.Renewal =
+                !yields && sentAt - renewedAt >= scheduler.configuration.leaseRenewalInterval ? .renew : .none
+            let commit = Scheduler.PageCommit(
+                pulled: pulled + page.messages.count, pages: pagesTotal + 1, nextCursor: page.nextCursor, yields: yields,
+                renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
+            )
+            let answer = try await scheduler.commit(lease, commit)
+            unrecorded = nil
+            switch answer {
+            case .proceed, .completed, .yielded:
                 logger.debug("page committed", metadata: [
-                    "messages": "\(page.messages.count)", "pulled": "\(pulled)", "last": "\(page.nextCursor == nil)",
+                    "messages": "\(page.messages.count)", "pulled": "\(commit.pulled)", "last": "\(page.nextCursor == nil)",
                 ])
-                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
+                metrics.pages.increment()
+                metrics.messages.increment(by: page.messages.count)
             case .pause, .cancel: return
             case .stale: return refused(logger)
             }
-            metrics.pages.increment()
-            metrics.messages.increment(by: page.messages.count)
-            cursor = page.nextCursor
-            pagesDone = cursor == nil
-            pages += 1
+            if case .proceed(_, let dirty) = answer {
+                pulled = commit.pulled
+                pagesTotal = commit.pages
+                showsError = false
+                if renewal == .renew { renewedAt = sentAt }
+                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
+                cursor = page.nextCursor
+                pages += 1
+            } else if case .completed = answer {
+                return completed(.completed, logger: logger)
+            } else {
+                return  // yielded: queued again at the tail
+            }
         }
-        try await provider.finish(job)
-        switch try await scheduler.complete(lease) {
-        case "completed":
+    }
+
+    private func completed(_ reply: Scheduler.CompleteReply, logger: Logger) {
+        switch reply {
+        case .completed:
             metrics.completions.increment()
             logger.info("backfill completed")
-        case "stale": refused(logger)
-        default: break
+        case .stale: refused(logger)
+        case .paused, .cancelled: break
         }
     }
 
@@ -110,7 +164,7 @@ struct Worker: Sendable {
             if result.resyncNeeded {
                 logger.notice("real-time cursor had expired; caught up from the last sync by date with a fresh one")
             }
-            if try await !scheduler.clearDirty(lease, seen: dirty) {
+            if try await scheduler.clearDirty(lease, seen: dirty) == .stale {
                 logger.notice("lease lost during the catch-up; its holder catches up again")
             }
         } catch {
@@ -131,7 +185,7 @@ struct Worker: Sendable {
         default: outcome = .retry
         }
         do {
-            guard try await scheduler.catchUpFailed(lease, outcome, failure: failure, delay: delay) else {
+            guard try await scheduler.catchUpFailed(lease, outcome, failure: failure, delay: delay) == .done else {
                 return logger.notice("lease lost during the catch-up; its holder catches up again")
             }
             switch outcome {
@@ -180,18 +234,18 @@ struct Worker: Sendable {
                 logger.notice("backfill parked", metadata: [
                     LogKey.errorCode: "\(failure.code.rawValue)", LogKey.delay: "\(delay.secondsDescription)",
                 ])
-                if try await scheduler.park(lease, delay: delay, state: state, failure: failure, countsAsFailure: countsAsFailure) == "stale" {
+                if try await scheduler.park(lease, delay: delay, state: state, failure: failure, countsAsFailure: countsAsFailure) == .stale {
                     refused(logger)
                 }
             case .waitOnParent:
                 logger.notice("backfill waits on its parent connection")
-                if try await scheduler.stop(lease, state: .waitingOnParent, code: failure.code, message: failure.message) == "stale" {
+                if try await scheduler.stop(lease, state: .waitingOnParent, code: failure.code, message: failure.message) == .stale {
                     refused(logger)
                 }
             case .fail:
                 metrics.failures.increment()
                 logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])
-                if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == "stale" {
+                if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == .stale {
                     refused(logger)
                 }
             }

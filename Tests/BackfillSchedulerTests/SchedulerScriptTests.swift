@@ -83,12 +83,12 @@ struct SchedulerScriptTests {
             // Worker B catches up; a notification arrives meanwhile.
             #expect(seen == 1)
             #expect(try await directory.markDirty(id))
-            #expect(try await env.scheduler.clearDirty(lease, seen: seen))
+            #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
             return true
         }
         #expect(try await directory.dirtyCount(id) == 1)
         // A stale worker cannot clear what it no longer answers for.
-        #expect(try await env.scheduler.clearDirty(killed, seen: seenByA) == false)
+        #expect(try await env.scheduler.clearDirty(killed, seen: seenByA) == .stale)
         #expect(try await directory.dirtyCount(id) == 1)
     }
 
@@ -106,9 +106,9 @@ struct SchedulerScriptTests {
         #expect(try await env.redis.send(["LPOP", keys.nudges]).string == id)
         guard case .notClaimed("busy") = try await env.scheduler.claim(connectionId: id, owner: "b")
         else { Issue.record("the second claim was not refused as busy"); return }
-        // "a" finishes the backfill: its release queues the connection again, once.
-        #expect(try await env.scheduler.commit(holder, count: 0, nextCursor: nil) == .proceed(pulled: 0, dirty: 0))
-        #expect(try await env.scheduler.complete(holder) == "completed")
+        // "a" finishes the backfill (its last commit completes it): its release queues the connection again, once.
+        #expect(try await env.scheduler.commit(holder, .init(pulled: 0, pages: 1, nextCursor: nil)) == .completed(pulled: 0))
+        #expect(try await env.scheduler.complete(holder) == .stale)
         #expect(try await env.redis.send(["LRANGE", keys.nudges, "0", "-1"]).strings == [id])
         // Without a busy claim, a release queues nothing.
         guard case .notClaimed = try await env.scheduler.claim(connectionId: id, owner: "c")
@@ -144,14 +144,14 @@ struct SchedulerScriptTests {
         guard case .notClaimed(let why) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
         else { Issue.record("second claim succeeded while the lease was held"); return }
         #expect(why == "busy")
-        try await env.scheduler.release(first)
+        try await env.scheduler.release(first, afterSlice: true)
         guard case .claimed(let second, _, _, _, let secondRecovered) = try await env.scheduler.claim(connectionId: "claim-10", owner: "b")
         else { Issue.record("claim after release failed"); return }
         #expect(Int(second.epoch)! == Int(first.epoch)! + 1)
         // Neither took over an expired lease: the first found none, the second a released one.
         #expect(!firstRecovered && !secondRecovered)
         #expect(try await env.scheduler.stats()["leaseRecoveries"] == nil)
-        #expect(try await env.scheduler.commit(first, count: 10, nextCursor: nil) == .stale)
+        #expect(try await env.scheduler.commit(first, .init(pulled: 10, pages: 1, nextCursor: nil)) == .stale)
         #expect(try await env.scheduler.stats()["staleCommits"] == 1)
         #expect(try await env.record("claim-10").pulled == 0)
     }

@@ -278,8 +278,8 @@ struct HardeningTests {
             }
             #expect(try await server.nudged().isEmpty)
             #expect(try await server.directory.dirtyCount(id) == 501)
-            #expect(try await scheduler.clearDirty(lease, seen: dirty))
-            try await scheduler.release(lease)
+            #expect(try await scheduler.clearDirty(lease, seen: dirty) == .done)
+            try await scheduler.release(lease, afterSlice: false)
             #expect(try await server.nudged() == [id])
             #expect(try await server.directory.dirtyCount(id) == 500)
             #expect(try await scheduler.notify("c_unknown") == false)

@@ -1,37 +1,87 @@
 import BackfillRedis
 
 extension SchedulerScripts {
-    /// Records a stored page: checks the fencing epoch, advances the cursor, adds the page to `pulled`,
-    /// renews the lease, and says whether to go on.
-    /// It also reads (never clears) the connection's dirty count, so the worker catches up on new mail before
-    /// its next page and then clears what it saw (`clearDirty`).
-    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
-    /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 messages in the page, 5 next cursor, 6 `1` when it was
-    ///       the last page, 7 lease duration (ms).
-    /// Replies: {'continue', pulled, dirty count} | {'pause', pulled} | {'cancel', pulled} | {'stale'} (the
-    ///          caller lost the lease: it must stop; counted in stats `staleCommits`).
+    /// Records a stored page: checks the fencing epoch, advances the cursor, sets `pulled` and `pages`, and
+    /// says whether to go on. The worker sends `pulled` and `pages` as they are with this page: only the lease
+    /// holder changes them, and it read them at its claim, so they stay exact (a reset replaces the hash and
+    /// raises the epoch, which refuses this commit). Three commands a page (EVALSHA, the lease's fields, one
+    /// HSET), unless:
+    /// - `news` is on the lease (a pause, cancel or resume, a notification, a due catch-up or a nudge came
+    ///   while it was held): it reads the state and the dirty count too, clears `news`, and stops on a
+    ///   pause or cancel (releasing the lease) or returns the dirty count, so the worker catches up before its
+    ///   next page and then clears what it saw (`clearDirty`);
+    /// - ARGV[9] is `renew` (the worker sends it at most every `leaseDuration / 30`): the lease runs a lease
+    ///   duration from now again and `lastProgressAt` is set (Redis's clock), so it is never older than a
+    ///   slice or a renewal period;
+    /// - the worker's record showed an error (ARGV[10]): its fields are deleted;
+    /// - it is the first commit after the provider's preparation (ARGV[11]): `prepared` and `estimatedTotal`
+    ///   are set in the same HSET;
+    /// - ARGV[7] is `last` (the backfill's last page, sent after the real-time handoff, `MailProvider.finish`):
+    ///   the backfill completes in the same script, as `complete` does; `yield` (the slice's last page by
+    ///   count): the lease is released and the connection queued again at the tail in the same script, as
+    ///   `release` does. Both set `lastProgressAt`.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
+    /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 `pulled` with this page, 5 `pages` with this page, 6 next
+    ///       cursor, 7 `last`, `yield` or empty, 8 lease duration (ms), 9 `renew` or empty, 10 `1` to
+    ///       delete the error fields, 11 the estimated total when the preparation is to be recorded (else empty).
+    /// Replies: {'continue', pulled, dirty count (0 unless `news`)} | {'completed', pulled} | {'yielded', pulled} | {'pause', pulled} |
+    ///          {'cancel', pulled} (the page is recorded, the lease released) | {'stale'} (the caller lost the
+    ///          lease: it must stop; counted in stats `staleCommits`).
     static let commit = make("commit", """
-        local now = now_ms()
-        local state = redis.call('HGET', KEYS[1], 'state')
-        -- Holding the lease, the state can only be running, queued (resumed), paused or cancelled: every
-        -- other transition releases the lease or raises the epoch.
-        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
-        local pulled = redis.call('HINCRBY', KEYS[1], 'pulled', tonumber(ARGV[4]))
-        redis.call('HINCRBY', KEYS[1], 'pages', 1)
-        redis.call('HSET', KEYS[1], 'cursor', ARGV[5], 'lastProgressAt', now, 'attempts', 0, 'stalled', 0)
-        redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable')
-        if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'pagesDone', 1) end
-        if state == 'running' or state == 'queued' then
-          -- queued: resumed while this worker still held the lease; it simply goes on.
-          set_state(KEYS[1], KEYS[12], 'running')
-          local expires = now + tonumber(ARGV[7])
-          redis.call('HSET', KEYS[3], 'expiresAt', expires)
-          redis.call('ZADD', KEYS[5], expires, ARGV[1])
-          return {'continue', tostring(pulled), redis.call('HGET', KEYS[11], 'dirty') or '0'}
+        local l = read_lease(KEYS[3])
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10], l) then return {'stale'} end
+        local fields = {'pulled', ARGV[4], 'pages', ARGV[5], 'cursor', ARGV[6], 'attempts', 0, 'stalled', 0}
+        local function add(field, value)
+          fields[#fields + 1] = field
+          fields[#fields + 1] = value
         end
-        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
-        if state == 'paused' then return {'pause', tostring(pulled)} end
-        return {'cancel', tostring(pulled)}
+        local mode = ARGV[7]
+        if mode == 'last' then add('pagesDone', 1) end
+        if ARGV[11] ~= '' then
+          add('prepared', 1)
+          add('estimatedTotal', ARGV[11])
+        end
+        if ARGV[10] == '1' then redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable') end
+        -- Holding the lease, the state can only be running, queued (resumed), paused or cancelled, and only
+        -- the last three leave `news`: every other transition releases the lease or raises the epoch.
+        local state = 'running'
+        local dirty = '0'
+        if has_news(l) then
+          state = redis.call('HGET', KEYS[1], 'state')
+          dirty = redis.call('HGET', KEYS[11], 'dirty') or '0'
+          redis.call('HSET', KEYS[3], 'news', '')
+        end
+        local live = state == 'running' or state == 'queued'
+        local now
+        if ARGV[9] ~= '' or (live and mode ~= '') then
+          now = now_ms()
+          add('lastProgressAt', now)
+        end
+        if live and mode == '' then
+          if ARGV[9] == 'renew' then
+            local expires = now + tonumber(ARGV[8])
+            redis.call('HSET', KEYS[3], 'expiresAt', expires)
+            redis.call('ZADD', KEYS[5], expires, ARGV[1])
+          end
+          -- queued: resumed while this worker still held the lease; it simply goes on.
+          set_state(KEYS[1], KEYS[12], 'running', state, fields)
+          return {'continue', ARGV[4], dirty}
+        end
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8], l)
+        if live and mode == 'yield' then
+          set_state(KEYS[1], KEYS[12], 'running', state, fields)
+          nudge(KEYS[9], KEYS[8], ARGV[1], now)
+          return {'yielded', ARGV[4]}
+        end
+        if live then
+          add('completedAt', now)
+          set_state(KEYS[1], KEYS[12], 'completed', state, fields)
+          redis.call('SREM', KEYS[4], ARGV[1])
+          return {'completed', ARGV[4]}
+        end
+        redis.call('HSET', KEYS[1], unpack(fields))
+        if state == 'paused' then return {'pause', ARGV[4]} end
+        return {'cancel', ARGV[4]}
         """)
 
     /// Clears the dirty marks a catch-up answered, once it has stored the mail and moved the cursor: only

@@ -1,21 +1,23 @@
 import BackfillRedis
 
 extension SchedulerScripts {
-    /// Marks the backfill completed after its last page and the real-time handoff.
+    /// Marks the backfill completed after its last page and the real-time handoff. Holding the lease, the
+    /// state is `running` unless `news` is on the lease (a pause, cancel or resume came): only then is it read.
     /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 12 bfcounts. ARGV: 1 connection id, 2 owner, 3 epoch.
-    /// Replies: {'completed', pulled} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
+    /// Replies: {'completed'} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
     static let complete = make("complete", """
         local now = now_ms()
-        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
-        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
-        local state = redis.call('HGET', KEYS[1], 'state')
+        local l = read_lease(KEYS[3])
+        if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10], l) then return {'stale'} end
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8], l)
+        local state = 'running'
+        if has_news(l) then state = redis.call('HGET', KEYS[1], 'state') end
         if state == 'paused' then return {'pause'} end
         if state == 'cancelled' then return {'cancel'} end
-        set_state(KEYS[1], KEYS[12], 'completed')
-        redis.call('HSET', KEYS[1], 'completedAt', now)
+        set_state(KEYS[1], KEYS[12], 'completed', state, {'completedAt', now})
         redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable', 'retryAt')
         redis.call('SREM', KEYS[4], ARGV[1])
-        return {'completed', redis.call('HGET', KEYS[1], 'pulled')}
+        return {'completed'}
         """)
 
     /// Parks the backfill until a time: throttling (state `throttled`) or a transient failure's backoff
@@ -68,14 +70,22 @@ extension SchedulerScripts {
         """)
 
     /// Gives the lease back (end of a slice, or shutdown) and queues the connection again at the tail,
-    /// so other connections get a turn and another instance can take it at once.
-    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// so other connections get a turn and another instance can take it at once. After a backfill's slice
+    /// the state is `running` (queued again), after a catch-up-only claim it is a finished one (not queued),
+    /// unless `news` is on the lease (a pause, cancel or resume came): only then is it read.
+    /// KEYS: 1 bf, 3 lease, 5 leases, 8 nudges, 9 nudged. ARGV: 1 connection id, 2 owner, 3 epoch, 4 `1` after
+    ///       a backfill's slice, `0` after a catch-up-only claim.
     /// Replies: {'released'} | {'stale'}.
     static let release = make("release", """
-        if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
-        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8])
-        local state = redis.call('HGET', KEYS[1], 'state')
-        if state == 'running' or state == 'queued' then nudge(KEYS[9], KEYS[8], ARGV[1]) end
+        local l = read_lease(KEYS[3])
+        if not holds(KEYS[3], ARGV[3], ARGV[2], l) then return {'stale'} end
+        release(KEYS[3], KEYS[5], ARGV[1], KEYS[9], KEYS[8], l)
+        local running = ARGV[4] == '1'
+        if has_news(l) then
+          local state = redis.call('HGET', KEYS[1], 'state')
+          running = state == 'running' or state == 'queued'
+        end
+        if running then nudge(KEYS[9], KEYS[8], ARGV[1]) end
         return {'released'}
         """)
 }

@@ -10,9 +10,9 @@ extension SchedulerScripts {
         """)
 
     /// A provider notification: one more on the connection's dirty count, and a nudge only when no worker
-    /// holds the lease. A holder catches up anyway (its next commit reads the count, and its release queues
-    /// the connection again through `requeue`), so a flood of notifications during a catch-up pushes one
-    /// nudge, not one per notification.
+    /// holds the lease. A holder catches up anyway (`news` makes its next commit read the count, and its
+    /// release queues the connection again through `requeue`), so a flood of notifications during a catch-up
+    /// pushes one nudge, not one per notification.
     /// KEYS: 1 conn:{id}, 2 lease:{id}, 3 nudged, 4 nudges. ARGV: 1 connection id.
     /// Replies: -1 (no such connection) | 0 (left to the lease holder, or already queued) | 1 (queued).
     static let notify = make("notify", """
@@ -20,7 +20,7 @@ extension SchedulerScripts {
         redis.call('HINCRBY', KEYS[1], 'dirty', 1)
         local lease = redis.call('HMGET', KEYS[2], 'owner', 'expiresAt')
         if lease[1] and lease[1] ~= '' and tonumber(lease[2] or '0') > now_ms() then
-          redis.call('HSET', KEYS[2], 'requeue', 1)
+          redis.call('HSET', KEYS[2], 'requeue', 1, 'news', 1)
           return 0
         end
         return nudge(KEYS[3], KEYS[4], ARGV[1])
@@ -63,7 +63,7 @@ extension SchedulerScripts {
             local lease = ARGV[4] .. '{' .. id .. '}'
             local held = redis.call('HMGET', lease, 'owner', 'expiresAt')
             if held[1] and held[1] ~= '' and tonumber(held[2] or '0') > now then
-              redis.call('HSET', lease, 'requeue', 1)
+              redis.call('HSET', lease, 'requeue', 1, 'news', 1)
             else
               nudge(KEYS[2], KEYS[3], id)
             end

@@ -16,41 +16,66 @@ enum SchedulerScripts {
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
         -- Queues a connection unless it is already queued (nudges coalesce).
-        -- `nudged` maps each queued id to its nudge time, for the nudge-to-claim latency.
-        local function nudge(nudged, nudges, id)
-          if redis.call('HSETNX', nudged, id, now_ms()) == 1 then
+        -- `nudged` maps each queued id to its nudge time, for the nudge-to-claim latency (`now`: the time the
+        -- caller already read, else read here).
+        local function nudge(nudged, nudges, id, now)
+          if redis.call('HSETNX', nudged, id, now or now_ms()) == 1 then
             redis.call('RPUSH', nudges, id)
             return 1
           end
           return 0
         end
         -- Sets the backfill's state and keeps `counts` (backfills by state, for /metrics) in step: every
-        -- state change goes through here, so the counts never need a scan.
-        local function set_state(bf, counts, new)
-          local old = redis.call('HGET', bf, 'state')
-          if old == new then return end
-          if old then redis.call('HINCRBY', counts, old, -1) end
-          redis.call('HINCRBY', counts, new, 1)
-          redis.call('HSET', bf, 'state', new)
+        -- state change goes through here, so the counts never need a scan. `old` is the state the caller
+        -- already read in this script (nil: read here); `fields` (a flat list) go into the same HSET.
+        local function set_state(bf, counts, new, old, fields)
+          if old == nil then old = redis.call('HGET', bf, 'state') end
+          fields = fields or {}
+          if old ~= new then
+            if old then redis.call('HINCRBY', counts, old, -1) end
+            redis.call('HINCRBY', counts, new, 1)
+            fields[#fields + 1] = 'state'
+            fields[#fields + 1] = new
+          end
+          if #fields > 0 then redis.call('HSET', bf, unpack(fields)) end
         end
-        -- True when `owner` still holds the lease at `epoch` (the fencing check).
-        local function holds(lease, epoch, owner)
-          local l = redis.call('HMGET', lease, 'epoch', 'owner')
+        -- The lease's fields a worker-side transition needs, in one read: {epoch, owner, requeue, news}.
+        local function read_lease(lease)
+          return redis.call('HMGET', lease, 'epoch', 'owner', 'requeue', 'news')
+        end
+        -- True when `owner` still holds the lease at `epoch` (the fencing check); `l` is `read_lease`'s reply
+        -- (nil: read here).
+        local function holds(lease, epoch, owner, l)
+          l = l or read_lease(lease)
           return l[1] == epoch and l[2] == owner and owner ~= ''
         end
         -- The fencing check of every worker-side transition: false (and a stale commit counted in `stats`)
         -- when the caller no longer holds the lease at its epoch.
-        local function fenced(lease, epoch, owner, stats)
-          if holds(lease, epoch, owner) then return true end
+        local function fenced(lease, epoch, owner, stats, l)
+          if holds(lease, epoch, owner, l) then return true end
           redis.call('HINCRBY', stats, 'staleCommits', 1)
           return false
         end
+        -- True when something the holder must look at came while it held the lease (`news`: a pause, cancel
+        -- or resume, a notification, a due catch-up, a nudge): its next transition reads the state and the
+        -- dirty count instead of taking them as they were at the claim.
+        local function has_news(l)
+          return l[4] ~= nil and l[4] ~= false and l[4] ~= ''
+        end
         -- Frees the lease. A nudge that came while it was held (the claim found it busy and left `requeue`
         -- on the lease) queues the connection again now, so new mail noticed meanwhile is not left waiting.
-        local function release(lease, leases, id, nudged, nudges)
+        -- `l` is `read_lease`'s reply (nil: `requeue` is found out by deleting it).
+        local function release(lease, leases, id, nudged, nudges, l)
           redis.call('HSET', lease, 'owner', '', 'expiresAt', 0)
           redis.call('ZREM', leases, id)
-          if redis.call('HDEL', lease, 'requeue') == 1 then nudge(nudged, nudges, id) end
+          local requeue
+          if l then
+            requeue = l[3] ~= nil and l[3] ~= false and l[3] ~= ''
+            if requeue then redis.call('HDEL', lease, 'requeue') end
+          else
+            requeue = redis.call('HDEL', lease, 'requeue') == 1
+          end
+          if requeue then nudge(nudged, nudges, id) end
         end
         -- Puts a connection in a set of due times (the retry set, or realtime:due for catch-ups), waking a
         -- promoter when it is now the earliest entry, so a short wait is not left for the promoter's next look.

@@ -7,13 +7,34 @@ import ServiceLifecycle
 import Synchronization
 
 // Scheduler overhead with an instant in-process provider: claim + commit cycles per second over many
-// connections, Redis round trips per cycle, and nudge-to-claim latency with idle workers.
-// Usage: SchedulerBench REDIS_URL [connections] [pagesPerConnection]
-let arguments = CommandLine.arguments
-let url = arguments.count > 1 ? arguments[1] : "redis://127.0.0.1:6379"
-let connections = arguments.count > 2 ? Int(arguments[2]) ?? 1000 : 1000
-let pagesEach = arguments.count > 3 ? Int(arguments[3]) ?? 10 : 10
-let logger = Logger(label: "bench")
+// connections, Redis round trips and commands per cycle, and nudge-to-claim latency with idle workers.
+// Usage: SchedulerBench REDIS_URL [connections] [pagesPerConnection] [--concurrency N] [--slices 1,20] [--pool N]
+//        [--no-latency]   (--pool: the Redis client's connections, 8 by default)
+// A slice is what one claim covers: up to `slicePages` pages (default 20) or 20 s, so with 10 pages per connection
+// and slices of 20 one slice is a whole backfill, and with 40 pages each backfill takes two slices.
+var positional: [String] = []
+var concurrency = 16
+var slices = [1, 20]
+var latency = true
+var poolSize = 8
+var argumentIterator = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = argumentIterator.next() {
+    switch argument {
+    case "--concurrency": concurrency = argumentIterator.next().flatMap { Int($0) } ?? concurrency
+    case "--slices": slices = (argumentIterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
+    case "--no-latency": latency = false
+    case "--pool": poolSize = argumentIterator.next().flatMap { Int($0) } ?? poolSize
+    default: positional.append(argument)
+    }
+}
+let url = positional.first ?? "redis://127.0.0.1:6379"
+let connections = positional.count > 1 ? Int(positional[1]) ?? 1000 : 1000
+let pagesEach = positional.count > 2 ? Int(positional[2]) ?? 10 : 10
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning  // one info line per completed backfill otherwise
+    return logger
+}()
 
 /// Pages of 10 messages, answered at once; records when each connection's first page was asked for.
 final class InstantProvider: MailProvider {
@@ -48,15 +69,21 @@ struct CountingStore: MessageStore {
     func count(connectionId: String) async throws -> Int { 0 }
 }
 
-/// Commands clients sent (round trips): the scheduler only sends EVALSHA and BLPOP (plus SCRIPT LOAD
-/// once per script). Commands that scripts run inside Redis are not round trips and are left out.
-func roundTrips(_ redis: RedisClient) async throws -> Int {
+/// Calls per command from INFO commandstats: `roundTrips` are what clients sent (the scheduler only sends
+/// EVALSHA and BLPOP, plus SCRIPT LOAD once per script); `commands` are every command Redis ran, those the
+/// scripts ran inside Redis included (what the server does per page). The bench's own INFO and SCARD polls
+/// are left out of both.
+func commandCounts(_ redis: RedisClient) async throws -> (roundTrips: Int, commands: Int) {
     let info = try await redis.send(["INFO", "commandstats"]).string ?? ""
-    return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
-        guard ["cmdstat_evalsha:", "cmdstat_blpop:", "cmdstat_script|load:"].contains(where: line.hasPrefix),
-              let range = line.range(of: "calls=") else { return total }
-        return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
+    var roundTrips = 0
+    var commands = 0
+    for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+        guard let range = line.range(of: "calls="), let calls = Int(line[range.upperBound...].prefix { $0.isNumber }) else { continue }
+        if line.hasPrefix("cmdstat_info:") || line.hasPrefix("cmdstat_scard:") { continue }
+        commands += calls
+        if ["cmdstat_evalsha:", "cmdstat_blpop:", "cmdstat_script|load:"].contains(where: line.hasPrefix) { roundTrips += calls }
     }
+    return (roundTrips, commands)
 }
 
 /// Runs an instance around `body`, then shuts it down.
@@ -75,34 +102,41 @@ func withInstance(_ scheduler: Scheduler, _ provider: InstantProvider, _ body: (
 
 func waitUntilDone(_ scheduler: Scheduler) async throws {
     while try await scheduler.redis.send(["SCARD", scheduler.keys.active]).int ?? 0 > 0 {
-        try await Task.sleep(for: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(5))
     }
 }
 
-for slicePages in [1, 20] {
+for slicePages in slices {
     var configuration = SchedulerConfiguration(instanceId: "bench")
     configuration.keyPrefix = "bench\(slicePages)-\(UUID().uuidString.prefix(6))"
-    configuration.workerConcurrency = 16
+    configuration.workerConcurrency = concurrency
     configuration.slicePages = slicePages
-    let redis = RedisClient(configuration: try RedisConfiguration(url: url, poolSize: 8), logger: logger)
+    let redis = RedisClient(configuration: try RedisConfiguration(url: url, poolSize: poolSize), logger: logger)
     let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
     let provider = InstantProvider(pages: pagesEach)
     for index in 0..<connections {
         _ = try await scheduler.startBackfill(connectionId: "c\(index)", range: .last90Days)
     }
-    let callsBefore = try await roundTrips(redis)
+    let before = try await commandCounts(redis)
     let started = ContinuousClock.now
-    try await withInstance(scheduler, provider) { try await waitUntilDone(scheduler) }
-    let elapsed = (ContinuousClock.now - started).seconds
-    let calls = try await roundTrips(redis) - callsBefore
-    let cycles = connections * pagesEach
-    print(String(format: "scheduler slice=%-2d  %7.0f page-cycles/s  (%d connections x %d pages in %.2f s)  %.2f round-trips/page",
-                 slicePages, Double(cycles) / elapsed, connections, pagesEach, elapsed, Double(calls) / Double(cycles)))
+    var finished = started
+    // Timed until the last backfill completed, not through the instance's shutdown (an idle worker's
+    // blocking pop lasts up to `idleWait`).
+    try await withInstance(scheduler, provider) {
+        try await waitUntilDone(scheduler)
+        finished = ContinuousClock.now
+    }
+    let elapsed = (finished - started).seconds
+    let after = try await commandCounts(redis)
+    let cycles = Double(connections * pagesEach)
+    print(String(format: "scheduler slice=%-2d concurrency=%d  %7.0f page-cycles/s  (%d connections x %d pages in %.2f s)  %.2f round-trips/page  %.2f commands/page",
+                 slicePages, concurrency, cycles / elapsed, connections, pagesEach, elapsed,
+                 Double(after.roundTrips - before.roundTrips) / cycles, Double(after.commands - before.commands) / cycles))
     await redis.close()
 }
 
 // Nudge-to-claim latency with idle workers: one connection at a time, time from the nudge to the first page.
-do {
+if latency {
     var configuration = SchedulerConfiguration(instanceId: "bench-latency")
     configuration.keyPrefix = "benchlat-\(UUID().uuidString.prefix(6))"
     let redis = RedisClient(configuration: try RedisConfiguration(url: url), logger: logger)
