@@ -30,47 +30,44 @@ public struct BackfillRecord: Sendable, Equatable {
     public var stalled: Bool
 
     /// Decodes the hash's fields; nil when required fields are missing or unreadable.
-    init?(fields: [String: String]) {
-        func date(_ key: String) -> Date? {
-            fields[key].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    init?(fields raw: [String: String]) {
+        func text(_ field: BackfillField) -> String? { raw[field.rawValue] }
+        func date(_ field: BackfillField) -> Date? {
+            text(field).flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
         }
-        func int(_ key: String) -> Int { fields[key].flatMap(Int.init) ?? 0 }
-        guard let id = fields["id"],
-              let state = fields["state"].flatMap(BackfillState.init(rawValue:)),
-              let range = fields["range"].flatMap(BackfillRange.init(rawValue:)),
-              let start = date("windowStart"), let end = date("windowEnd"), let createdAt = date("createdAt")
+        func int(_ field: BackfillField) -> Int { text(field).flatMap(Int.init) ?? 0 }
+        guard let id = text(.id),
+              let state = text(.state).flatMap(BackfillState.init(rawValue:)),
+              let range = text(.range).flatMap(BackfillRange.init(rawValue:)),
+              let start = date(.windowStart), let end = date(.windowEnd), let createdAt = date(.createdAt)
         else { return nil }
         self.id = id
         self.state = state
         self.range = range
         self.window = DateWindow(start: start, end: end)
-        self.cursor = fields["cursor"].flatMap { $0.isEmpty ? nil : $0 }
-        self.pagesDone = int("pagesDone") == 1
-        self.prepared = int("prepared") == 1
-        self.pulled = int("pulled")
-        self.estimatedTotal = int("estimatedTotal")
+        self.cursor = text(.cursor).flatMap { $0.isEmpty ? nil : $0 }
+        self.pagesDone = int(.pagesDone) == 1
+        self.prepared = int(.prepared) == 1
+        self.pulled = int(.pulled)
+        self.estimatedTotal = int(.estimatedTotal)
         self.createdAt = createdAt
-        self.startedAt = date("startedAt")
-        self.lastProgressAt = date("lastProgressAt")
-        self.completedAt = date("completedAt")
-        self.retryAt = date("retryAt")
-        self.rateSince = date("rateSince")
-        self.rateSincePulled = int("rateSincePulled")
-        self.error = fields["errorCode"].flatMap(BackfillErrorCode.init(rawValue:)).map {
-            BackfillRecordError(code: $0, message: fields["errorMessage"] ?? "", retryable: int("errorRetryable") == 1)
+        self.startedAt = date(.startedAt)
+        self.lastProgressAt = date(.lastProgressAt)
+        self.completedAt = date(.completedAt)
+        self.retryAt = date(.retryAt)
+        self.rateSince = date(.rateSince)
+        self.rateSincePulled = int(.rateSincePulled)
+        self.error = text(.errorCode).flatMap(BackfillErrorCode.init(rawValue:)).map {
+            BackfillRecordError(code: $0, message: text(.errorMessage) ?? "", retryable: int(.errorRetryable) == 1)
         }
-        self.attempts = int("attempts")
-        self.throttles = int("throttles")
-        self.pages = int("pages")
-        self.stalled = int("stalled") == 1
+        self.attempts = int(.attempts)
+        self.throttles = int(.throttles)
+        self.pages = int(.pages)
+        self.stalled = int(.stalled) == 1
     }
 
-    /// Every field but the provider's cursor (which can run to kilobytes): what a view of the backfill reads.
-    static let viewFields = [
-        "id", "state", "range", "windowStart", "windowEnd", "pagesDone", "prepared", "pulled", "estimatedTotal", "createdAt",
-        "startedAt", "lastProgressAt", "completedAt", "retryAt", "rateSince", "rateSincePulled", "errorCode", "errorMessage",
-        "errorRetryable", "attempts", "throttles", "pages", "stalled",
-    ]
+    /// The field names a view of the backfill reads (`BackfillField.view`).
+    static let viewFields = BackfillField.view.map(\.rawValue)
 
     /// Decodes the reply of `HMGET key viewFields…`.
     init?(viewReply reply: [String?]) {

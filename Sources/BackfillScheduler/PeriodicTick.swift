@@ -70,7 +70,7 @@ public struct PeriodicTick: Service {
             let ids = parts[1].array?.compactMap(\.string) ?? []
             if ids.isEmpty { continue }
             let states = try await scheduler.redis.pipeline(ids.map {
-                ["HMGET", scheduler.keys.backfill($0), "state", "lastProgressAt", "stalled"]
+                ["HMGET", scheduler.keys.backfill($0)] + [BackfillField.state, .lastProgressAt, .stalled].map(\.rawValue)
             })
             var runnable: [String] = []
             var stalls: [[String]] = []
@@ -80,7 +80,7 @@ public struct PeriodicTick: Service {
                 if state.isRunnable { runnable.append(id) }
                 let progress = fields.count > 1 ? fields[1].string.flatMap(Int64.init) : nil
                 if state == .running, let progress, progress < stallBefore, fields.count > 2, fields[2].string != "1" {
-                    stalls.append(["HSET", scheduler.keys.backfill(id), "stalled", "1"])
+                    stalls.append(["HSET", scheduler.keys.backfill(id), BackfillField.stalled.rawValue, "1"])
                 }
             }
             if !stalls.isEmpty { _ = try await scheduler.redis.pipeline(stalls) }

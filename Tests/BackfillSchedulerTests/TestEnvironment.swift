@@ -38,8 +38,13 @@ struct TestEnvironment: Sendable {
 
     var store: RedisSetStore { RedisSetStore(redis: redis, keys: testKeys) }
 
+    /// The connection's backfill; every read also checks that the scripts wrote no field into its hash that
+    /// `BackfillField` (the one list of its field names) does not name.
     func record(_ id: String) async throws -> BackfillRecord {
-        try #require(try await scheduler.backfill(connectionId: id))
+        let names = try await redis.send(["HKEYS", scheduler.keys.backfill(id)]).strings
+        let unknown = Set(names).subtracting(BackfillField.allCases.map(\.rawValue))
+        #expect(unknown.isEmpty, "fields of \(id)'s backfill outside BackfillField: \(unknown.sorted())")
+        return try #require(try await scheduler.backfill(connectionId: id))
     }
 
     /// The page offsets fetched for a connection, in order, with the instance and time (ms) of each.
