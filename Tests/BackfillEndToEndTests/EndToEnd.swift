@@ -92,7 +92,7 @@ struct EndToEnd: Sendable {
         }
     }
 
-    /// The providers of another instance: its own pacers, the same Redis (request slots, Retry-After gate).
+    /// The providers of another instance: its own admission state, the same Redis (request slots, Retry-After gate).
     func otherInstance() -> ProviderRouter {
         ProviderRouter(
             endpoints: endpoints, directory: directory, http: http, admission: RedisSharedAdmission(scheduler: scheduler)

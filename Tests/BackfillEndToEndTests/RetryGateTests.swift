@@ -4,7 +4,7 @@ import BackfillScheduler
 import Foundation
 import Testing
 
-/// Two instances' providers (each with its own pacer) against one mailbox: a Retry-After one of them
+/// Two instances' providers (each with its own admission state) against one mailbox: a Retry-After one of them
 /// was given holds for the other, as when a lease holder is killed after a 429 and another instance claims.
 @Suite("Retry-After across instances")
 struct RetryGateTests {

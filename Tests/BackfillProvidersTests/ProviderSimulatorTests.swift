@@ -63,7 +63,7 @@ struct ProviderSimulatorTests {
             await #expect(throws: ProviderFailure.throttled(retryAfter: .seconds(30))) {
                 try await sim.graph.fetchPage(job, cursor: cursor)
             }
-            // Another process (a new provider, no pacer state) goes on from the last committed cursor.
+            // Another process (a new provider, no admission state) goes on from the last committed cursor.
             repeat {
                 let page = try await sim.graph.fetchPage(job, cursor: cursor)
                 committed += page.messages
