@@ -118,10 +118,7 @@ public struct MailboxAdmission: Sendable {
     ) -> (verdict: Verdict, closeSharedGate: Duration?) {
         leave()
         switch answer {
-        case .success:
-            calm()
-            return (.done, nil)
-        case .failed:
+        case .success, .failed:
             calm()
             return (.done, nil)
         case .unauthorized:

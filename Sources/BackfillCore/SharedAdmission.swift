@@ -36,18 +36,22 @@ extension SharedAdmission {
     /// need the bound on requests in flight but no answers to classify).
     public func withSlot<T: Sendable>(mailbox: String, _ body: @Sendable () async throws -> T) async throws -> T {
         let permit = UUID().uuidString
+        while case .gateClosed(let wait) = try await admitWaitingForSlot(mailbox: mailbox, permit: permit) {
+            try await Task.sleep(for: wait)
+        }
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await renewing(mailbox: mailbox, permit: permit, body)) } catch { outcome = .failure(error) }
+        try? await release(mailbox: mailbox, permit: permit, closingGateFor: nil)
+        return try outcome.get()
+    }
+
+    /// `admit`, asked again while every slot is busy (only when two holders overlap, e.g. a fenced worker still
+    /// finishing: a short wait, bounded by the earliest slot's expiry). Returns `.admitted` or `.gateClosed`.
+    public func admitWaitingForSlot(mailbox: String, permit: String) async throws -> SharedAdmit {
         while true {
-            switch try await admit(mailbox: mailbox, permit: permit) {
-            case .admitted:
-                let outcome: Result<T, any Error>
-                do { outcome = .success(try await renewing(mailbox: mailbox, permit: permit, body)) } catch { outcome = .failure(error) }
-                try? await release(mailbox: mailbox, permit: permit, closingGateFor: nil)
-                return try outcome.get()
-            case .gateClosed(let wait):
-                try await Task.sleep(for: wait)
-            case .slotsBusy(let wait):
-                try await Task.sleep(for: min(max(wait, .milliseconds(5)), .milliseconds(50)))
-            }
+            let admitted = try await admit(mailbox: mailbox, permit: permit)
+            guard case .slotsBusy(let retryIn) = admitted else { return admitted }
+            try await Task.sleep(for: min(max(retryIn, .milliseconds(5)), .milliseconds(50)))
         }
     }
 

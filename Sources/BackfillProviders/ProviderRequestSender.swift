@@ -42,7 +42,7 @@ struct ProviderRequestSender: Sendable {
             let permit = UUID().uuidString
             do {
                 try await ContinuousClock().sleep(until: sendAt)
-                admitted = try await admitShared(mailbox, permit: permit)
+                admitted = try await shared.admitWaitingForSlot(mailbox: mailbox, permit: permit)
             } catch {
                 await admissions.abandon(mailbox)
                 throw error
@@ -107,17 +107,6 @@ struct ProviderRequestSender: Sendable {
         case .throttled(let retryAfter): return .throttled(retryAfter: retryAfter)
         case .transient where status >= 500: return .serverError
         default: return .failed
-        }
-    }
-
-    /// Takes a shared slot under `permit`, or finds the shared gate closed (no slot taken).
-    private func admitShared(_ mailbox: String, permit: String) async throws -> SharedAdmit {
-        while true {
-            let admitted = try await shared.admit(mailbox: mailbox, permit: permit)
-            guard case .slotsBusy(let retryIn) = admitted else { return admitted }
-            // Every slot is busy only when two holders overlap (a fenced worker still finishing): a short
-            // wait, bounded by the earliest slot's expiry.
-            try await Task.sleep(for: min(max(retryIn, .milliseconds(5)), .milliseconds(50)))
         }
     }
 

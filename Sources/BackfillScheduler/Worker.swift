@@ -114,16 +114,18 @@ struct Worker: Sendable {
             let answer = try await scheduler.commit(lease, commit)
             unrecorded = nil
             switch answer {
+            case .pause, .cancel: return
+            case .stale: return refused(logger)
             case .proceed, .completed, .yielded:
                 logger.debug("page committed", metadata: [
                     "messages": "\(page.messages.count)", "pulled": "\(commit.pulled)", "last": "\(page.nextCursor == nil)",
                 ])
                 metrics.pages.increment()
                 metrics.messages.increment(by: page.messages.count)
-            case .pause, .cancel: return
-            case .stale: return refused(logger)
             }
-            if case .proceed(_, let dirty) = answer {
+            switch answer {
+            case .completed: return completed(.completed, logger: logger)
+            case .proceed(_, let dirty):
                 pulled = commit.pulled
                 pagesTotal = commit.pages
                 showsError = false
@@ -131,10 +133,7 @@ struct Worker: Sendable {
                 if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
                 cursor = page.nextCursor
                 pages += 1
-            } else if case .completed = answer {
-                return completed(.completed, logger: logger)
-            } else {
-                return  // yielded: queued again at the tail
+            default: return  // yielded: queued again at the tail
             }
         }
     }
