@@ -24,10 +24,14 @@ struct GmailMailbox: Sendable {
         return "\(root)/messages?\(FormEncoding.encode(query))"
     }
 
-    func message(_ id: String) -> String {
-        "\(root)/messages/\(FormEncoding.escape(id))?"
+    /// A message's `format=full` fetch through the `fields` projection, as a path (a batch's calls name no host).
+    func messagePath(_ id: String) -> String {
+        "/gmail/v1/users/\(userId)/messages/\(FormEncoding.escape(id))?"
             + FormEncoding.encode([("format", "full"), ("fields", GmailMessage.fields)])
     }
+
+    /// The batch endpoint: many calls in one request, each still charged to the quota.
+    var batch: String { "\(baseURL)/batch/gmail/v1" }
 
     var profile: String { "\(root)/profile" }
 

@@ -3,7 +3,7 @@ import BackfillCore
 /// This process's `MailboxAdmission` of every mailbox it is sending to, and the requests queued for a place.
 /// The decisions are the state machine's; this actor only keeps the table and wakes the queue.
 actor MailboxAdmissions {
-    private let policy: AdmissionPolicy
+    let policy: AdmissionPolicy
     private let clock = ContinuousClock()
     private var mailboxes: [String: MailboxAdmission] = [:]
     private var queued: [String: [CheckedContinuation<Void, Never>]] = [:]

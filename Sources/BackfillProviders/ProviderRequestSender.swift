@@ -28,9 +28,11 @@ struct ProviderRequestSender: Sendable {
     ///   - mailbox: the connection whose admission (gate, slots, quota) bounds the request.
     ///   - owner: whose token authorizes it.
     ///   - cost: its quota units.
+    ///   - refusesToken: whether a response refused the access token (a 401; for a batch, its calls' 401s).
     ///   - failure: the classified failure of a response; nil when the response is acceptable.
     func send(
         _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
+        refusesToken: (HTTPResponse) -> Bool = { $0.status == 401 },
         failure: (HTTPResponse) -> ProviderFailure?
     ) async throws -> HTTPResponse {
         var token = try await accessToken(owner)
@@ -67,8 +69,9 @@ struct ProviderRequestSender: Sendable {
                 try? await shared.release(mailbox: mailbox, permit: permit, closingGateFor: nil)
                 throw error
             }
-            let failure = response.status == 401 ? nil : failure(response)
-            let answer = Self.answer(status: response.status, failure: failure)
+            let unauthorized = refusesToken(response)
+            let failure = unauthorized ? nil : failure(response)
+            let answer = unauthorized ? .unauthorized : Self.answer(status: response.status, failure: failure)
             let (verdict, closeGate) = await admissions.answered(mailbox, answer, attempts: &attempts)
             if let failure { metrics.record(failure) } else if answer == .success { metrics.recordSuccess() }
             // A throttle closes the shared gate before anything else of the mailbox is admitted; only a failed
@@ -100,8 +103,8 @@ struct ProviderRequestSender: Sendable {
         }
     }
 
+    /// How admission sees a response that did not refuse the token.
     static func answer(status: Int, failure: ProviderFailure?) -> MailboxAdmission.Answer {
-        if status == 401 { return .unauthorized }
         switch failure {
         case nil: return .success
         case .throttled(let retryAfter): return .throttled(retryAfter: retryAfter)
