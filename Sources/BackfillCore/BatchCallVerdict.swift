@@ -15,7 +15,7 @@ public enum BatchCallVerdict: Sendable, Equatable {
         _ answer: MailboxAdmission.Answer, attempts: inout MailboxAdmission.Attempts, policy: AdmissionPolicy
     ) -> BatchCallVerdict {
         switch answer {
-        case .success, .failed: return .done
+        case .success, .failed, .partlyThrottled: return .done
         case .unauthorized: return .giveUp  // the batch's token is refreshed by the batch, not per call
         case .throttled(let retryAfter):
             attempts.throttles += 1

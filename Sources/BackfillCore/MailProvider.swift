@@ -27,9 +27,14 @@ public struct BackfillJob: Sendable, Equatable {
 
 public struct BackfillPreparation: Sendable, Equatable {
     public var estimatedTotal: Int
+    /// Where the first page starts when the preparation already worked it out (Graph's streams, cut by the
+    /// counts it just took); nil: the first page starts from nothing. The first page of a slice that ends before
+    /// any commit starts from nothing again, so a provider must accept both.
+    public var firstCursor: String?
 
-    public init(estimatedTotal: Int) {
+    public init(estimatedTotal: Int, firstCursor: String? = nil) {
         self.estimatedTotal = estimatedTotal
+        self.firstCursor = firstCursor
     }
 }
 

@@ -30,6 +30,9 @@ public struct MailboxAdmission: Sendable {
         case success
         /// 429, 503 with Retry-After, Gmail's rate-limit 403s; nil when no time was named.
         case throttled(retryAfter: Duration?)
+        /// The request went through but some calls it carried were throttled (Gmail's batch answers each call on its
+        /// own): the response stands, the gate closes as for a throttle (nil: no time was named).
+        case partlyThrottled(retryAfter: Duration?)
         /// A server error without Retry-After.
         case serverError
         /// 401: the access token was refused.
@@ -129,12 +132,14 @@ public struct MailboxAdmission: Sendable {
             attempts.serverErrors += 1
             guard attempts.serverErrors < policy.serverErrorSends else { return (.done, nil) }
             return (.resend(at: now + policy.serverErrorBackoff * (1 << min(attempts.serverErrors - 1, 10))), nil)
+        case .partlyThrottled(let retryAfter):
+            let wait = retryAfter ?? AdmissionPolicy.defaultRetryAfter
+            throttled(until: now + wait)
+            return (.done, wait)
         case .throttled(let retryAfter):
             attempts.throttles += 1
             let wait = retryAfter ?? AdmissionPolicy.unnamedRetryAfter(throttles: attempts.throttles)
-            close(until: now + wait)
-            singleFile = true
-            successesInARow = 0
+            throttled(until: now + wait)
             guard attempts.throttles < policy.throttleSends, wait <= policy.longestInlineWait else {
                 return (.park(wait), wait)
             }
@@ -155,6 +160,13 @@ public struct MailboxAdmission: Sendable {
             singleFile = false
             successesInARow = 0
         }
+    }
+
+    /// The gate closes and the mailbox goes single file until it is calm again.
+    private mutating func throttled(until instant: Instant) {
+        close(until: instant)
+        singleFile = true
+        successesInARow = 0
     }
 
     private mutating func close(until instant: Instant) {

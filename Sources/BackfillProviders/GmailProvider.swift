@@ -265,26 +265,28 @@ public struct GmailProvider: MailProvider {
             method: "POST", url: mailbox.batch, headers: ["Content-Type": "multipart/mixed; boundary=\(boundary)"],
             body: body, route: route
         )
-        let reply = BatchReply(count: ids.count)
+        var calls: [HTTPResponse] = []
         _ = try await api.send(
-            request, mailbox: mailbox.connectionId, as: .connection(mailbox.credentialsOwner), cost: 5 * ids.count,
-            refusesToken: { $0.status == 401 || (try? reply.calls(of: $0))?.contains { $0.status == 401 } == true }
+            request, mailbox: mailbox.connectionId, as: .connection(mailbox.credentialsOwner), cost: 5 * ids.count
         ) { response in
             guard (200..<300).contains(response.status) else {
-                return GmailErrorClassifier.failure(for: response, route: route, now: clock.now())
+                if response.status == 401 { return .refusedToken }
+                return .failed(GmailErrorClassifier.failure(for: response, route: route, now: clock.now()))
             }
-            let calls: [HTTPResponse]
             do throws(GmailBatchBodyError) {
-                calls = try reply.calls(of: response)
+                calls = try GmailBatchBody.responses(of: response, count: ids.count)
             } catch {
-                return .invalidResponse("\(route): \(error.detail)")
+                return .failed(.invalidResponse("\(route): \(error.detail)"))
             }
-            let throttles = calls.map { GmailErrorClassifier.failure(for: $0, route: route, now: clock.now()) }
-            guard calls.allSatisfy({ $0.status >= 400 }), throttles.allSatisfy(\.isThrottle) else { return nil }
+            if calls.contains(where: { $0.status == 401 }) { return .refusedToken }
+            let throttles = calls.filter { $0.status >= 400 }.map { GmailErrorClassifier.failure(for: $0, route: route, now: clock.now()) }
+                .filter(\.isThrottle)
+            guard !throttles.isEmpty else { return .accepted }
+            let retryAfter = throttles.compactMap { if case .throttled(let after) = $0 { after } else { nil } }.max()
             // Every call throttled: the whole batch waits and goes again, as one throttled request would.
-            return .throttled(retryAfter: throttles.compactMap { if case .throttled(let after) = $0 { after } else { nil } }.max())
+            return throttles.count == calls.count
+                ? .failed(.throttled(retryAfter: retryAfter)) : .acceptedThrottledInside(retryAfter: retryAfter)
         }
-        let calls = try reply.calls(of: nil)
         let callRoute = "gmail GET messages.get"
         return try calls.map { call in
             switch call.status {
@@ -292,23 +294,6 @@ public struct GmailProvider: MailProvider {
             case 404: return .gone
             default: return .failed(GmailErrorClassifier.failure(for: call, route: callRoute, now: clock.now()), status: call.status)
             }
-        }
-    }
-
-    /// A batch reply read once, though admission asks about it twice (was the token refused, did it fail).
-    private final class BatchReply {
-        let count: Int
-        private var read: (reply: HTTPResponse, calls: Result<[HTTPResponse], GmailBatchBodyError>)?
-
-        init(count: Int) { self.count = count }
-
-        /// The calls' answers in `reply`, or in the last reply read when nil.
-        func calls(of reply: HTTPResponse?) throws(GmailBatchBodyError) -> [HTTPResponse] {
-            if let read, reply == nil || read.reply.body == reply?.body { return try read.calls.get() }
-            guard let reply else { throw GmailBatchBodyError("no reply was read") }
-            let calls = Result { () throws(GmailBatchBodyError) in try GmailBatchBody.responses(of: reply, count: count) }
-            read = (reply, calls)
-            return try calls.get()
         }
     }
 

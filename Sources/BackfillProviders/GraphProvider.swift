@@ -24,6 +24,9 @@ public struct GraphProvider: MailProvider {
     /// Requests in flight per mailbox: admission's bound, and the streams a backfill page lists at once
     /// (Graph refuses a fifth concurrent request to a mailbox).
     static let requestsInFlight = AdmissionPolicy.requestsInFlightPerMailbox
+    /// The largest page Graph serves a message listing (`$top` 1–1000; `Prefer: odata.maxpagesize` is capped there):
+    /// every page is a round trip at the mailbox's 4 in flight, so fewer pages is less time.
+    public static let largestPage = 1000
     /// Streams a backfill is cut into (when the mailbox holds a page per stream or more): twice the requests
     /// in flight, so the page that ends one stream can start the next while most streams still have pages.
     static let plannedStreams = 8
@@ -34,7 +37,8 @@ public struct GraphProvider: MailProvider {
     ///   - pageSize: messages per page (`Prefer: odata.maxpagesize`).
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
-        admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), pageSize: Int = 100
+        admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(),
+        pageSize: Int = GraphProvider.largestPage
     ) {
         let transport = ProviderTransport(http: http)
         self.endpoints = endpoints
@@ -52,11 +56,17 @@ public struct GraphProvider: MailProvider {
         self.pageSize = pageSize
     }
 
+    /// Resolves the folders, takes the real-time cursors, counts each folder's window and cuts it into streams:
+    /// the first page starts from the cursor this returns, so nothing is looked up twice.
     public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
         let mailbox = try await mailbox(job.connectionId)
         let folders = try await resolveFolders(mailbox)
         try await ensureRealtimeCursors(mailbox, folders: folders, since: job.window.end)
-        return BackfillPreparation(estimatedTotal: try await counts(mailbox, folders: folders, window: job.window).reduce(0, +))
+        let counts = try await counts(mailbox, folders: folders, window: job.window)
+        let cursor = GraphCursor(
+            folders: folders, streams: try await streams(mailbox, folders: folders, window: job.window, counts: counts)
+        )
+        return BackfillPreparation(estimatedTotal: counts.reduce(0, +), firstCursor: cursor.isFinished ? nil : cursor.encoded())
     }
 
     /// Lists the next page of up to `requestsInFlight` streams side by side and returns their messages
@@ -67,9 +77,11 @@ public struct GraphProvider: MailProvider {
         if let cursor {
             position = try GraphCursor.decode(cursor, window: job.window)
         } else {
-            let folders = try await resolveFolders(mailbox)
-            guard !folders.isEmpty else { return BackfillPage(messages: [], nextCursor: nil) }
-            position = GraphCursor(folders: folders, streams: try await streams(mailbox, folders: folders, window: job.window))
+            // A slice that ended before its first commit: the preparation's folders are stored, its cuts are not.
+            var folders = try await storedFolders(job.connectionId) ?? []
+            if folders.isEmpty { folders = try await resolveFolders(mailbox) }
+            let counts = try await counts(mailbox, folders: folders, window: job.window)
+            position = GraphCursor(folders: folders, streams: try await streams(mailbox, folders: folders, window: job.window, counts: counts))
         }
         let active = position.activeStreams(limit: Self.requestsInFlight)
         let requests = active.map { index in
@@ -128,36 +140,43 @@ public struct GraphProvider: MailProvider {
         )
     }
 
-    /// Inbox, every folder under it (the folder list is not recursive, so the tree is walked), then Sent Items.
+    /// Inbox, every folder under it (the folder list is not recursive, so the tree is walked a level at a time),
+    /// then Sent Items. The Inbox, Sent Items and the Inbox's children are asked for side by side (the children by
+    /// the Inbox's well-known name), each deeper level's folders side by side.
     func resolveFolders(_ mailbox: GraphMailbox) async throws -> [GraphFolder] {
-        let inbox: GraphFolderItem = try await get(mailbox, url: mailbox.wellKnownFolder("inbox"), route: "graph GET mailFolders/inbox")
-        var folders = [GraphFolder(id: inbox.id, kind: .inbox)]
-        var pending = (inbox.childFolderCount ?? 1) > 0 ? [inbox.id] : []
-        while let parent = pending.popLast() {
-            var url: String? = mailbox.childFolders(of: parent)
-            while let next = url {
-                let page: GraphPage<GraphFolderItem> = try await get(mailbox, url: next, route: "graph GET mailFolders/childFolders")
-                for child in page.value {
-                    folders.append(GraphFolder(id: child.id, kind: .inbox))
-                    if (child.childFolderCount ?? 1) > 0 { pending.append(child.id) }
-                }
-                url = page.nextLink
-            }
+        async let inbox: GraphFolderItem = get(mailbox, url: mailbox.wellKnownFolder("inbox"), route: "graph GET mailFolders/inbox")
+        async let sent: GraphFolderItem = get(mailbox, url: mailbox.wellKnownFolder("sentitems"), route: "graph GET mailFolders/sentitems")
+        var descendants: [GraphFolder] = []
+        var level = ["inbox"]
+        while !level.isEmpty {
+            let children = try await concurrently(level) { parent in try await childFolders(mailbox, of: parent) }.flatMap { $0 }
+            descendants += children.map { GraphFolder(id: $0.id, kind: .inbox) }
+            level = children.filter { ($0.childFolderCount ?? 1) > 0 }.map(\.id)
         }
-        let sent: GraphFolderItem = try await get(mailbox, url: mailbox.wellKnownFolder("sentitems"), route: "graph GET mailFolders/sentitems")
-        folders.append(GraphFolder(id: sent.id, kind: .sent))
-        return folders
+        return [GraphFolder(id: try await inbox.id, kind: .inbox)] + descendants + [GraphFolder(id: try await sent.id, kind: .sent)]
+    }
+
+    /// Every page of a folder's children.
+    private func childFolders(_ mailbox: GraphMailbox, of parent: String) async throws -> [GraphFolderItem] {
+        var children: [GraphFolderItem] = []
+        var url: String? = mailbox.childFolders(of: parent)
+        while let next = url {
+            let page: GraphPage<GraphFolderItem> = try await get(mailbox, url: next, route: "graph GET mailFolders/childFolders")
+            children += page.value
+            url = page.nextLink
+        }
+        return children
     }
 
     // MARK: Streams
 
-    /// Cuts each folder's window into streams of about `streamSize` messages, newest first: at least one
-    /// page each, and about `plannedStreams` in all, so a page keeps `requestsInFlight` busy until near the
-    /// end even when one folder (a large Inbox) holds most of the mail. The cuts are the received times of
-    /// messages at evenly spaced ranks; each cut is the end of one sub-window and the start of the next,
-    /// so they partition the window exactly whatever the cut lands on.
-    func streams(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [GraphStream] {
-        let counts = try await counts(mailbox, folders: folders, window: window)
+    /// Cuts each folder's window (of `counts` messages) into streams of about `streamSize` messages, newest
+    /// first: at least one page each, and about `plannedStreams` in all, so a page keeps `requestsInFlight` busy
+    /// until near the end even when one folder (a large Inbox) holds most of the mail. The cuts are the received
+    /// times of messages at evenly spaced ranks, and the start of the newest week (so every folder's newest week
+    /// comes before anything older); each cut is the end of one sub-window and the start of the next, so they
+    /// partition the window exactly whatever the cut lands on.
+    func streams(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow, counts: [Int]) async throws -> [GraphStream] {
         let streamSize = max(pageSize, (counts.reduce(0, +) + Self.plannedStreams - 1) / Self.plannedStreams)
         let probes = counts.enumerated().flatMap { folder, count in
             let pieces = max(1, (count + streamSize - 1) / streamSize)
@@ -166,9 +185,11 @@ public struct GraphProvider: MailProvider {
         let cuts = try await concurrently(probes) { probe in
             (probe.folder, try await receivedTime(mailbox, ofRank: probe.rank, in: folders[probe.folder], window: window))
         }
+        let newestWeek = window.newestFirst().first?.start
         var streams: [GraphStream] = []
         for folder in folders.indices {
-            let inside = cuts.compactMap { $0.0 == folder ? $0.1 : nil }.filter { window.start < $0 && $0 < window.end }
+            let inside = (cuts.compactMap { $0.0 == folder ? $0.1 : nil } + [newestWeek].compactMap { $0 })
+                .filter { window.start < $0 && $0 < window.end }
             var end = window.end
             for cut in Set(inside).sorted(by: >) {
                 streams.append(GraphStream(folder: folder, window: DateWindow(start: cut, end: end)))
@@ -180,12 +201,9 @@ public struct GraphProvider: MailProvider {
         return streams.sorted { ($0.window.end, $1.folder) > ($1.window.end, $0.folder) }
     }
 
-    /// Each folder's messages in the window, one request at a time: a backfill's first requests go single
-    /// file, so a mailbox that is being throttled is seen to be before several requests are on the wire
-    /// (a request already sent when a sibling's 429 is answered reaches Graph inside its Retry-After).
+    /// Each folder's messages in the window, side by side.
     func counts(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow) async throws -> [Int] {
-        var counts: [Int] = []
-        for folder in folders {
+        try await concurrently(folders) { folder in
             let response = try await send(
                 mailbox, url: mailbox.count(in: folder.id, window: window), route: "graph GET messages/$count",
                 extraHeaders: [("ConsistencyLevel", "eventual")]
@@ -194,9 +212,8 @@ public struct GraphProvider: MailProvider {
             guard let count = Int(text), count >= 0 else {
                 throw ProviderFailure.invalidResponse("graph GET messages/$count: not a count")
             }
-            counts.append(count)
+            return count
         }
-        return counts
     }
 
     /// nil when the rank is past the folder's end (the count was behind).

@@ -28,12 +28,32 @@ struct ProviderRequestSender: Sendable {
     ///   - mailbox: the connection whose admission (gate, slots, quota) bounds the request.
     ///   - owner: whose token authorizes it.
     ///   - cost: its quota units.
-    ///   - refusesToken: whether a response refused the access token (a 401; for a batch, its calls' 401s).
     ///   - failure: the classified failure of a response; nil when the response is acceptable.
     func send(
         _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
-        refusesToken: (HTTPResponse) -> Bool = { $0.status == 401 },
         failure: (HTTPResponse) -> ProviderFailure?
+    ) async throws -> HTTPResponse {
+        try await send(request, mailbox: mailbox, as: owner, cost: cost) { response in
+            if response.status == 401 { return .refusedToken }
+            return failure(response).map(Judgement.failed) ?? .accepted
+        }
+    }
+
+    /// What a response means for the request that got it.
+    enum Judgement {
+        case accepted
+        /// Accepted, but some of the calls it carried were throttled (a batch): the mailbox's gate closes, the
+        /// response stands and its caller sends those calls again.
+        case acceptedThrottledInside(retryAfter: Duration?)
+        /// The access token was refused (a 401; for a batch, a call's 401).
+        case refusedToken
+        case failed(ProviderFailure)
+    }
+
+    /// `send` with the response judged by `judge`.
+    func send(
+        _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
+        judge: (HTTPResponse) -> Judgement
     ) async throws -> HTTPResponse {
         var token = try await accessToken(owner)
         var attempts = MailboxAdmission.Attempts()
@@ -69,11 +89,19 @@ struct ProviderRequestSender: Sendable {
                 try? await shared.release(mailbox: mailbox, permit: permit, closingGateFor: nil)
                 throw error
             }
-            let unauthorized = refusesToken(response)
-            let failure = unauthorized ? nil : failure(response)
-            let answer = unauthorized ? .unauthorized : Self.answer(status: response.status, failure: failure)
+            let judgement = judge(response)
+            var failure: ProviderFailure?
+            let answer: MailboxAdmission.Answer
+            switch judgement {
+            case .accepted: answer = .success
+            case .acceptedThrottledInside(let retryAfter): answer = .partlyThrottled(retryAfter: retryAfter)
+            case .refusedToken: answer = .unauthorized
+            case .failed(let classified):
+                failure = classified
+                answer = Self.answer(status: response.status, failure: classified)
+            }
             let (verdict, closeGate) = await admissions.answered(mailbox, answer, attempts: &attempts)
-            if let failure { metrics.record(failure) } else if answer == .success { metrics.recordSuccess() }
+            if let failure { metrics.record(failure) } else if answer != .unauthorized { metrics.recordSuccess() }
             // A throttle closes the shared gate before anything else of the mailbox is admitted; only a failed
             // close is worth failing for (the slot itself expires by itself).
             if closeGate != nil {
@@ -103,7 +131,7 @@ struct ProviderRequestSender: Sendable {
         }
     }
 
-    /// How admission sees a response that did not refuse the token.
+    /// How admission sees a failed response (or a batch's failed call) that did not refuse the token.
     static func answer(status: Int, failure: ProviderFailure?) -> MailboxAdmission.Answer {
         switch failure {
         case nil: return .success

@@ -58,8 +58,11 @@ struct Worker: Sendable {
         let job = record.job(connectionId: lease.connectionId)
         // The estimated total of a preparation not yet recorded in Redis.
         var unrecorded: Int?
+        var cursor = record.cursor
         if !record.prepared {
-            unrecorded = try await provider.prepare(job).estimatedTotal
+            let preparation = try await provider.prepare(job)
+            unrecorded = preparation.estimatedTotal
+            cursor = preparation.firstCursor ?? cursor
             // The real-time cursor now covers mail from the window's end on: deliver what came meanwhile.
             await catchUp(lease, answering: dirty, logger: logger)
         }
@@ -69,7 +72,6 @@ struct Worker: Sendable {
             unrecorded = nil
             return try await scheduler.prepared(lease, estimatedTotal: total) == .done
         }
-        var cursor = record.cursor
         let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
         var pages = 0
         // The backfill's counts as the claim read them; only this lease holder changes them (see `PageCommit`).

@@ -25,8 +25,9 @@ struct GmailBatch {
         }
         // All parts are admitted first: they run concurrently, so big batches trip the concurrency cap.
         var admitted: [Result<(SimulatorWorld.Call, Int), SimResponse>] = []
+        var arrival: Date?? = nil
         for part in parts {
-            admitted.append(engine.admitGmail(part.request, userID: part.userID, rest: part.rest))
+            admitted.append(engine.admitGmail(part.request, userID: part.userID, rest: part.rest, batchArrival: &arrival))
         }
         let latency = admitted.compactMap { try? $0.get().1 }.max() ?? 0
         await engine.sleep(milliseconds: latency)

@@ -174,6 +174,15 @@ final class SimulatorEngine: Sendable {
     func admitGmail(_ request: SimRequest, userID: String, rest: [String])
         -> Result<(SimulatorWorld.Call, Int), SimResponse>
     {
+        var arrival: Date?? = nil
+        return admitGmail(request, userID: userID, rest: rest, batchArrival: &arrival)
+    }
+
+    /// - Parameter batchArrival: for a batch's calls, the mailbox's Retry-After time when the batch arrived (set
+    ///   by its first call): they are sent together, so a refusal among them does not make the others early.
+    func admitGmail(_ request: SimRequest, userID: String, rest: [String], batchArrival: inout Date??)
+        -> Result<(SimulatorWorld.Call, Int), SimResponse>
+    {
         world.withLock { world in
             let principal: SimulatorWorld.Principal
             switch world.authenticate(request, provider: .google) {
@@ -186,7 +195,9 @@ final class SimulatorEngine: Sendable {
             case let .failure(response): return .failure(response)
             }
             let route = SimulatorWorld.gmailRoute(rest)
-            switch world.admit(mailbox: mailbox, isGraph: false, route: route.name, cost: route.cost, request: request) {
+            if batchArrival == nil { batchArrival = .some(world.mailboxes[mailbox].traffic.retryNotBefore) }
+            switch world.admit(mailbox: mailbox, isGraph: false, route: route.name, cost: route.cost, request: request,
+                               retryNotBeforeAtArrival: batchArrival) {
             case let .refused(response): return .failure(response)
             case let .admitted(call): return .success((call, world.latency()))
             }

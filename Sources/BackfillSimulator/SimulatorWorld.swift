@@ -90,11 +90,16 @@ final class SimulatorWorld {
 
     /// Records the request in the journal and applies limits and faults, in the order the real services
     /// do: concurrency, then the rate window, then injected faults.
-    func admit(mailbox index: Int, isGraph: Bool, route: String, cost: Int, request: SimRequest) -> Admission {
+    /// - Parameter retryNotBeforeAtArrival: for a batch's calls, the mailbox's Retry-After time when the batch
+    ///   arrived: its calls are sent together, so a refusal among them does not make the others early.
+    func admit(
+        mailbox index: Int, isGraph: Bool, route: String, cost: Int, request: SimRequest,
+        retryNotBeforeAtArrival: Date?? = nil
+    ) -> Admission {
         let now = self.now
         let mailbox = mailboxes[index]
         var traffic = mailbox.traffic
-        let early = traffic.retryNotBefore.map { now < $0 } ?? false
+        let early = (retryNotBeforeAtArrival ?? traffic.retryNotBefore).map { now < $0 } ?? false
         if early { traffic.violations += 1 }
         traffic.requests += 1
         traffic.maxInFlight = max(traffic.maxInFlight, traffic.inFlight + 1)

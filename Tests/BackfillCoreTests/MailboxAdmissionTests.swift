@@ -38,6 +38,33 @@ struct MailboxAdmissionTests {
         #expect(machine.enter(cost: 1, now: t0 + .milliseconds(300)) == .go(at: t0 + .milliseconds(300)))
     }
 
+    @Test("a batch some of whose calls were throttled stands, closes the gate and goes single file")
+    func partlyThrottled() {
+        var machine = admission()
+        _ = machine.enter(cost: 50, now: t0)
+        var attempts = Admission.Attempts()
+        let (verdict, close) = machine.answered(.partlyThrottled(retryAfter: nil), attempts: &attempts, now: t0)
+        #expect(verdict == .done && close == AdmissionPolicy.defaultRetryAfter)
+        #expect(attempts == Admission.Attempts())
+        #expect(machine.enter(cost: 50, now: t0) == .wait(until: t0 + AdmissionPolicy.defaultRetryAfter))
+        #expect(machine.singleFile)
+    }
+
+    @Test("a call inside a batch is sent again by the same numbers as a request, then given up")
+    func batchCalls() {
+        let policy = AdmissionPolicy()
+        var attempts = Admission.Attempts()
+        var verdicts: [BatchCallVerdict] = []
+        for _ in 0..<policy.throttleSends { verdicts.append(.after(.throttled(retryAfter: nil), attempts: &attempts, policy: policy)) }
+        #expect(verdicts == [.resend(after: .seconds(1)), .resend(after: .seconds(2)), .resend(after: .seconds(4)), .giveUp, .giveUp, .giveUp])
+        var errors = Admission.Attempts()
+        #expect(BatchCallVerdict.after(.serverError, attempts: &errors, policy: policy) == .resend(after: .milliseconds(500)))
+        #expect(BatchCallVerdict.after(.serverError, attempts: &errors, policy: policy) == .resend(after: .seconds(1)))
+        #expect(BatchCallVerdict.after(.serverError, attempts: &errors, policy: policy) == .giveUp)
+        #expect(BatchCallVerdict.after(.throttled(retryAfter: .seconds(30)), attempts: &errors, policy: policy) == .giveUp)
+        #expect(BatchCallVerdict.after(.success, attempts: &errors, policy: policy) == .done)
+    }
+
     @Test("a throttle naming no time waits the default, doubled for each further throttle of the same request")
     func unnamedThrottle() {
         var machine = admission()

@@ -22,17 +22,20 @@ struct ProviderSimulatorTests {
         }
     }
 
-    @Test("a Graph backfill cuts each folder's window into streams that tile it, and lists 4 of them per page")
+    @Test("a Graph backfill cuts each folder's window into streams that tile it, newest week first, and lists 4 of them per page")
     func graphStreams() async throws {
         try await SimulatorHarness.run(messageCount: 1200) { sim in
             let job = sim.job("graph-1")
             let page = try await sim.graph.fetchPage(job, cursor: nil)
             let position = try GraphCursor.decode(try #require(page.nextCursor), window: job.window)
+            let newestWeek = try #require(job.window.newestFirst().first)
             #expect(position.streams.count >= 8)
-            // The first page took up the first 4 streams; each has pages left (about 3 pages per stream).
-            #expect(position.streams.prefix(4).allSatisfy { $0.nextLink != nil && !$0.done })
+            // Every folder's newest week comes first; the first page took up the first 4 streams, no others.
+            #expect(position.streams.prefix { $0.window == DateWindow(start: newestWeek.start, end: job.window.end) }.count
+                    == position.folders.count)
+            #expect(position.streams.prefix(4).allSatisfy { $0.nextLink != nil || $0.done })
             #expect(position.streams.dropFirst(4).allSatisfy { $0.nextLink == nil && !$0.done })
-            #expect(page.messages.count == 4 * 25)
+            #expect(!page.messages.isEmpty && page.messages.count <= 4 * 25)
             for folder in position.folders.indices {
                 let windows = position.streams.filter { $0.folder == folder }.map(\.window)
                 #expect(windows.map(\.end) == windows.map(\.end).sorted(by: >), "not newest first")
@@ -54,7 +57,7 @@ struct ProviderSimulatorTests {
             committed += first.messages
             cursor = first.nextCursor
             let position = try GraphCursor.decode(try #require(cursor), window: job.window)
-            #expect(position.streams.filter { $0.nextLink != nil }.count == 4, "not 4 streams mid-listing")
+            #expect(position.streams.prefix(4).allSatisfy { $0.nextLink != nil || $0.done }, "not 4 streams taken up")
             // A page fetched but never committed: the process died before the commit.
             let lost = try await sim.graph.fetchPage(job, cursor: cursor)
             #expect(!lost.messages.isEmpty)
