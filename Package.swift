@@ -170,6 +170,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "TTVBench",
+            dependencies: [
+                "BackfillCore", "BackfillHTTP", "BackfillProviders", "BackfillRedis", "BackfillScheduler", "BackfillSimulator",
+                "BackfillStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "ops/bench/TTVBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "TickBench",
             dependencies: ["BackfillCore", "BackfillRedis", "BackfillScheduler", "BackfillServer", .product(name: "Logging", package: "swift-log")],
             path: "ops/bench/TickBench",

@@ -141,19 +141,20 @@ public struct GraphProvider: MailProvider {
     }
 
     /// Inbox, every folder under it (the folder list is not recursive, so the tree is walked a level at a time),
-    /// then Sent Items. The Inbox, Sent Items and the Inbox's children are asked for side by side (the children by
-    /// the Inbox's well-known name), each deeper level's folders side by side.
+    /// then Sent Items. The Inbox goes alone, as a backfill's first request: a mailbox that is being throttled says
+    /// so before several requests are on the wire (one sent when a sibling's 429 is answered reaches Graph inside
+    /// its Retry-After). Then Sent Items and the Inbox's children go side by side, each deeper level's folders too.
     func resolveFolders(_ mailbox: GraphMailbox) async throws -> [GraphFolder] {
-        async let inbox: GraphFolderItem = get(mailbox, url: mailbox.wellKnownFolder("inbox"), route: "graph GET mailFolders/inbox")
+        let inbox: GraphFolderItem = try await get(mailbox, url: mailbox.wellKnownFolder("inbox"), route: "graph GET mailFolders/inbox")
         async let sent: GraphFolderItem = get(mailbox, url: mailbox.wellKnownFolder("sentitems"), route: "graph GET mailFolders/sentitems")
-        var descendants: [GraphFolder] = []
-        var level = ["inbox"]
+        var folders = [GraphFolder(id: inbox.id, kind: .inbox)]
+        var level = (inbox.childFolderCount ?? 1) > 0 ? [inbox.id] : []
         while !level.isEmpty {
             let children = try await concurrently(level) { parent in try await childFolders(mailbox, of: parent) }.flatMap { $0 }
-            descendants += children.map { GraphFolder(id: $0.id, kind: .inbox) }
+            folders += children.map { GraphFolder(id: $0.id, kind: .inbox) }
             level = children.filter { ($0.childFolderCount ?? 1) > 0 }.map(\.id)
         }
-        return [GraphFolder(id: try await inbox.id, kind: .inbox)] + descendants + [GraphFolder(id: try await sent.id, kind: .sent)]
+        return folders + [GraphFolder(id: try await sent.id, kind: .sent)]
     }
 
     /// Every page of a folder's children.
