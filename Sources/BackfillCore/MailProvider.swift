@@ -42,9 +42,19 @@ public struct BackfillPage: Sendable {
     public var messages: [StoredMessage]
     /// Where the next page starts; nil when this was the last page.
     public var nextCursor: String?
+    /// Messages of the page the provider refused to serve, skipped after their bounded sends.
+    public var skipped: [SkippedMessage]
 
-    public init(messages: [StoredMessage], nextCursor: String?) {
+    public init(messages: [StoredMessage], nextCursor: String?, skipped: [SkippedMessage] = []) {
         self.messages = messages
         self.nextCursor = nextCursor
+        self.skipped = skipped
     }
+}
+
+/// A provider that can fetch skipped messages again (`SkippedMessage`): "retry skipped".
+public protocol SkippedMessageFetcher: Sendable {
+    /// Fetches `skipped` again: the messages it now serves (inside no window: the user asked for them), and those
+    /// it still refuses, with their new errors. A message deleted meanwhile is in neither.
+    func refetch(_ skipped: [SkippedMessage], connectionId: String) async throws -> (stored: [StoredMessage], stillSkipped: [SkippedMessage])
 }

@@ -63,7 +63,10 @@ extension GmailProvider: RealtimeSync {
                 gapIds.insert(id)
             }
         }
-        let messages = try await messages(order, in: mailbox).messages.compactMap { message -> StoredMessage? in
+        let fetched = try await messages(order, in: mailbox)
+        // Real time skips nothing: a message it cannot fetch fails the catch-up, which runs again from the same cursor.
+        if let refused = fetched.skipped.first { throw refused.failure }
+        let messages = fetched.messages.compactMap { message -> StoredMessage? in
             // Listing by date is in whole seconds: the gap's edge is cut exactly, as the backfill's window is.
             if let gapSince, gapIds.contains(message.id), let receivedAt = message.receivedAt, receivedAt < gapSince {
                 return nil

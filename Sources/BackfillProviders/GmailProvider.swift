@@ -124,14 +124,19 @@ public struct GmailProvider: MailProvider {
                 position = next
                 continue
             }
-            let (fetched, count) = try await messages(pending, in: mailbox, budget: pageBudget)
+            let (fetched, count, refused) = try await messages(pending, in: mailbox, budget: pageBudget)
             let folder = position.folder
-            let stored = try fetched.filter { message in
+            var skipped = refused.map { SkippedMessage(providerMessageId: $0.id, folder: folder, failure: $0.failure) }
+            let stored = fetched.filter { message in
                 let labels = message.labels
                 if labels.contains("DRAFT") { return false }
                 if folder == .sent && labels.contains("INBOX") { return false }
                 guard let receivedAt = message.receivedAt else {
-                    throw ProviderFailure.invalidResponse("gmail GET messages.get: message without internalDate")
+                    skipped.append(SkippedMessage(
+                        providerMessageId: message.id, folder: folder,
+                        failure: .invalidResponse("gmail GET messages.get: message without internalDate")
+                    ))
+                    return false
                 }
                 // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
                 return window.contains(receivedAt)
@@ -147,9 +152,9 @@ public struct GmailProvider: MailProvider {
             } else if let next = position.afterListing(pieces: pieces) {
                 position = next
             } else {
-                return BackfillPage(messages: stored, nextCursor: nil)
+                return BackfillPage(messages: stored, nextCursor: nil, skipped: skipped)
             }
-            return BackfillPage(messages: stored, nextCursor: position.encoded())
+            return BackfillPage(messages: stored, nextCursor: position.encoded(), skipped: skipped)
         }
     }
 
@@ -193,17 +198,21 @@ public struct GmailProvider: MailProvider {
     /// `BatchCallVerdict` gives it. With a `budget`, the call is cut short when the budget has passed (throttling
     /// can stretch a page past the scheduler's lease) or when a throttle is too long to wait out in place, once
     /// at least the first id is done; `count` says how many ids from the first were done. Messages deleted since
-    /// they were listed (404) are left out; any other failure fails the whole call.
+    /// they were listed (404) are left out. A message the provider refuses to serve while it serves others (server
+    /// errors past their sends, a body that cannot be read) is skipped and returned in `skipped` (with
+    /// `skipsAlone`, even when none is served: the ids are known to be refused); any other failure fails the call.
     func messages(
-        _ ids: [String], in mailbox: GmailMailbox, budget: Duration? = nil
-    ) async throws -> (messages: [GmailMessage], count: Int) {
+        _ ids: [String], in mailbox: GmailMailbox, budget: Duration? = nil, skipsAlone: Bool = false
+    ) async throws -> (messages: [GmailMessage], count: Int, skipped: [(id: String, failure: ProviderFailure)]) {
         let deadline = budget.map { ContinuousClock.now + $0 }
         var results = [GmailMessage?](repeating: nil, count: ids.count)
+        var failures = [ProviderFailure?](repeating: nil, count: ids.count)
         var done = [Bool](repeating: false, count: ids.count)
         var attempts = [MailboxAdmission.Attempts](repeating: .init(), count: ids.count)
         var notBefore = [ContinuousClock.Instant?](repeating: nil, count: ids.count)
         var pending = Array(ids.indices)
         var prefix = 0
+        var served = 0
         while prefix < ids.count {
             if let deadline, prefix > 0, ContinuousClock.now >= deadline { break }
             let now = ContinuousClock.now
@@ -218,21 +227,28 @@ public struct GmailProvider: MailProvider {
             } catch let failure as ProviderFailure where failure.isThrottle && deadline != nil && prefix > 0 {
                 break  // keep what is done; the next page goes on from there
             }
-            var giveUp: ProviderFailure?
+            // Answers first, failures after: whether the provider serves the mailbox's other messages decides
+            // whether a failing one is skipped.
             for (index, answer) in zip(ready, answers) {
                 switch answer {
                 case .message(let message):
                     results[index] = message
                     done[index] = true
-                case .gone:
+                    served += 1
+                case .gone: done[index] = true
+                case .failed: break
+                }
+            }
+            var giveUp: ProviderFailure?
+            for (index, answer) in zip(ready, answers) {
+                guard case .failed(let failure, let status) = answer else { continue }
+                let admissionAnswer = ProviderRequestSender.answer(status: status, failure: failure)
+                switch BatchCallVerdict.after(admissionAnswer, attempts: &attempts[index], policy: api.admissions.policy) {
+                case .resend(let after): notBefore[index] = ContinuousClock.now + after
+                case .done where SkippedMessage.isSkippable(failure), .giveUp where SkippedMessage.isSkippable(failure) && (served > 0 || skipsAlone):
+                    failures[index] = failure
                     done[index] = true
-                case .failed(let failure, let status):
-                    let admissionAnswer = ProviderRequestSender.answer(status: status, failure: failure)
-                    switch BatchCallVerdict.after(admissionAnswer, attempts: &attempts[index], policy: api.admissions.policy) {
-                    case .done: throw failure
-                    case .resend(let after): notBefore[index] = ContinuousClock.now + after
-                    case .giveUp: giveUp = giveUp ?? failure
-                    }
+                case .done, .giveUp: giveUp = giveUp ?? failure
                 }
             }
             pending.removeAll { done[$0] }
@@ -243,7 +259,8 @@ public struct GmailProvider: MailProvider {
                 break
             }
         }
-        return (results[..<prefix].compactMap { $0 }, prefix)
+        let skipped = (0..<prefix).compactMap { index in failures[index].map { (ids[index], $0) } }
+        return (results[..<prefix].compactMap { $0 }, prefix, skipped)
     }
 
     /// One call's answer inside a batch.
@@ -288,9 +305,16 @@ public struct GmailProvider: MailProvider {
                 ? .failed(.throttled(retryAfter: retryAfter)) : .acceptedThrottledInside(retryAfter: retryAfter)
         }
         let callRoute = "gmail GET messages.get"
-        return try calls.map { call in
+        return calls.map { call in
             switch call.status {
-            case 200..<300: return .message(try ResponseDecoding.decode(GmailMessage.self, from: call.body, route: callRoute))
+            case 200..<300:
+                do {
+                    return .message(try ResponseDecoding.decode(GmailMessage.self, from: call.body, route: callRoute))
+                } catch let failure as ProviderFailure {
+                    return .failed(failure, status: call.status)
+                } catch {
+                    return .failed(.invalidResponse("\(callRoute): unreadable body"), status: call.status)
+                }
             case 404: return .gone
             default: return .failed(GmailErrorClassifier.failure(for: call, route: callRoute, now: clock.now()), status: call.status)
             }

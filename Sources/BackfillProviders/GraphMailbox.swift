@@ -82,6 +82,12 @@ struct GraphMailbox: Sendable {
             ])
     }
 
+    /// One message by id, with the fields and attachment metadata a listing has (a skipped message fetched again).
+    func message(_ messageId: String) -> String {
+        "\(root)/messages/\(FormEncoding.escape(messageId))?"
+            + Self.query([("$select", Self.messageFields), ("$expand", "attachments($select=\(Self.attachmentFields))")])
+    }
+
     func attachments(of messageId: String) -> String {
         "\(root)/messages/\(FormEncoding.escape(messageId))/attachments?" + Self.query([("$select", Self.attachmentFields)])
     }

@@ -3,7 +3,7 @@ import BackfillHTTP
 
 /// The provider the scheduler and server talk to: dispatches each call to Graph or Gmail by the
 /// connection's `provider` in the directory.
-public struct ProviderRouter: MailProvider, RealtimeSync {
+public struct ProviderRouter: MailProvider, RealtimeSync, SkippedMessageFetcher {
     public let graph: GraphProvider
     public let gmail: GmailProvider
     private let directory: any ConnectionDirectory
@@ -56,6 +56,20 @@ public struct ProviderRouter: MailProvider, RealtimeSync {
     {
         try await dispatch(connectionId) {
             try await $0.ensureSubscription(connectionId: connectionId, notificationURL: notificationURL, clientState: clientState)
+        }
+    }
+
+    public func refetch(
+        _ skipped: [SkippedMessage], connectionId: String
+    ) async throws -> (stored: [StoredMessage], stillSkipped: [SkippedMessage]) {
+        guard let connection = try await directory.connection(connectionId) else {
+            throw ProviderFailure.permissionLost("unknown connection")
+        }
+        return try await RoutedConnection.$current.withValue(connection) {
+            switch connection.provider {
+            case .graph: try await graph.refetch(skipped, connectionId: connectionId)
+            case .gmail: try await gmail.refetch(skipped, connectionId: connectionId)
+            }
         }
     }
 

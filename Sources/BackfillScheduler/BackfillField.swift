@@ -5,6 +5,8 @@ enum BackfillField: String, CaseIterable, Sendable {
     case id, state, range, windowStart, windowEnd, cursor, pagesDone, pulled, estimatedTotal, prepared
     case createdAt, startedAt, lastProgressAt, completedAt, retryAt, rateSince, rateSincePulled
     case errorCode, errorMessage, errorRetryable, attempts, throttles, pages, stalled
+    /// How many messages the provider refused to serve are listed in `P:skipped:{id}`.
+    case skipped
 
     /// Every field but the provider's cursor (which can run to kilobytes): what a view of the backfill reads.
     static let view: [BackfillField] = allCases.filter { $0 != .cursor }

@@ -28,6 +28,8 @@ public struct BackfillRecord: Sendable, Equatable {
     public var pages: Int
     /// Flagged by the tick: running with no progress for the stall period.
     public var stalled: Bool
+    /// Messages the provider refused to serve, skipped and listed (`Scheduler.skippedMessages`).
+    public var skipped: Int
 
     /// Decodes the hash's fields; nil when required fields are missing or unreadable.
     init?(fields raw: [String: String]) {
@@ -64,6 +66,7 @@ public struct BackfillRecord: Sendable, Equatable {
         self.throttles = int(.throttles)
         self.pages = int(.pages)
         self.stalled = int(.stalled) == 1
+        self.skipped = int(.skipped)
     }
 
     /// The field names a view of the backfill reads (`BackfillField.view`).

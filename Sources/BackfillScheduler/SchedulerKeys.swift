@@ -40,6 +40,7 @@ public struct SchedulerKeys: Sendable {
     public func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
     public func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
     public func gate(_ id: String) -> String { "\(prefix):gate:{\(id)}" }
+    public func skipped(_ id: String) -> String { "\(prefix):skipped:{\(id)}" }
     public func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
     public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
     public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }

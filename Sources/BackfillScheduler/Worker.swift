@@ -96,6 +96,8 @@ struct Worker: Sendable {
             let page: BackfillPage
             do {
                 page = try await provider.fetchPage(job, cursor: cursor)
+                // Listed before the page is committed: a page fetched again skips the same ids, listed once.
+                try await scheduler.recordSkipped(page.skipped, connectionId: lease.connectionId)
                 if !page.messages.isEmpty {
                     _ = try await store.insert(page.messages)
                 }

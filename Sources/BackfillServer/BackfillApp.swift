@@ -106,6 +106,8 @@ public struct BackfillApp: Sendable {
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
                          graphAppOnly: configuration.graphAppOnly)
             .register(on: api)
+        SkippedMessageRoutes(reader: reader, scheduler: scheduler, fetcher: provider as? any SkippedMessageFetcher, store: store,
+                             logger: logger).register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger

@@ -17,6 +17,8 @@ public struct BackfillView: Codable, Sendable, Equatable {
     public var completedAt: Date?
     public var retryAt: Date?
     public var stalled: Bool
+    /// Messages the provider refused to serve, skipped and listed at `/v1/connections/{id}/skipped`.
+    public var skipped: Int
     public var error: ProblemView?
 
     init(_ record: BackfillRecord, now: Date, estimator: EtaEstimator = EtaEstimator()) {
@@ -33,12 +35,13 @@ public struct BackfillView: Codable, Sendable, Equatable {
         completedAt = record.completedAt
         retryAt = record.retryAt
         stalled = record.stalled
+        skipped = record.skipped
         error = record.error.map { ProblemView(code: $0.code, message: $0.message, retryable: $0.retryable) }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, range, windowStart, windowEnd, pulled, estimatedTotal, etaSeconds, startedAt, lastProgressAt
-        case completedAt, retryAt, stalled, error
+        case completedAt, retryAt, stalled, skipped, error
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,6 +60,7 @@ public struct BackfillView: Codable, Sendable, Equatable {
         try container.encode(completedAt, forKey: .completedAt)
         try container.encode(retryAt, forKey: .retryAt)
         try container.encode(stalled, forKey: .stalled)
+        try container.encode(skipped, forKey: .skipped)
         try container.encode(error, forKey: .error)
     }
 }

@@ -60,8 +60,11 @@ extension SimulatorWorld {
         case ("POST", ["faults"]):
             guard let status = body["status"] as? Int else { return (controlError(400, "status required"), []) }
             queuedFaults.append(QueuedFault(mailbox: body["mailbox"] as? String, route: body["route"] as? String,
-                                            status: status, retryAfter: body["retryAfter"] as? Double,
+                                            path: body["path"] as? String, status: status, retryAfter: body["retryAfter"] as? Double,
                                             body: body["body"] as? String, remaining: body["count"] as? Int ?? 1))
+            return (SimResponse(status: 204), [])
+        case ("DELETE", ["faults"]):
+            queuedFaults.removeAll()
             return (SimResponse(status: 204), [])
         case ("GET", ["journal"]):
             let name = request.parameter("mailbox")?.lowercased()

@@ -110,7 +110,7 @@ final class SimulatorWorld {
         )
         journal.append(entry)
         let call = Call(mailbox: index, isGraph: isGraph, route: route, journalIndex: entry.sequence, cost: cost)
-        let refusal = refusal(for: call, traffic: &traffic, now: now)
+        let refusal = refusal(for: call, path: request.path, traffic: &traffic, now: now)
         mailbox.traffic = traffic
         if let refusal {
             finish(call, response: refusal, admitted: false)
@@ -120,9 +120,9 @@ final class SimulatorWorld {
         return .admitted(call)
     }
 
-    private func refusal(for call: Call, traffic: inout MailboxTraffic, now: Date) -> SimResponse? {
+    private func refusal(for call: Call, path: String, traffic: inout MailboxTraffic, now: Date) -> SimResponse? {
         if let position = queuedFaults.firstIndex(where: { $0.matches(mailbox: mailboxes[call.mailbox].address,
-                                                                      route: call.route) }) {
+                                                                      route: call.route, path: path) }) {
             let fault = queuedFaults[position]
             queuedFaults[position].remaining -= 1
             if queuedFaults[position].remaining <= 0 { queuedFaults.remove(at: position) }
@@ -254,13 +254,17 @@ struct QueuedFault {
     let mailbox: String?
     /// A substring of the route name (e.g. "messages.list"); nil matches every route.
     let route: String?
+    /// A substring of the request's path (e.g. one message's id: a message the provider refuses to serve); nil
+    /// matches every path.
+    let path: String?
     let status: Int
     let retryAfter: Double?
     let body: String?
     var remaining: Int
 
-    func matches(mailbox address: String, route name: String) -> Bool {
+    func matches(mailbox address: String, route name: String, path requestPath: String) -> Bool {
         (mailbox.map { $0.lowercased() == address.lowercased() } ?? true) && (route.map { name.contains($0) } ?? true)
+            && (path.map { requestPath.contains($0) } ?? true)
     }
 
     func response(isGraph: Bool, style: SimulatorKnobs.RetryAfterStyle, now: Date) -> SimResponse {

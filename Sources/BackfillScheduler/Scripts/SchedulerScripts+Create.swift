@@ -2,11 +2,12 @@ import BackfillRedis
 
 extension SchedulerScripts {
     /// Creates a backfill, or replaces the current one (reset).
-    /// KEYS: 1 bf, 2 bfhist, 3 lease, 4 active, 6 retry, 8 nudges, 9 nudged, 12 bfcounts.
+    /// KEYS: 1 bf, 2 bfhist, 3 lease, 4 active, 6 retry, 8 nudges, 9 nudged, 12 bfcounts, 14 skipped.
     /// ARGV: 1 connection id, 2 backfill id, 3 range, 4 window start (ms), 5 window end (ms),
     ///       6 mode `create` (refused while a backfill is unfinished) or `reset`.
     /// Replies: {'created', backfillId} | {'exists', state}.
-    /// The lease epoch goes up so that a worker still holding the old backfill is fenced off.
+    /// The lease epoch goes up so that a worker still holding the old backfill is fenced off. The messages the old
+    /// backfill skipped are forgotten: the new one lists its range again and skips what is still refused.
     static let create = make("create", """
         local now = now_ms()
         local state = redis.call('HGET', KEYS[1], 'state')
@@ -22,6 +23,7 @@ extension SchedulerScripts {
           redis.call('DEL', KEYS[1])
           redis.call('HINCRBY', KEYS[12], state, -1)
         end
+        redis.call('DEL', KEYS[14])
         redis.call('HINCRBY', KEYS[3], 'epoch', 1)
         redis.call('HSET', KEYS[3], 'owner', '', 'expiresAt', 0)
         set_state(KEYS[1], KEYS[12], 'queued')
