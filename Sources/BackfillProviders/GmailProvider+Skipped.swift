@@ -12,7 +12,7 @@ extension GmailProvider: SkippedMessageFetcher {
         let fetched = try await messages(skipped.map(\.providerMessageId), in: mailbox, skipsAlone: true)
         var still = fetched.skipped.map { SkippedMessage(providerMessageId: $0.id, folder: folders[$0.id] ?? .inbox, failure: $0.failure) }
         var stored: [StoredMessage] = []
-        for message in fetched.messages {
+        for message in fetched.messages where !message.labels.contains("DRAFT") {
             let folder = folders[message.id] ?? .inbox
             guard message.receivedAt != nil, let row = message.stored(connectionId: connectionId, folder: folder, source: .backfill) else {
                 still.append(SkippedMessage(

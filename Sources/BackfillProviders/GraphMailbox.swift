@@ -54,6 +54,12 @@ struct GraphMailbox: Sendable {
             ])
     }
 
+    /// A folder's message ids in a window (and the draft flag, drafts being left out), for the completeness audit.
+    func messageIds(in folderId: String, window: DateWindow) -> String {
+        "\(root)/mailFolders/\(FormEncoding.escape(folderId))/messages?"
+            + Self.query([("$select", "id,isDraft"), ("$filter", window.graphFilter)])
+    }
+
     /// The received time of the message `rank` places from the newest in a window (0: the newest): where
     /// a backfill cuts a folder's window into streams of about equal size.
     func receivedTime(ofRank rank: Int, in folderId: String, window: DateWindow) -> String {

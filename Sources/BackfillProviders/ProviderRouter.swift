@@ -3,7 +3,7 @@ import BackfillHTTP
 
 /// The provider the scheduler and server talk to: dispatches each call to Graph or Gmail by the
 /// connection's `provider` in the directory.
-public struct ProviderRouter: MailProvider, RealtimeSync, SkippedMessageFetcher {
+public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
     public let graph: GraphProvider
     public let gmail: GmailProvider
     private let directory: any ConnectionDirectory
@@ -62,13 +62,27 @@ public struct ProviderRouter: MailProvider, RealtimeSync, SkippedMessageFetcher 
     public func refetch(
         _ skipped: [SkippedMessage], connectionId: String
     ) async throws -> (stored: [StoredMessage], stillSkipped: [SkippedMessage]) {
+        try await auditing(connectionId) { try await $0.refetch(skipped, connectionId: connectionId) }
+    }
+
+    public func auditCounts(connectionId: String, window: DateWindow) async throws -> [FolderKind: Int]? {
+        try await auditing(connectionId) { try await $0.auditCounts(connectionId: connectionId, window: window) }
+    }
+
+    public func auditIds(connectionId: String, window: DateWindow) async throws -> [FolderKind: Set<String>] {
+        try await auditing(connectionId) { try await $0.auditIds(connectionId: connectionId, window: window) }
+    }
+
+    /// Runs `body` on the connection's provider (the audit and "retry skipped", asked for by a person or the
+    /// daily audit: no parent to wait on).
+    private func auditing<T: Sendable>(_ connectionId: String, _ body: (any CompletenessAuditing) async throws -> T) async throws -> T {
         guard let connection = try await directory.connection(connectionId) else {
             throw ProviderFailure.permissionLost("unknown connection")
         }
         return try await RoutedConnection.$current.withValue(connection) {
             switch connection.provider {
-            case .graph: try await graph.refetch(skipped, connectionId: connectionId)
-            case .gmail: try await gmail.refetch(skipped, connectionId: connectionId)
+            case .graph: try await body(graph)
+            case .gmail: try await body(gmail)
             }
         }
     }

@@ -7,6 +7,8 @@ enum BackfillField: String, CaseIterable, Sendable {
     case errorCode, errorMessage, errorRetryable, attempts, throttles, pages, stalled
     /// How many messages the provider refused to serve are listed in `P:skipped:{id}`.
     case skipped
+    /// The last completeness audit (`AuditReport`): when, messages stored by it, messages it could not fetch.
+    case auditedAt, auditRepaired, auditUnrepaired
 
     /// Every field but the provider's cursor (which can run to kilobytes): what a view of the backfill reads.
     static let view: [BackfillField] = allCases.filter { $0 != .cursor }

@@ -30,6 +30,15 @@ public struct BackfillRecord: Sendable, Equatable {
     public var stalled: Bool
     /// Messages the provider refused to serve, skipped and listed (`Scheduler.skippedMessages`).
     public var skipped: Int
+    /// The last completeness audit of a completed backfill; nil before the first.
+    public var audit: AuditSummary?
+
+    /// What the last completeness audit did.
+    public struct AuditSummary: Sendable, Equatable {
+        public var auditedAt: Date
+        public var repaired: Int
+        public var unrepaired: Int
+    }
 
     /// Decodes the hash's fields; nil when required fields are missing or unreadable.
     init?(fields raw: [String: String]) {
@@ -67,6 +76,7 @@ public struct BackfillRecord: Sendable, Equatable {
         self.pages = int(.pages)
         self.stalled = int(.stalled) == 1
         self.skipped = int(.skipped)
+        self.audit = date(.auditedAt).map { AuditSummary(auditedAt: $0, repaired: int(.auditRepaired), unrepaired: int(.auditUnrepaired)) }
     }
 
     /// The field names a view of the backfill reads (`BackfillField.view`).

@@ -60,6 +60,7 @@ public struct SchedulerKeys: Sendable {
     public var tickLog: String { "\(prefix):tick:log" }
     public var stats: String { "\(prefix):stats" }
     public var realtimeDue: String { "\(prefix):realtime:due" }
+    public var auditDue: String { "\(prefix):audit:due" }
     public var renewals: String { "\(prefix):renewals" }
     /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.
     var connectionPrefix: String { "\(prefix):conn:" }

@@ -85,7 +85,7 @@ struct Worker: Sendable {
             // last page): only the handoff and the completion are left.
             guard try await recordPreparation() else { return refused(logger) }
             try await provider.finish(job)
-            return completed(try await scheduler.complete(lease), logger: logger)
+            return await completed(try await scheduler.complete(lease), lease, logger: logger)
         }
         while true {
             if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
@@ -128,7 +128,7 @@ struct Worker: Sendable {
                 metrics.messages.increment(by: page.messages.count)
             }
             switch answer {
-            case .completed: return completed(.completed, logger: logger)
+            case .completed: return await completed(.completed, lease, logger: logger)
             case .proceed(_, let dirty):
                 pulled = commit.pulled
                 pagesTotal = commit.pages
@@ -142,11 +142,18 @@ struct Worker: Sendable {
         }
     }
 
-    private func completed(_ reply: Scheduler.CompleteReply, logger: Logger) {
+    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, logger: Logger) async {
         switch reply {
         case .completed:
             metrics.completions.increment()
             logger.info("backfill completed")
+            // The completeness audit runs at once; should this fail, the backfill simply goes unverified until a
+            // support action or the next completion asks again.
+            do {
+                try await scheduler.scheduleAudit(connectionId: lease.connectionId)
+            } catch {
+                logger.warning("completeness audit not scheduled", metadata: [LogKey.error: "\(error)"])
+            }
         case .stale: refused(logger)
         case .paused, .cancelled: break
         }

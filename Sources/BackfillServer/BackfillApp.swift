@@ -106,8 +106,8 @@ public struct BackfillApp: Sendable {
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
                          graphAppOnly: configuration.graphAppOnly)
             .register(on: api)
-        SkippedMessageRoutes(reader: reader, scheduler: scheduler, fetcher: provider as? any SkippedMessageFetcher, store: store,
-                             logger: logger).register(on: api)
+        CompletenessRoutes(reader: reader, scheduler: scheduler, fetcher: provider as? any SkippedMessageFetcher, store: store,
+                           audit: completenessAudit, logger: logger).register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger
@@ -137,13 +137,20 @@ public struct BackfillApp: Sendable {
             },
             logger: logger
         )
+        let audits: [any Service] = completenessAudit.map { [CompletenessAuditor(audit: $0, logger: logger)] } ?? []
         return [
             WorkerPool(scheduler: scheduler, provider: provider, store: store, realtime: provider as? any RealtimeSync, logger: logger),
             Promoter(scheduler: scheduler, logger: logger),
             Auditor(scheduler: scheduler, logger: logger),
             PeriodicTick(scheduler: scheduler, hooks: (keeper.map { keeper in [{ try await keeper.renewDue($0) }] } ?? []) + tickHooks, logger: logger),
-            http,
-        ]
+        ] + audits + [http]
+    }
+
+    /// The completeness audit, when the provider can list and fetch by id and the store can say what it holds in
+    /// a window (every real provider and store; test doubles may not).
+    var completenessAudit: CompletenessAudit? {
+        guard let auditing = provider as? any CompletenessAuditing, let auditable = store as? any AuditableMessageStore else { return nil }
+        return CompletenessAudit(scheduler: scheduler, provider: auditing, store: auditable)
     }
 }
 

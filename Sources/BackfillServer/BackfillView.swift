@@ -19,6 +19,8 @@ public struct BackfillView: Codable, Sendable, Equatable {
     public var stalled: Bool
     /// Messages the provider refused to serve, skipped and listed at `/v1/connections/{id}/skipped`.
     public var skipped: Int
+    /// The last completeness audit: when it ran, what it stored, what the provider would not serve; null before.
+    public var audit: AuditView?
     public var error: ProblemView?
 
     init(_ record: BackfillRecord, now: Date, estimator: EtaEstimator = EtaEstimator()) {
@@ -36,12 +38,13 @@ public struct BackfillView: Codable, Sendable, Equatable {
         retryAt = record.retryAt
         stalled = record.stalled
         skipped = record.skipped
+        audit = record.audit.map { AuditView(auditedAt: $0.auditedAt, repaired: $0.repaired, unrepaired: $0.unrepaired) }
         error = record.error.map { ProblemView(code: $0.code, message: $0.message, retryable: $0.retryable) }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, range, windowStart, windowEnd, pulled, estimatedTotal, etaSeconds, startedAt, lastProgressAt
-        case completedAt, retryAt, stalled, skipped, error
+        case completedAt, retryAt, stalled, skipped, audit, error
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -61,8 +64,16 @@ public struct BackfillView: Codable, Sendable, Equatable {
         try container.encode(retryAt, forKey: .retryAt)
         try container.encode(stalled, forKey: .stalled)
         try container.encode(skipped, forKey: .skipped)
+        try container.encode(audit, forKey: .audit)
         try container.encode(error, forKey: .error)
     }
+}
+
+/// A backfill's last completeness audit as the API shows it.
+public struct AuditView: Codable, Sendable, Equatable {
+    public var auditedAt: Date
+    public var repaired: Int
+    public var unrepaired: Int
 }
 
 /// An error as the API shows it on a backfill or a connection.

@@ -9,7 +9,7 @@ public final class SQLiteMessageStore: MessageStore {
     /// The largest page `messages(connectionId:limit:after:)` serves.
     public static let maximumPageLimit = 1000
 
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (or creates, with its directories) the store file at `path` and brings its schema up to date.
     /// Blocks while it opens and migrates: call it at startup, not from a busy async context.

@@ -4,20 +4,42 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// Messages the provider refused to serve (`SkippedMessage`): `GET /v1/connections/{id}/skipped` lists them with
-/// their errors; `POST /v1/connections/{id}/skipped/retry` fetches them again, stores what comes and keeps listing
-/// what is still refused.
-struct SkippedMessageRoutes: Sendable {
+/// Completeness: messages the provider refused to serve (`SkippedMessage`) and the audit. `GET
+/// /v1/connections/{id}/skipped` lists the skipped with their errors; `POST /v1/connections/{id}/skipped/retry`
+/// fetches them again, stores what comes and keeps listing what is still refused; `POST /v1/connections/{id}/audit`
+/// runs the completeness audit now (support: "is everything there?").
+struct CompletenessRoutes: Sendable {
     let reader: ConnectionReader
     let scheduler: Scheduler
     /// nil when the instance's provider cannot fetch single messages (test doubles): retry answers 409.
     let fetcher: (any SkippedMessageFetcher)?
     let store: any MessageStore
+    /// nil when the provider or store cannot be audited (test doubles): audit answers 409.
+    let audit: CompletenessAudit?
     let logger: Logger
 
     func register(on group: RouterGroup<BasicRequestContext>) {
         group.get("connections/{id}/skipped") { _, context in try await list(try context.parameters.require("id")) }
         group.post("connections/{id}/skipped/retry") { _, context in try await retry(try context.parameters.require("id")) }
+        group.post("connections/{id}/audit") { _, context in try await runAudit(try context.parameters.require("id")) }
+    }
+
+    private func runAudit(_ id: String) async throws -> Response {
+        let connection = try await reader.require(id)
+        try ConnectionRoutes.requireConnected(connection, toDo: "audit it")
+        guard let audit else {
+            throw APIError(.conflict, code: "not_supported", message: "this instance's provider or store cannot be audited")
+        }
+        let report: AuditReport?
+        do {
+            report = try await audit.run(connectionId: id)
+        } catch let failure as ProviderFailure {
+            throw APIError(.badGateway, code: failure.code.rawValue, message: failure.message)
+        }
+        guard let report else {
+            throw APIError(.conflict, code: "backfill_unfinished", message: "only a completed backfill is audited")
+        }
+        return try Response.json(report)
     }
 
     private func list(_ id: String) async throws -> Response {
