@@ -1,5 +1,5 @@
 import BackfillCore
-import BackfillScheduler
+@testable import BackfillScheduler
 import Foundation
 import Testing
 
