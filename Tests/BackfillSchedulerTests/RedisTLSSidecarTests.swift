@@ -58,13 +58,14 @@ struct RedisTLSSidecarTests {
         await redis.close()
     }
 
-    @Test("pointed at the TLS port itself, the client fails with a connection error, not a reply")
+    @Test("pointed at the TLS port itself, the client fails with a connection error that names the sidecar")
     func plaintextToTLSPortFails() async throws {
         let ports = try Ports()
         let redis = try Self.client(port: ports.tls, commandTimeout: .seconds(2))
         let started = ContinuousClock.now
         let error = try await #require(throws: RedisError.self) { try await redis.send(["PING"]) }
         #expect(error.code == .connection, "\(error)")
+        #expect(error.message.contains("use the TLS sidecar"), "\(error)")
         #expect(ContinuousClock.now - started < .seconds(2), "it should fail at the server's reset, not wait out the timeout")
         await redis.close()
     }
