@@ -18,6 +18,8 @@ final class HiredisContext {
     private var output: UnsafeMutablePointer<UInt8>
     private var outputCapacity = HiredisContext.outputRetained
     private var outputCount = 0
+    /// No reply has come on this connection yet: a failure now may mean the port does not speak plain RESP.
+    private var hasReplied = false
     /// A buffer grown past this by a large command is given back after it is written.
     private static let outputRetained = 16 * 1024
 
@@ -135,6 +137,7 @@ final class HiredisContext {
         }
         let reply = raw!.assumingMemoryBound(to: redisReply.self)
         defer { freeReplyObject(reply) }
+        hasReplied = true
         return Self.decode(reply)
     }
 
@@ -212,10 +215,15 @@ final class HiredisContext {
         case REDIS_ERR_IO where timedOut:
             return RedisError(code: .timeout, message: "no reply within \(socketTimeout)")
         case REDIS_ERR_PROTOCOL:
-            return RedisError(code: .protocol, message: "protocol error while \(action): \(reason)")
+            return RedisError(code: .protocol, message: "protocol error while \(action): \(reason)\(firstReplyHint)")
         default:
-            return RedisError(code: .connection, message: "connection failed while \(action): \(reason)")
+            return RedisError(code: .connection, message: "connection failed while \(action): \(reason)\(firstReplyHint)")
         }
+    }
+
+    /// A TLS-only port resets a plaintext client at its first command: say what may be wrong.
+    private var firstReplyHint: String {
+        hasReplied ? "" : " (no reply on this connection yet: if the port takes TLS only, use the TLS sidecar, README \"Redis over TLS\")"
     }
 
     private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {

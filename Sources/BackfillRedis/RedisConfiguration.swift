@@ -46,7 +46,9 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
             throw Self.invalid("timeouts must be positive")
         }
         let target: Target
-        if url.hasPrefix("unix://") {
+        if url.lowercased().hasPrefix("rediss://") {
+            throw RedisError(code: .invalidURL, message: Self.tlsRefusal)
+        } else if url.hasPrefix("unix://") {
             target = try Self.parseUnix(url.dropFirst("unix://".count))
         } else if url.hasPrefix("redis://") {
             target = try Self.parseTCP(url.dropFirst("redis://".count))
@@ -61,6 +63,13 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         self.commandTimeout = commandTimeout
         self.connectTimeout = connectTimeout
     }
+
+    /// Why a `rediss://` URL is refused, and what to do instead. hiredis 0.14 has no TLS; rather than fail at
+    /// the first command, startup says so and names the sidecar that carries plain RESP over TLS.
+    public static let tlsRefusal = "invalid Redis configuration: rediss:// (Redis over TLS) is not supported by the client "
+        + "(hiredis 0.14 has no TLS). Run the TLS sidecar, stunnel in client mode (ops/stunnel/backfill-redis.conf, "
+        + "ops/systemd/backfill-redis-tls.service; README, \"Redis over TLS\"), and use its loopback port instead: "
+        + "redis://127.0.0.1:6380"
 
     /// What a URL names.
     private struct Target {

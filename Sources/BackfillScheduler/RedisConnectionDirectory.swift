@@ -4,7 +4,7 @@ import Foundation
 
 /// Connections, their sealed credentials and their real-time sync state, in Redis.
 /// Keys (under the scheduler's prefix, documented with the others in `SchedulerKeys`):
-/// `P:conn:{id}` hash (`id provider address parentId health errorCode errorMessage createdAt credentials auth`),
+/// `P:conn:{id}` hash (its fields: `ConnectionField`),
 /// `P:sync:{id}` hash (the provider's real-time state), `P:conn:index` hash (`provider:address` → id),
 /// `P:connections` set (every id), `P:children:{id}` set (shared mailboxes under a personal connection).
 public struct RedisConnectionDirectory: ConnectionDirectory {
@@ -12,7 +12,8 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     let keys: SchedulerKeys
     let sealer: any CredentialSealer
 
-    public init(redis: RedisClient, keys: SchedulerKeys, sealer: any CredentialSealer) {
+    /// Built by `Scheduler.connectionDirectory(sealer:)`, which owns the client and the key prefix.
+    init(redis: RedisClient, keys: SchedulerKeys, sealer: any CredentialSealer) {
         self.redis = redis
         self.keys = keys
         self.sealer = sealer
@@ -32,24 +33,28 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         let candidate = "c_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let claimed = try await redis.send(["HSETNX", keys.connectionIndex, indexField, String(candidate)]).int == 1
         let id = claimed ? String(candidate) : (try await redis.send(["HGET", keys.connectionIndex, indexField]).string ?? String(candidate))
-        var fields = ["id", id, "provider", provider.rawValue, "address", address, "health", ConnectionHealth.healthy.rawValue]
+        var fields = [
+            ConnectionField.id.rawValue, id, ConnectionField.provider.rawValue, provider.rawValue, ConnectionField.address.rawValue, address,
+            ConnectionField.health.rawValue, ConnectionHealth.healthy.rawValue,
+        ]
         if auth == .delegated, let credentials {
-            fields += ["credentials", try sealer.seal(try JSONEncoder().encode(credentials))]
+            fields += [ConnectionField.credentials.rawValue, try sealer.seal(try JSONEncoder().encode(credentials))]
         } else {
-            fields += ["auth", ConnectionAuth.app.rawValue]
+            fields += [ConnectionField.auth.rawValue, ConnectionAuth.app.rawValue]
         }
-        if claimed { fields += ["createdAt", String(now.milliseconds)] }
+        if claimed { fields += [ConnectionField.createdAt.rawValue, String(now.milliseconds)] }
         var commands: [[String]] = [
             ["HSET", keys.connection(id)] + fields,
-            ["HDEL", keys.connection(id), "errorCode", "errorMessage"] + (auth == .app ? ["credentials", "parentId"] : ["auth"]),
+            ["HDEL", keys.connection(id), ConnectionField.errorCode.rawValue, ConnectionField.errorMessage.rawValue]
+                + (auth == .app ? [ConnectionField.credentials.rawValue, ConnectionField.parentId.rawValue] : [ConnectionField.auth.rawValue]),
             ["SADD", keys.connections, id],
         ]
-        if auth == .app, !claimed, let formerParent = try await redis.send(["HGET", keys.connection(id), "parentId"]).string {
+        if auth == .app, !claimed, let formerParent = try await redis.send(["HGET", keys.connection(id), ConnectionField.parentId.rawValue]).string {
             commands.append(["SREM", keys.children(formerParent), id])
         }
         if claimed { commands.append(["ZADD", keys.connectionOrder, "0", Self.orderMember(id: id, createdAt: now.milliseconds)]) }
         if auth == .delegated, let parentId {
-            commands.append(["HSET", keys.connection(id), "parentId", parentId])
+            commands.append(["HSET", keys.connection(id), ConnectionField.parentId.rawValue, parentId])
             commands.append(["SADD", keys.children(parentId), id])
         }
         _ = try await redis.pipeline(commands)
@@ -61,8 +66,8 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     public func disconnect(_ id: String) async throws -> Bool {
         guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
         _ = try await redis.pipeline([
-            ["HDEL", keys.connection(id), "credentials", "errorCode", "errorMessage"],
-            ["HSET", keys.connection(id), "health", ConnectionHealth.disconnected.rawValue],
+            ["HDEL", keys.connection(id)] + [ConnectionField.credentials, .errorCode, .errorMessage].map(\.rawValue),
+            ["HSET", keys.connection(id), ConnectionField.health.rawValue, ConnectionHealth.disconnected.rawValue],
             ["ZREM", keys.realtimeDue, id],
             ["ZREM", keys.renewals, id],
         ])
@@ -70,11 +75,13 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     }
 
     public func setHealth(_ id: String, _ health: ConnectionHealth, error: (code: BackfillErrorCode, message: String)? = nil) async throws {
-        var commands: [[String]] = [["HSET", keys.connection(id), "health", health.rawValue]]
+        var commands: [[String]] = [["HSET", keys.connection(id), ConnectionField.health.rawValue, health.rawValue]]
         if let error {
-            commands.append(["HSET", keys.connection(id), "errorCode", error.code.rawValue, "errorMessage", error.message])
+            commands.append([
+                "HSET", keys.connection(id), ConnectionField.errorCode.rawValue, error.code.rawValue, ConnectionField.errorMessage.rawValue, error.message,
+            ])
         } else {
-            commands.append(["HDEL", keys.connection(id), "errorCode", "errorMessage"])
+            commands.append(["HDEL", keys.connection(id)] + [ConnectionField.errorCode, .errorMessage].map(\.rawValue))
         }
         _ = try await redis.pipeline(commands)
     }
@@ -94,7 +101,7 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         var entries: [ConnectionPage.Entry] = []
         for index in ids.indices {
             let values = (replies[2 * index].array ?? []).map(\.string)
-            guard let connection = Self.decode(fields: Dictionary(uniqueKeysWithValues: zip(Self.viewFields, values).compactMap { key, value in
+            guard let connection = Self.decode(fields: Dictionary(uniqueKeysWithValues: zip(ConnectionField.view, values).compactMap { key, value in
                 value.map { (key, $0) }
             })) else { continue }
             let backfill = BackfillRecord(viewReply: (replies[2 * index + 1].array ?? []).map(\.string))
@@ -103,7 +110,7 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         var addresses = Dictionary(entries.map { ($0.connection.id, $0.connection.address) }, uniquingKeysWith: { first, _ in first })
         let missing = Array(Set(entries.compactMap(\.connection.parentId)).subtracting(addresses.keys)).sorted()
         if !missing.isEmpty {
-            let parents = try await redis.pipeline(missing.map { ["HGET", keys.connection($0), "address"] })
+            let parents = try await redis.pipeline(missing.map { ["HGET", keys.connection($0), ConnectionField.address.rawValue] })
             for (id, reply) in zip(missing, parents) { addresses[id] = reply.string }
         }
         return ConnectionPage(
@@ -127,7 +134,7 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         guard (counts[0].int ?? 0) != (counts[1].int ?? 0) else { return }
         let ids = try await redis.send(["SMEMBERS", keys.connections]).strings
         for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-            let created = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), "createdAt"] })
+            let created = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), ConnectionField.createdAt.rawValue] })
             let members = zip(chunk, created).flatMap { id, reply in
                 ["0", Self.orderMember(id: id, createdAt: reply.string.flatMap(Int64.init) ?? 0)]
             }
@@ -162,19 +169,20 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     }
 
     public func credentials(for id: String) async throws -> OAuthCredentials? {
-        guard let sealed = try await redis.send(["HGET", keys.connection(id), "credentials"]).string else { return nil }
+        guard let sealed = try await redis.send(["HGET", keys.connection(id), ConnectionField.credentials.rawValue]).string else { return nil }
         return try JSONDecoder().decode(OAuthCredentials.self, from: try sealer.open(sealed))
     }
 
     public func updateCredentials(_ credentials: OAuthCredentials, for id: String) async throws {
         let sealed = try sealer.seal(try JSONEncoder().encode(credentials))
-        _ = try await redis.send(["HSET", keys.connection(id), "credentials", sealed])
+        _ = try await redis.send(["HSET", keys.connection(id), ConnectionField.credentials.rawValue, sealed])
     }
 
     public func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws {
-        guard try await redis.send(["HGET", keys.connection(id), "health"]).string != ConnectionHealth.disconnected.rawValue else { return }
+        guard try await redis.send(["HGET", keys.connection(id), ConnectionField.health.rawValue]).string != ConnectionHealth.disconnected.rawValue else { return }
         _ = try await redis.pipeline([
-            ["HSET", keys.connection(id), "health", ConnectionHealth.error.rawValue, "errorCode", code.rawValue, "errorMessage", message],
+            ["HSET", keys.connection(id), ConnectionField.health.rawValue, ConnectionHealth.error.rawValue,
+             ConnectionField.errorCode.rawValue, code.rawValue, ConnectionField.errorMessage.rawValue, message],
             ["ZREM", keys.realtimeDue, id],
         ])
         try await Scheduler.childrenWaitOnParent(id, redis: redis, keys: keys)
@@ -209,35 +217,33 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     }
 
     /// The connection hash's fields a view shows (not the credentials).
-    static let viewFields = [
-        "id", "provider", "address", "parentId", "health", "errorCode", "errorMessage", "createdAt", "realtimeMode",
-        "lastCatchUpAt", "channelExpiresAt", "auth",
-    ]
+    static let viewFields = ConnectionField.view.map(\.rawValue)
 
     private static func decode(_ reply: RedisReply) -> Connection? {
         let flat = reply.strings
-        var fields: [String: String] = [:]
+        var fields: [ConnectionField: String] = [:]
         var iterator = flat.makeIterator()
-        while let key = iterator.next(), let value = iterator.next() { fields[key] = value }
+        while let key = iterator.next(), let value = iterator.next() {
+            if let field = ConnectionField(rawValue: key) { fields[field] = value }
+        }
         return decode(fields: fields)
     }
 
-    private static func decode(fields: [String: String]) -> Connection? {
-        guard let id = fields["id"], let provider = fields["provider"].flatMap(ProviderKind.init(rawValue:)),
-              let address = fields["address"] else { return nil }
+    private static func decode(fields: [ConnectionField: String]) -> Connection? {
+        func date(_ field: ConnectionField) -> Date? {
+            fields[field].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+        }
+        guard let id = fields[.id], let provider = fields[.provider].flatMap(ProviderKind.init(rawValue:)),
+              let address = fields[.address] else { return nil }
         return Connection(
-            id: id, provider: provider, address: address, parentId: fields["parentId"],
-            health: fields["health"].flatMap(ConnectionHealth.init(rawValue:)) ?? .healthy,
-            errorCode: fields["errorCode"].flatMap(BackfillErrorCode.init(rawValue:)), errorMessage: fields["errorMessage"],
-            createdAt: fields["createdAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date(timeIntervalSince1970: 0),
-            realtime: fields["realtimeMode"].flatMap(RealtimeStatus.Mode.init(rawValue:)).map { mode in
-                RealtimeStatus(
-                    mode: mode,
-                    lastCatchUpAt: fields["lastCatchUpAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) },
-                    channelExpiresAt: fields["channelExpiresAt"].flatMap(Int64.init).map { Date(timeIntervalSince1970: Double($0) / 1000) }
-                )
+            id: id, provider: provider, address: address, parentId: fields[.parentId],
+            health: fields[.health].flatMap(ConnectionHealth.init(rawValue:)) ?? .healthy,
+            errorCode: fields[.errorCode].flatMap(BackfillErrorCode.init(rawValue:)), errorMessage: fields[.errorMessage],
+            createdAt: date(.createdAt) ?? Date(timeIntervalSince1970: 0),
+            realtime: fields[.realtimeMode].flatMap(RealtimeStatus.Mode.init(rawValue:)).map { mode in
+                RealtimeStatus(mode: mode, lastCatchUpAt: date(.lastCatchUpAt), channelExpiresAt: date(.channelExpiresAt))
             },
-            auth: fields["auth"].flatMap(ConnectionAuth.init(rawValue:)) ?? .delegated
+            auth: fields[.auth].flatMap(ConnectionAuth.init(rawValue:)) ?? .delegated
         )
     }
 }
@@ -259,13 +265,13 @@ extension RedisConnectionDirectory {
     /// to look at it again. Switching to `poll` brings the next catch-up forward to a poll period away.
     public func recordChannel(_ id: String, mode: RealtimeStatus.Mode, expiresAt: Date?, renewAt: Date, pollPeriod: Duration) async throws {
         var commands: [[String]] = [
-            ["HSET", keys.connection(id), "realtimeMode", mode.rawValue],
+            ["HSET", keys.connection(id), ConnectionField.realtimeMode.rawValue, mode.rawValue],
             ["ZADD", keys.renewals, String(renewAt.milliseconds), id],
         ]
         if let expiresAt {
-            commands.append(["HSET", keys.connection(id), "channelExpiresAt", String(expiresAt.milliseconds)])
+            commands.append(["HSET", keys.connection(id), ConnectionField.channelExpiresAt.rawValue, String(expiresAt.milliseconds)])
         } else {
-            commands.append(["HDEL", keys.connection(id), "channelExpiresAt"])
+            commands.append(["HDEL", keys.connection(id), ConnectionField.channelExpiresAt.rawValue])
         }
         if mode == .poll {
             commands.append(["ZADD", keys.realtimeDue, "LT", String(Date().addingTimeInterval(pollPeriod.seconds).milliseconds), id])
@@ -284,7 +290,7 @@ extension RedisConnectionDirectory {
     public func scheduleUnscheduled(pollPeriod: Duration, now: Date = Date()) async throws {
         let ids = try await redis.send(["SMEMBERS", keys.connections]).strings
         for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-            let healths = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), "health"] })
+            let healths = try await redis.pipeline(chunk.map { ["HGET", keys.connection($0), ConnectionField.health.rawValue] })
             var commands: [[String]] = []
             for (id, reply) in zip(chunk, healths) {
                 guard let health = reply.string.flatMap(ConnectionHealth.init(rawValue:)),
@@ -317,12 +323,12 @@ extension RedisConnectionDirectory {
     @discardableResult
     public func markDirty(_ id: String) async throws -> Bool {
         guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
-        _ = try await redis.send(["HINCRBY", keys.connection(id), "dirty", "1"])
+        _ = try await redis.send(["HINCRBY", keys.connection(id), ConnectionField.dirty.rawValue, "1"])
         return true
     }
 
     /// Notifications not yet caught up (0: none).
     public func dirtyCount(_ id: String) async throws -> Int {
-        try await redis.send(["HGET", keys.connection(id), "dirty"]).string.flatMap(Int.init) ?? 0
+        try await redis.send(["HGET", keys.connection(id), ConnectionField.dirty.rawValue]).string.flatMap(Int.init) ?? 0
     }
 }

@@ -5,9 +5,12 @@ import Logging
 
 /// The scheduler's state in Redis and every transition on it. Support operations (the API and CLI
 /// call these) and the worker-side transitions (claim, commit, park, ...) each run one Lua script.
+///
+/// The Redis client and the key names stay inside this module: the HTTP side gets the connection directory
+/// (`connectionDirectory(sealer:)`) and an availability probe (`probe`), never the client itself.
 public final class Scheduler: Sendable {
-    public let redis: RedisClient
-    public let keys: SchedulerKeys
+    let redis: RedisClient
+    let keys: SchedulerKeys
     public let configuration: SchedulerConfiguration
     let logger: Logger
 
@@ -17,6 +20,14 @@ public final class Scheduler: Sendable {
         self.configuration = configuration
         self.logger = logger
     }
+
+    /// The connections in this scheduler's Redis, under its key prefix, sealing credentials with `sealer`.
+    public func connectionDirectory(sealer: any CredentialSealer) -> RedisConnectionDirectory {
+        RedisConnectionDirectory(redis: redis, keys: keys, sealer: sealer)
+    }
+
+    /// Whether the scheduler's Redis answers, for the API's fail-fast and `/readyz`.
+    public var probe: RedisProbe { RedisProbe(redis: redis) }
 
     // MARK: Support operations
 
@@ -106,7 +117,7 @@ public final class Scheduler: Sendable {
 
     @discardableResult
     static func childrenWaitOnParent(_ parentId: String, redis: RedisClient, keys: SchedulerKeys) async throws -> Int {
-        let address = try await redis.send(["HGET", keys.connection(parentId), "address"]).string ?? "the parent mailbox"
+        let address = try await redis.send(["HGET", keys.connection(parentId), ConnectionField.address.rawValue]).string ?? "the parent mailbox"
         return try await redis.run(
             SchedulerScripts.childrenWait, keys: [keys.children(parentId), keys.realtimeDue],
             arguments: [keys.connectionPrefix, ProviderFailure.parentUnavailable(address).message]

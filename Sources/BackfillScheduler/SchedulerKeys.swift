@@ -28,44 +28,44 @@
 /// | `P:renewals` | zset | connection id → when its push channel (Graph subscription, Gmail watch) is to be renewed (ms); the tick renews only what is due |
 /// | `P:bfcounts` | hash | backfill state → how many backfills are in it (`/metrics`); kept by every script that changes a state (`set_state`), recounted at each startup |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks lostNudges` |
-public struct SchedulerKeys: Sendable {
-    public let prefix: String
+struct SchedulerKeys: Sendable {
+    let prefix: String
 
-    public init(prefix: String = "backfill") {
+    init(prefix: String = "backfill") {
         self.prefix = prefix
     }
 
-    public func backfill(_ id: String) -> String { "\(prefix):bf:{\(id)}" }
-    public func history(_ id: String) -> String { "\(prefix):bfhist:{\(id)}" }
-    public func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
-    public func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
-    public func gate(_ id: String) -> String { "\(prefix):gate:{\(id)}" }
-    public func skipped(_ id: String) -> String { "\(prefix):skipped:{\(id)}" }
-    public func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
-    public func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
-    public func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
-    public func oauthState(_ state: String) -> String { "\(prefix):oauth:{\(state)}" }
-    public var oauthPending: String { "\(prefix):oauth:pending" }
-    public var connectionIndex: String { "\(prefix):conn:index" }
-    public var subscriptionIndex: String { "\(prefix):sub:index" }
-    public var connections: String { "\(prefix):connections" }
-    public var connectionOrder: String { "\(prefix):conn:order" }
-    public var active: String { "\(prefix):active" }
-    public var leases: String { "\(prefix):leases" }
-    public var retry: String { "\(prefix):retry" }
-    public var retryWake: String { "\(prefix):retry:wake" }
-    public var nudges: String { "\(prefix):nudges" }
-    public var nudged: String { "\(prefix):nudged" }
-    public var tick: String { "\(prefix):tick" }
-    public var tickLog: String { "\(prefix):tick:log" }
-    public var stats: String { "\(prefix):stats" }
-    public var realtimeDue: String { "\(prefix):realtime:due" }
-    public var auditDue: String { "\(prefix):audit:due" }
-    public var renewals: String { "\(prefix):renewals" }
+    func backfill(_ id: String) -> String { "\(prefix):bf:{\(id)}" }
+    func history(_ id: String) -> String { "\(prefix):bfhist:{\(id)}" }
+    func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
+    func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
+    func gate(_ id: String) -> String { "\(prefix):gate:{\(id)}" }
+    func skipped(_ id: String) -> String { "\(prefix):skipped:{\(id)}" }
+    func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
+    func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }
+    func children(_ id: String) -> String { "\(prefix):children:{\(id)}" }
+    func oauthState(_ state: String) -> String { "\(prefix):oauth:{\(state)}" }
+    var oauthPending: String { "\(prefix):oauth:pending" }
+    var connectionIndex: String { "\(prefix):conn:index" }
+    var subscriptionIndex: String { "\(prefix):sub:index" }
+    var connections: String { "\(prefix):connections" }
+    var connectionOrder: String { "\(prefix):conn:order" }
+    var active: String { "\(prefix):active" }
+    var leases: String { "\(prefix):leases" }
+    var retry: String { "\(prefix):retry" }
+    var retryWake: String { "\(prefix):retry:wake" }
+    var nudges: String { "\(prefix):nudges" }
+    var nudged: String { "\(prefix):nudged" }
+    var tick: String { "\(prefix):tick" }
+    var tickLog: String { "\(prefix):tick:log" }
+    var stats: String { "\(prefix):stats" }
+    var realtimeDue: String { "\(prefix):realtime:due" }
+    var auditDue: String { "\(prefix):audit:due" }
+    var renewals: String { "\(prefix):renewals" }
     /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.
     var connectionPrefix: String { "\(prefix):conn:" }
     var leasePrefix: String { "\(prefix):lease:" }
-    public var stateCounts: String { "\(prefix):bfcounts" }
+    var stateCounts: String { "\(prefix):bfcounts" }
     /// The start of every `backfill(_:)` key, for the recount script.
     var backfillPrefix: String { "\(prefix):bf:" }
 }

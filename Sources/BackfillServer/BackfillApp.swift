@@ -48,7 +48,7 @@ public struct BackfillApp: Sendable {
         try configuration.server.validate()
         try configuration.gmailPush.validate()
         let scheduler = Scheduler(redis: redis, configuration: configuration.scheduler, logger: logger)
-        let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: sealer)
+        let directory = scheduler.connectionDirectory(sealer: sealer)
         self.configuration = configuration
         self.scheduler = scheduler
         self.directory = directory
@@ -102,7 +102,7 @@ public struct BackfillApp: Sendable {
                       verifier: gmailPushVerifier, logger: logger).register(on: router)
         let api = router.group("v1")
         if let token = configuration.server.apiToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
-        api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
+        api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.probe))
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
                          graphAppOnly: configuration.graphAppOnly)
             .register(on: api)
@@ -114,7 +114,7 @@ public struct BackfillApp: Sendable {
         )
         api.get("connections/{id}/events") { _, context in try await events.response(for: try context.parameters.require("id")) }
         // The routes added here (the OAuth connect flow) need Redis as the API does.
-        router.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
+        router.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.probe))
         routes(router)
         return router
     }

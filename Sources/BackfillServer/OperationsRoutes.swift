@@ -27,7 +27,7 @@ struct OperationsRoutes: Sendable {
 
     private func ready() async throws -> Response {
         var failures: [String: String] = [:]
-        if let problem = await ReadinessCheck.redisProblem(scheduler.redis) { failures["redis"] = problem }
+        if let problem = await ReadinessCheck.redisProblem(scheduler.probe) { failures["redis"] = problem }
         do {
             try await readiness.run()
         } catch {

@@ -1,5 +1,6 @@
 import BackfillCore
 import BackfillRedis
+import BackfillScheduler
 import Foundation
 
 /// What `/readyz` asks of the message store beyond answering a query: that its directory takes a write.
@@ -35,11 +36,10 @@ extension ReadinessCheck {
     /// Redis's part of `/readyz`, answered within `RedisOutagePolicy.readinessTimeout`: nil when PING
     /// answers PONG, "unreachable" when the client knows Redis is down or the PING gets no answer in time
     /// (its own connection, fail-fast: it never waits out the command timeout), else what went wrong.
-    static func redisProblem(_ redis: RedisClient) async -> String? {
+    static func redisProblem(_ redis: RedisProbe) async -> String? {
         guard !redis.isKnownDown else { return "unreachable" }
         do {
-            let reply = try await redis.ping(timeout: RedisOutagePolicy.readinessTimeout)
-            return reply.string == "PONG" ? nil : "PING answered unexpectedly"
+            return try await redis.isReachable(within: RedisOutagePolicy.readinessTimeout) ? nil : "PING answered unexpectedly"
         } catch let error as RedisError where error.isOutage {
             return "unreachable"
         } catch {

@@ -1,4 +1,5 @@
 import BackfillRedis
+import BackfillScheduler
 import Hummingbird
 
 /// How the HTTP side behaves while Redis is away, in one place.
@@ -13,19 +14,19 @@ enum RedisOutagePolicy {
 
 /// Routes that need Redis (the API under `/v1`, the OAuth connect flow) answer 503 `redis_unavailable`
 /// at once while the Redis client knows the server is down, and run with fail-fast Redis commands
-/// (`RedisClient.failingFast`): the first request that finds Redis gone fails within milliseconds, not
+/// (`RedisProbe.failingFast`): the first request that finds Redis gone fails within milliseconds, not
 /// after the command timeout. Workers keep waiting for the reconnect as before. Added to a router or
 /// group, it covers the routes added after it; unmatched paths pass through to the 404.
 struct RedisAvailabilityMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
 
-    let redis: RedisClient
+    let redis: RedisProbe
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // A matched route has its endpoint path by now; an unmatched path gets it only in the 404 responder.
         guard context.endpointPath != nil else { return try await next(request, context) }
         guard !redis.isKnownDown else { throw APIError.redisUnavailable }
-        return try await RedisClient.failingFast { try await next(request, context) }
+        return try await redis.failingFast { try await next(request, context) }
     }
 }
 

@@ -1,3 +1,4 @@
+import BackfillRedis
 import BackfillScheduler
 import BackfillServer
 import Foundation
@@ -76,8 +77,15 @@ struct ServeSettings: Sendable {
             return text.hasSuffix("/") ? String(text.dropLast()) : text
         }
         redisURL = value("redis-url")
-        if let redisURL, !(redisURL.hasPrefix("redis://") || redisURL.hasPrefix("unix://")) {
-            throw ConfigurationError("--redis-url (BACKFILL_REDIS_URL) must look like redis://host:6379, not '\(redisURL.prefix(80))'")
+        if let redisURL {
+            // Parsed in full now (a rediss:// URL is refused with the TLS sidecar's name), not at the first command.
+            do {
+                _ = try RedisConfiguration(url: redisURL)
+            } catch let error as RedisError {
+                throw ConfigurationError("--redis-url (BACKFILL_REDIS_URL): \(error.message)")
+            } catch {
+                throw ConfigurationError("--redis-url (BACKFILL_REDIS_URL) must look like redis://host:6379")
+            }
         }
         dataDirectory = URL(fileURLWithPath: value("data-dir") ?? "backfill-data", isDirectory: true).standardizedFileURL
         listen = try ListenAddress(parsing: value("listen") ?? "127.0.0.1:8080")

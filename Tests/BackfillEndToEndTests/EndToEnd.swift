@@ -2,7 +2,7 @@ import BackfillCore
 import BackfillHTTP
 import BackfillProviders
 import BackfillRedis
-import BackfillScheduler
+@testable import BackfillScheduler
 import BackfillSimulator
 import BackfillStore
 import BackfillTestSupport
@@ -55,7 +55,7 @@ struct EndToEnd: Sendable {
         configuration.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
         configure(&configuration)
         let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
-        let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: try TokenCipher(secret: "test secret"))
+        let directory = scheduler.connectionDirectory(sealer: try TokenCipher(secret: "test secret"))
         let http = HTTPClient()
         let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
         let store = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("messages.sqlite").path)

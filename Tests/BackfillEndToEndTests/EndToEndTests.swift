@@ -1,6 +1,6 @@
 import BackfillCore
 import BackfillProviders
-import BackfillScheduler
+@testable import BackfillScheduler
 import Foundation
 import Testing
 

@@ -48,6 +48,20 @@ struct RedisConfigurationTests {
         }
     }
 
+    @Test("refuses rediss:// and points at the TLS sidecar, without repeating the URL", arguments: [
+        "rediss://:hunter2@redis.example.com:6380/0", "REDISS://redis.example.com",
+    ])
+    func refusesTLS(url: String) throws {
+        let error = try #require(throws: RedisError.self) { try RedisConfiguration(url: url) }
+        #expect(error.code == .invalidURL)
+        #expect(error.message == RedisConfiguration.tlsRefusal)
+        for part in ["rediss://", "hiredis 0.14 has no TLS", "stunnel", "ops/stunnel/backfill-redis.conf", "Redis over TLS",
+                     "redis://127.0.0.1:6380"] {
+            #expect(error.message.contains(part), "the refusal does not say \(part)")
+        }
+        #expect(!error.description.contains("hunter2"))
+    }
+
     @Test("never repeats the password in an error or a description")
     func keepsPasswordOutOfErrors() throws {
         let error = try #require(throws: RedisError.self) {

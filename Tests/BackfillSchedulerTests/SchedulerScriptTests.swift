@@ -71,7 +71,7 @@ struct SchedulerScriptTests {
     func dirtyCountIsOnlyClearedByAFinishedCatchUp() async throws {
         let env = try TestEnvironment { $0.leaseDuration = .milliseconds(300) }
         let id = "dirty-count"
-        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
         _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
         #expect(try await directory.markDirty(id))
         // Worker A claims for the catch-up and is killed before it finishes.
@@ -90,6 +90,39 @@ struct SchedulerScriptTests {
         // A stale worker cannot clear what it no longer answers for.
         #expect(try await env.scheduler.clearDirty(killed, seen: seenByA) == .stale)
         #expect(try await directory.dirtyCount(id) == 1)
+    }
+
+    @Test("every field the directory and the scripts write into a connection's hash is one ConnectionField names")
+    func connectionHashFields() async throws {
+        let env = try TestEnvironment()
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
+        let credentials = OAuthCredentials(accessToken: "a", refreshToken: "r", expiresAt: nil)
+        let parent = try await directory.connect(provider: .gmail, address: "parent@example.com", credentials: credentials, parentId: nil)
+            .connection.id
+        let child = try await directory.connect(provider: .graph, address: "shared@example.com", credentials: credentials, parentId: parent)
+            .connection.id
+        try await directory.recordChannel(parent, mode: .push, expiresAt: Date().addingTimeInterval(3600), renewAt: Date(), pollPeriod: .seconds(60))
+        #expect(try await env.scheduler.notify(parent))
+        guard case .catchUpOnly(let lease, let seen) = try await env.scheduler.claim(connectionId: parent, owner: "w") else {
+            Issue.record("no catch-up claim")
+            return
+        }
+        // `catchUpFailed` (retry), then `clearDirty`, then `catchUpFailed` (broken): each writes its fields.
+        #expect(try await env.scheduler.catchUpFailed(lease, .retry, failure: .transient("5xx")) == .done)
+        var found = try await env.checkConnectionFields(parent)
+        #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
+        found.formUnion(try await env.checkConnectionFields(parent))
+        #expect(try await env.scheduler.catchUpFailed(lease, .broken, failure: .tokenExpired("gone")) == .done)
+        found.formUnion(try await env.checkConnectionFields(parent))
+        // `childrenWait` writes into the child's hash by a name it builds from ARGV.
+        #expect(try await env.scheduler.childrenWaitOnParent(parent) == 1)
+        found.formUnion(try await env.checkConnectionFields(child))
+        _ = try await env.scheduler.startDueCatchUps(batch: 10)
+        #expect(try await directory.disconnect(child))
+        found.formUnion(try await env.checkConnectionFields(child))
+        // The check saw what the scripts write, not only what Swift writes.
+        #expect(found.isSuperset(of: ["dirty", "catchUpFailures", "lastCatchUpAt", "health", "errorCode", "errorMessage", "parentId",
+                                      "realtimeMode", "channelExpiresAt", "credentials", "createdAt"]), "\(found.sorted())")
     }
 
     @Test("a nudge that finds the lease held is kept for the holder's release, which queues the connection again")

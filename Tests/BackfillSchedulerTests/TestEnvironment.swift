@@ -39,12 +39,24 @@ struct TestEnvironment: Sendable {
     var store: RedisSetStore { RedisSetStore(redis: redis, keys: testKeys) }
 
     /// The connection's backfill; every read also checks that the scripts wrote no field into its hash that
-    /// `BackfillField` (the one list of its field names) does not name.
+    /// `BackfillField` (the one list of its field names) does not name, and the same of the connection's hash
+    /// (`checkConnectionFields`).
     func record(_ id: String) async throws -> BackfillRecord {
         let names = try await redis.send(["HKEYS", scheduler.keys.backfill(id)]).strings
         let unknown = Set(names).subtracting(BackfillField.allCases.map(\.rawValue))
         #expect(unknown.isEmpty, "fields of \(id)'s backfill outside BackfillField: \(unknown.sorted())")
+        try await checkConnectionFields(id)
         return try #require(try await scheduler.backfill(connectionId: id))
+    }
+
+    /// Checks that nothing (the directory, the scripts) wrote a field into the connection's hash that
+    /// `ConnectionField` does not name. Returns the names found.
+    @discardableResult
+    func checkConnectionFields(_ id: String) async throws -> Set<String> {
+        let names = Set(try await redis.send(["HKEYS", scheduler.keys.connection(id)]).strings)
+        let unknown = names.subtracting(ConnectionField.allCases.map(\.rawValue))
+        #expect(unknown.isEmpty, "fields of \(id)'s connection outside ConnectionField: \(unknown.sorted())")
+        return names
     }
 
     /// The page offsets fetched for a connection, in order, with the instance and time (ms) of each.

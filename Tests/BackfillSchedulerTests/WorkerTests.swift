@@ -121,7 +121,7 @@ struct WorkerTests {
     @Test("an expired token fails the backfill and puts the connection in error until someone acts")
     func tokenExpired() async throws {
         let env = try TestEnvironment()
-        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
         let credentials = OAuthCredentials(accessToken: "a", refreshToken: "r", expiresAt: nil)
         let id = try await directory.connect(provider: .graph, address: "token-30@example.com", credentials: credentials, parentId: nil).connection.id
         try await env.inject(id, "token:0")
@@ -160,7 +160,7 @@ struct WorkerTests {
     func realtimeCatchUp() async throws {
         let env = try TestEnvironment()
         let id = "realtime-100"
-        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
         _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
         let realtime = ListRealtime(redis: env.redis, key: env.testKeys.faults(id) + ":realtime")
         @Sendable func deliver(_ messageId: String) async throws {
@@ -187,7 +187,7 @@ struct WorkerTests {
     func failedCatchUpKeepsDirty() async throws {
         let env = try TestEnvironment()
         let id = "dirty-kept"
-        let directory = RedisConnectionDirectory(redis: env.redis, keys: env.scheduler.keys, sealer: PlainSealer())
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
         _ = try await env.redis.send(["HSET", env.scheduler.keys.connection(id), "id", id])
         let realtime = ListRealtime(redis: env.redis, key: env.testKeys.faults(id) + ":realtime")
         _ = try await env.redis.send(["SET", realtime.failures, "1"])

@@ -115,4 +115,15 @@ struct CLITests {
         let noKey = try await Self.run(["serve", "--listen", "127.0.0.1:0"], url: nil)
         #expect(noKey.status == 2 && noKey.error.contains("BACKFILL_SECRET_KEY"))
     }
+
+    @Test("serve refuses a rediss:// Redis URL at startup and names the TLS sidecar")
+    func serveRefusesTLSRedisURL() async throws {
+        let refused = try await Self.run([
+            "serve", "--listen", "127.0.0.1:0", "--secret-key", "0123456789abcdef0123", "--redis-url", "rediss://:pw@redis.example.com:6380",
+        ], url: nil)
+        #expect(refused.status == 2)
+        #expect(refused.error.contains("BACKFILL_REDIS_URL"), "\(refused.error)")
+        #expect(refused.error.contains("ops/stunnel/backfill-redis.conf"), "\(refused.error)")
+        #expect(!refused.error.contains(":pw@"))
+    }
 }

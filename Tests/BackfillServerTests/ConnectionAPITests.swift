@@ -1,4 +1,5 @@
 import BackfillCore
+@testable import BackfillScheduler
 @testable import BackfillServer
 import Foundation
 import Testing

@@ -1,7 +1,7 @@
 import BackfillCore
 import BackfillHTTP
 import BackfillProviders
-import BackfillScheduler
+@testable import BackfillScheduler
 @testable import BackfillServer
 import BackfillSimulator
 import BackfillTestSupport

@@ -1,3 +1,4 @@
+@testable import BackfillScheduler
 @testable import BackfillServer
 import BackfillTestSupport
 import Foundation

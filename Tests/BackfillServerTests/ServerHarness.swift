@@ -1,7 +1,7 @@
 import BackfillCore
 import BackfillHTTP
 import BackfillRedis
-import BackfillScheduler
+@testable import BackfillScheduler
 @testable import BackfillServer
 import BackfillStore
 import BackfillTestSupport

@@ -1,5 +1,5 @@
 import BackfillCore
-import BackfillScheduler
+@testable import BackfillScheduler
 @testable import BackfillServer
 import Foundation
 import Logging

@@ -8,6 +8,9 @@ import BackfillRedis
 /// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`,
 /// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`;
 /// ARGV[1] is always the connection id. Each script's header says which of them it uses.
+///
+/// The scripts spell hash fields as literals: those of `bf:{id}` must be `BackfillField`'s, those of `conn:{id}`
+/// `ConnectionField`'s (the scheduler tests check both hashes against them on every read).
 enum SchedulerScripts {
     /// Helpers prepended to every script.
     static let prelude = """

@@ -57,7 +57,7 @@ var configuration = SchedulerConfiguration(instanceId: "quota-bench")
 configuration.keyPrefix = "qb\(UUID().uuidString.prefix(8).lowercased())"
 configuration.workerConcurrency = 16
 let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
-let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: try TokenCipher(secret: "bench"))
+let directory = scheduler.connectionDirectory(sealer: try TokenCipher(secret: "bench"))
 let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("quota-bench-\(UUID().uuidString)")
 let store = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("messages.sqlite").path)
 defer { try? FileManager.default.removeItem(at: storeDirectory) }

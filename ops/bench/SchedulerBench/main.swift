@@ -101,7 +101,8 @@ func withInstance(_ scheduler: Scheduler, _ provider: InstantProvider, _ body: (
 }
 
 func waitUntilDone(_ scheduler: Scheduler) async throws {
-    while try await scheduler.redis.send(["SCARD", scheduler.keys.active]).int ?? 0 > 0 {
+    // One HGETALL of the state counts the scripts keep (`P:bfcounts`), as the SCARD of `P:active` was.
+    while try await scheduler.stateCounts().contains(where: { !$0.key.isFinished && $0.value > 0 }) {
         try await Task.sleep(for: .milliseconds(5))
     }
 }

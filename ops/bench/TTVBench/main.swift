@@ -50,7 +50,7 @@ let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), lo
 var configuration = SchedulerConfiguration(instanceId: "ttv-bench")
 configuration.keyPrefix = "ttv\(UUID().uuidString.prefix(8).lowercased())"
 let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
-let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: try TokenCipher(secret: "bench"))
+let directory = scheduler.connectionDirectory(sealer: try TokenCipher(secret: "bench"))
 let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ttv-bench-\(UUID().uuidString)")
 let store = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("messages.sqlite").path)
 defer { try? FileManager.default.removeItem(at: storeDirectory) }

@@ -43,7 +43,7 @@ let redis = RedisClient(configuration: try RedisConfiguration(url: arguments[1])
 var configuration = SchedulerConfiguration(instanceId: "tick-bench")
 configuration.keyPrefix = "tickbench"
 let scheduler = Scheduler(redis: redis, configuration: configuration, logger: logger)
-let directory = RedisConnectionDirectory(redis: redis, keys: scheduler.keys, sealer: PlainSealer())
+let directory = scheduler.connectionDirectory(sealer: PlainSealer())
 let channels = CountingChannels()
 let keeper = SubscriptionKeeper(
     directory: directory, scheduler: scheduler, realtime: channels, publicURL: "http://127.0.0.1:1", gmailTopic: "topic", logger: logger
@@ -62,7 +62,8 @@ for index in 0..<count {
         pollPeriod: configuration.pollPeriod
     )
 }
-_ = try await redis.send(["DEL", scheduler.keys.nudges, scheduler.keys.nudged])
+// The nudge queue and its set (`P:nudges`, `P:nudged` in docs/redis-keys.md): the tick's work starts from empty.
+_ = try await redis.send(["DEL", "\(configuration.keyPrefix):nudges", "\(configuration.keyPrefix):nudged"])
 
 func commandsProcessed() async throws -> Int {
     let info = try await redis.send(["INFO", "stats"]).string ?? ""

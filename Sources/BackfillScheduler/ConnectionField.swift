@@ -1,0 +1,20 @@
+/// The fields of a connection's hash, `P:conn:{id}` (times in ms since 1970): the one list of their names. Swift
+/// reads and writes them through this type; the scripts write them by these names (`dirty`, `health`, `errorCode`,
+/// `errorMessage`, `lastCatchUpAt`, `catchUpFailures`), and a test checks that every name found in the hash is
+/// one of these.
+enum ConnectionField: String, CaseIterable, Sendable {
+    case id, provider, address, parentId, health, errorCode, errorMessage, createdAt
+    /// The sealed OAuth tokens (absent for `auth: app` and once disconnected).
+    case credentials
+    /// `app` for a Microsoft 365 mailbox read with the service's own app token; absent: delegated tokens.
+    case auth
+    /// Notifications not yet caught up.
+    case dirty
+    case realtimeMode, channelExpiresAt, lastCatchUpAt, catchUpFailures
+
+    /// What a view of the connection reads: everything but the credentials and the scheduler's counters.
+    static let view: [ConnectionField] = [
+        .id, .provider, .address, .parentId, .health, .errorCode, .errorMessage, .createdAt, .realtimeMode,
+        .lastCatchUpAt, .channelExpiresAt, .auth,
+    ]
+}
