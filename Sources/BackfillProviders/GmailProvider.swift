@@ -32,6 +32,8 @@ public struct GmailProvider: MailProvider {
     let listPageSize: Int
     let fetchConcurrency: Int
     let pageBudget: Duration
+    /// The per-user quota before pacing (the duration estimate's limit).
+    let quotaUnitsPerMinute: Int
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
@@ -45,7 +47,7 @@ public struct GmailProvider: MailProvider {
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
         admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
         fetchConcurrency: Int = GmailProvider.maxFetchConcurrency,
-        pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = 15_000
+        pageBudget: Duration = .seconds(2), quotaUnitsPerMinute: Int = AdmissionPolicy.gmailQuotaUnitsPerMinute
     ) {
         let transport = ProviderTransport(http: http)
         let fetchConcurrency = min(max(fetchConcurrency, 1), Self.maxFetchConcurrency)
@@ -54,7 +56,7 @@ public struct GmailProvider: MailProvider {
         self.api = ProviderRequestSender(
             transport: transport, shared: admission,
             admissions: MailboxAdmissions(policy: AdmissionPolicy(
-                maxConcurrent: fetchConcurrency, unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
+                maxConcurrent: fetchConcurrency, unitsPerMinute: AdmissionPolicy.pacedUnitsPerMinute(quotaUnitsPerMinute)
             )),
             tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock),
             appTokens: nil,
@@ -64,6 +66,7 @@ public struct GmailProvider: MailProvider {
         self.listPageSize = min(max(listPageSize, 1), 500)
         self.fetchConcurrency = fetchConcurrency
         self.pageBudget = pageBudget
+        self.quotaUnitsPerMinute = quotaUnitsPerMinute
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
