@@ -7,13 +7,13 @@ public struct BackfillDurationEstimate: Sendable, Equatable {
         /// A quota of units a minute, spent evenly (Gmail): every message costs a fetch, every page of
         /// `listPageSize` ids one listing.
         case quota(unitsPerMinute: Int, unitsPerMessage: Int, unitsPerListPage: Int, listPageSize: Int)
-        /// Requests in flight per mailbox, each taking `secondsPerRequest` (Graph): pages of up to `pageSize`
-        /// messages, after `setupRequests` sent one at a time (folders, counts).
-        case requests(inFlight: Int, secondsPerRequest: Double, pageSize: Int, setupRequests: Int)
+        /// Requests in flight per mailbox, each taking `millisecondsPerRequest` (Graph): pages of up to
+        /// `pageSize` messages, after `setupRequests` sent one at a time (folders, counts).
+        case requests(inFlight: Int, millisecondsPerRequest: Int, pageSize: Int, setupRequests: Int)
     }
 
     /// A request's time when none was measured: a page of Graph messages with attachment metadata.
-    public static let assumedSecondsPerRequest = 0.3
+    public static let assumedMillisecondsPerRequest = 300
 
     public var limit: Limit
 
@@ -34,10 +34,10 @@ public struct BackfillDurationEstimate: Sendable, Equatable {
 
     /// Graph with admission's requests in flight per mailbox.
     public static func graph(
-        pageSize: Int, setupRequests: Int, secondsPerRequest: Double = assumedSecondsPerRequest
+        pageSize: Int, setupRequests: Int, millisecondsPerRequest: Int = assumedMillisecondsPerRequest
     ) -> BackfillDurationEstimate {
         BackfillDurationEstimate(limit: .requests(
-            inFlight: AdmissionPolicy.requestsInFlightPerMailbox, secondsPerRequest: secondsPerRequest, pageSize: pageSize,
+            inFlight: AdmissionPolicy.requestsInFlightPerMailbox, millisecondsPerRequest: millisecondsPerRequest, pageSize: pageSize,
             setupRequests: setupRequests
         ))
     }
@@ -48,12 +48,12 @@ public struct BackfillDurationEstimate: Sendable, Equatable {
         switch limit {
         case let .quota(unitsPerMinute, unitsPerMessage, unitsPerListPage, listPageSize):
             let pages = Self.divideRoundingUp(messages, max(listPageSize, 1))
-            let units = Double(messages * unitsPerMessage + pages * unitsPerListPage)
-            return Int((units / (Double(max(unitsPerMinute, 1)) / 60)).rounded(.up))
-        case let .requests(inFlight, secondsPerRequest, pageSize, setupRequests):
+            let units = messages * unitsPerMessage + pages * unitsPerListPage
+            return Self.divideRoundingUp(units * 60, max(unitsPerMinute, 1))
+        case let .requests(inFlight, millisecondsPerRequest, pageSize, setupRequests):
             let pages = Self.divideRoundingUp(messages, max(pageSize, 1))
             let rounds = Self.divideRoundingUp(pages, max(inFlight, 1))
-            return Int((Double(setupRequests + rounds) * secondsPerRequest).rounded(.up))
+            return Self.divideRoundingUp((setupRequests + rounds) * millisecondsPerRequest, 1000)
         }
     }
 

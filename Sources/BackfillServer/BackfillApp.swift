@@ -35,6 +35,8 @@ public struct BackfillApp: Sendable {
     let readiness: ReadinessCheck
     let registry: PrometheusCollectorRegistry
     let console: ConsoleFiles
+    /// The picker's estimates, kept a minute per connection.
+    let estimateCache = EstimateCache()
     let logger: Logger
 
     /// Builds the instance. `provider` is called once with what a provider client needs from the
@@ -105,6 +107,8 @@ public struct BackfillApp: Sendable {
         api.add(middleware: RedisAvailabilityMiddleware(redis: scheduler.redis))
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
                          graphAppOnly: configuration.graphAppOnly)
+            .register(on: api)
+        EstimateRoutes(reader: reader, estimator: provider as? any BackfillEstimating, cache: estimateCache, logger: logger)
             .register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,

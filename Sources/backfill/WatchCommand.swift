@@ -31,9 +31,9 @@ struct WatchCommand: AsyncParsableCommand {
             }
             let line = TerminalText.escaped(ProgressText.line(backfill))
             if terminal {
-                // Clear the line and redraw: bar, count, ETA, state.
-                let bar = ProgressText.bar(ProgressText.fraction(backfill))
-                FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(bar) \(line)".utf8))
+                // One line, cut to the terminal's width so it never wraps: back to its start, clear it, redraw.
+                let fitted = StatusLine.watchLine(backfill, now: Date(), columns: TerminalWidth.columns())
+                FileHandle.standardOutput.write(Data("\r\u{1B}[K\(TerminalText.escaped(fitted))".utf8))
             } else if line != lastLine {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
