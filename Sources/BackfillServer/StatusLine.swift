@@ -4,9 +4,14 @@ import Foundation
 /// A backfill in a terminal's words, the same the console's card uses ("Syncing last 90 days"), for
 /// `backfill watch` and `status`. Pure: the time and the width are handed in, so tests pin exact strings.
 public enum StatusLine {
-    /// What the backfill is doing, first: "Syncing last 90 days", "Throttled by the provider — next try in 12 s".
-    public static func headline(_ backfill: BackfillView, now: Date) -> String {
+    /// What the backfill is doing, first: "Syncing last 90 days", "Throttled by the provider — next try in 12 s",
+    /// "Pacing to Gmail's quota — next batch in 21 s" (its own pacing, which is not a refusal).
+    public static func headline(_ backfill: BackfillView, provider: ProviderKind? = nil, now: Date) -> String {
         let next = backfill.retryAt.map { "next try " + relative($0, now: now) }
+        if backfill.state == .throttled, backfill.error?.code == .pacing {
+            let quota = provider == .gmail ? "Gmail's quota" : "the provider's quota"
+            return "Pacing to \(quota)" + (backfill.retryAt.map { " — next batch " + relative($0, now: now) } ?? "")
+        }
         switch backfill.state {
         case .queued: return backfill.retryAt.map { "Retrying " + relative($0, now: now) } ?? "Queued — starting soon"
         case .running: return "Syncing \(phrase(backfill.range))"
@@ -20,8 +25,8 @@ public enum StatusLine {
     }
 
     /// The headline, the count, the ETA, and what is wrong when the headline did not already say it.
-    public static func line(_ backfill: BackfillView, now: Date) -> String {
-        var parts = [headline(backfill, now: now), count(backfill)]
+    public static func line(_ backfill: BackfillView, provider: ProviderKind? = nil, now: Date) -> String {
+        var parts = [headline(backfill, provider: provider, now: now), count(backfill)]
         if let eta = backfill.etaSeconds { parts.append(remaining(eta)) }
         if backfill.stalled && !backfill.state.isFinished { parts.append("stalled") }
         // A throttle or a failure is the headline itself; other errors (a retried transient one) come after.
@@ -31,9 +36,9 @@ public enum StatusLine {
 
     /// `backfill watch`'s line on a terminal `columns` wide: a progress bar (when there is room) and the line,
     /// cut with "…" to `columns - 1` so that the cursor never wraps and `\r` redraws it in place.
-    public static func watchLine(_ backfill: BackfillView, now: Date, columns: Int) -> String {
+    public static func watchLine(_ backfill: BackfillView, provider: ProviderKind? = nil, now: Date, columns: Int) -> String {
         let width = columns - 1
-        let text = line(backfill, now: now)
+        let text = line(backfill, provider: provider, now: now)
         guard width >= 40 else { return fitted(text, width: width) }
         let barWidth = min(30, width / 5)
         return fitted(bar(fraction(backfill), width: barWidth) + " " + text, width: width)

@@ -1,3 +1,4 @@
+import BackfillCore
 import BackfillServer
 import Foundation
 
@@ -18,7 +19,7 @@ enum ProgressText {
     }
 
     /// One line about a backfill: what it is doing, count, ETA, and what is wrong.
-    static func line(_ backfill: BackfillView) -> String {
-        StatusLine.line(backfill, now: Date())
+    static func line(_ backfill: BackfillView, provider: ProviderKind) -> String {
+        StatusLine.line(backfill, provider: provider, now: Date())
     }
 }

@@ -29,10 +29,10 @@ struct WatchCommand: AsyncParsableCommand {
             guard let backfill = connection.backfill else {
                 throw CLIFailure.refused("\(id) has no backfill to watch; start one with the console or the API")
             }
-            let line = TerminalText.escaped(ProgressText.line(backfill))
+            let line = TerminalText.escaped(ProgressText.line(backfill, provider: connection.provider))
             if terminal {
                 // One line, cut to the terminal's width so it never wraps: back to its start, clear it, redraw.
-                let fitted = StatusLine.watchLine(backfill, now: Date(), columns: TerminalWidth.columns())
+                let fitted = StatusLine.watchLine(backfill, provider: connection.provider, now: Date(), columns: TerminalWidth.columns())
                 FileHandle.standardOutput.write(Data("\r\u{1B}[K\(TerminalText.escaped(fitted))".utf8))
             } else if line != lastLine {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))

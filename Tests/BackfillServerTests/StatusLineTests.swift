@@ -33,6 +33,9 @@ struct StatusLineTests {
         #expect(StatusLine.line(try backfill("queued", retryIn: 200, error: ("transient", "provider answered 503")), now: now)
             == "Retrying in 3 min · 3,247 of ~8,500 messages · provider answered 503")
         #expect(StatusLine.line(try backfill("paused"), now: now) == "Paused · 3,247 of ~8,500 messages")
+        // Its own pacing is not the provider's refusal.
+        let pacing = try backfill("throttled", retryIn: 21, error: ("pacing", "pacing to the mailbox's quota; next batch in 21 s"))
+        #expect(StatusLine.line(pacing, provider: .gmail, now: now) == "Pacing to Gmail's quota — next batch in 21 s · 3,247 of ~8,500 messages")
         #expect(StatusLine.line(try backfill("completed", pulled: 8_412), now: now) == "Synced last 90 days · 8,412 messages")
         #expect(StatusLine.line(try backfill("failed", error: ("permission_lost", "permission lost; ask the mailbox's admin")), now: now)
             == "Failed: permission lost; ask the mailbox's admin · 3,247 of ~8,500 messages")

@@ -22,6 +22,7 @@ const ERROR_TITLES = {
   token_expired: "Token expired — reconnect",
   permission_lost: "Permission lost — ask your admin",
   throttled: "Throttled by the provider",
+  pacing: "Pacing to the provider's quota",
   transient: "Temporary provider failure",
   invalid_response: "The provider sent an invalid response",
   cursor_expired: "Sync position expired",
@@ -250,6 +251,16 @@ function view(c) {
     case "paused":
       return { tone: "paused", label: `Paused — ${pulled} messages so far`, progress: true, actions: ["resume", "cancel"] };
     case "throttled":
+      if (b.error?.code === "pacing") {
+        // Its own pacing, not a refusal: the quota is spent evenly and the next batch goes by itself.
+        const quota = c.provider === "gmail" ? "Gmail's quota" : "the provider's quota";
+        const wait = b.retryAt ? Math.max(1, Math.ceil((Date.parse(b.retryAt) - Date.now()) / 1000)) : null;
+        return {
+          tone: "running", progress: true, actions: live,
+          label: `Pacing to ${quota}` + (wait ? ` — next batch in ${wait} s` : ""),
+          detail: "Nothing is wrong: the mailbox's quota is spent evenly.",
+        };
+      }
       return {
         tone: "paused", progress: true, actions: live,
         label: b.retryAt ? `Throttled — retrying at ${clock(b.retryAt)}` : "Throttled — retrying soon",
