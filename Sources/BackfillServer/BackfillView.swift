@@ -17,9 +17,12 @@ public struct BackfillView: Codable, Sendable, Equatable {
     public var completedAt: Date?
     public var retryAt: Date?
     public var stalled: Bool
+    /// Paused, but a worker still holds the lease: the pages in flight land (and `pulled` rises) before it stops.
+    public var pausing: Bool
     public var error: ProblemView?
 
-    init(_ record: BackfillRecord, now: Date, estimator: EtaEstimator = EtaEstimator()) {
+    /// - Parameter leaseHeld: a worker holds the connection's lease now (read only for a paused backfill).
+    init(_ record: BackfillRecord, leaseHeld: Bool = false, now: Date, estimator: EtaEstimator = EtaEstimator()) {
         id = record.id
         state = record.state
         range = record.range
@@ -33,12 +36,33 @@ public struct BackfillView: Codable, Sendable, Equatable {
         completedAt = record.completedAt
         retryAt = record.retryAt
         stalled = record.stalled
+        pausing = record.state == .paused && leaseHeld
         error = record.error.map { ProblemView(code: $0.code, message: $0.message, retryable: $0.retryable) }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, range, windowStart, windowEnd, pulled, estimatedTotal, etaSeconds, startedAt, lastProgressAt
-        case completedAt, retryAt, stalled, error
+        case completedAt, retryAt, stalled, pausing, error
+    }
+
+    /// A view from a server older than `pausing` reads as settled.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        state = try container.decode(BackfillState.self, forKey: .state)
+        range = try container.decode(BackfillRange.self, forKey: .range)
+        windowStart = try container.decode(Date.self, forKey: .windowStart)
+        windowEnd = try container.decode(Date.self, forKey: .windowEnd)
+        pulled = try container.decode(Int.self, forKey: .pulled)
+        estimatedTotal = try container.decode(Int.self, forKey: .estimatedTotal)
+        etaSeconds = try container.decodeIfPresent(Int.self, forKey: .etaSeconds)
+        startedAt = try container.decodeIfPresent(Date.self, forKey: .startedAt)
+        lastProgressAt = try container.decodeIfPresent(Date.self, forKey: .lastProgressAt)
+        completedAt = try container.decodeIfPresent(Date.self, forKey: .completedAt)
+        retryAt = try container.decodeIfPresent(Date.self, forKey: .retryAt)
+        stalled = try container.decode(Bool.self, forKey: .stalled)
+        pausing = try container.decodeIfPresent(Bool.self, forKey: .pausing) ?? false
+        error = try container.decodeIfPresent(ProblemView.self, forKey: .error)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,6 +81,7 @@ public struct BackfillView: Codable, Sendable, Equatable {
         try container.encode(completedAt, forKey: .completedAt)
         try container.encode(retryAt, forKey: .retryAt)
         try container.encode(stalled, forKey: .stalled)
+        try container.encode(pausing, forKey: .pausing)
         try container.encode(error, forKey: .error)
     }
 }

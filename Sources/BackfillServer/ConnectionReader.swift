@@ -20,7 +20,17 @@ struct ConnectionReader: Sendable {
         } else {
             nil
         }
-        return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, now: now)
+        let leaseHeld = backfill?.state == .paused ? try await leaseHeld(connection.id, now: now) : false
+        return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, leaseHeld: leaseHeld, now: now)
+    }
+
+    /// Whether a worker holds the connection's lease: after a pause, its pages in flight still land until it
+    /// lets go ("Pausing…"). One more read, for paused backfills only; the list does not make it.
+    private func leaseHeld(_ id: String, now: Date) async throws -> Bool {
+        let fields = try await scheduler.redis.send(["HMGET", scheduler.keys.lease(id), "owner", "expiresAt"]).array ?? []
+        guard fields.count == 2, let owner = fields[0].string, !owner.isEmpty,
+              let expiresAt = fields[1].string.flatMap(Int64.init) else { return false }
+        return expiresAt > Int64(now.timeIntervalSince1970 * 1000)
     }
 
     /// One page of connections in the order they were connected; `after` is the previous page's `next`.

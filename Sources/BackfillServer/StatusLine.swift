@@ -15,7 +15,7 @@ public enum StatusLine {
         switch backfill.state {
         case .queued: return backfill.retryAt.map { "Retrying " + relative($0, now: now) } ?? "Queued — starting soon"
         case .running: return "Syncing \(phrase(backfill.range))"
-        case .paused: return "Paused"
+        case .paused: return backfill.pausing ? "Pausing…" : "Paused"
         case .throttled: return "Throttled by the provider" + (next.map { " — \($0)" } ?? "")
         case .waitingOnParent: return "Waiting on the parent mailbox"
         case .completed: return "Synced \(phrase(backfill.range))"

@@ -10,7 +10,7 @@ struct StatusLineTests {
     /// A backfill as the API shows it.
     func backfill(
         _ state: String, range: String = "90d", pulled: Int = 3_247, total: Int = 8_500, eta: Int? = nil, retryIn: Double? = nil,
-        error: (code: String, message: String)? = nil, stalled: Bool = false
+        error: (code: String, message: String)? = nil, stalled: Bool = false, pausing: Bool = false
     ) throws -> BackfillView {
         let retryAt = retryIn.map { "\"\(now.addingTimeInterval($0).formatted(.iso8601))\"" } ?? "null"
         let problem = error.map { #"{"code": "\#($0.code)", "message": "\#($0.message)", "retryable": true}"# } ?? "null"
@@ -18,7 +18,7 @@ struct StatusLineTests {
             {"id": "b1", "state": "\(state)", "range": "\(range)", "windowStart": "2026-09-01T00:00:00Z",
              "windowEnd": "2026-12-01T00:00:00Z", "pulled": \(pulled), "estimatedTotal": \(total),
              "etaSeconds": \(eta.map(String.init) ?? "null"), "startedAt": null, "lastProgressAt": null, "completedAt": null,
-             "retryAt": \(retryAt), "stalled": \(stalled), "error": \(problem)}
+             "retryAt": \(retryAt), "stalled": \(stalled), "pausing": \(pausing), "error": \(problem)}
             """
         return try JSONDecoder.api.decode(BackfillView.self, from: Data(json.utf8))
     }
@@ -33,6 +33,7 @@ struct StatusLineTests {
         #expect(StatusLine.line(try backfill("queued", retryIn: 200, error: ("transient", "provider answered 503")), now: now)
             == "Retrying in 3 min · 3,247 of ~8,500 messages · provider answered 503")
         #expect(StatusLine.line(try backfill("paused"), now: now) == "Paused · 3,247 of ~8,500 messages")
+        #expect(StatusLine.line(try backfill("paused", pausing: true), now: now) == "Pausing… · 3,247 of ~8,500 messages")
         // Its own pacing is not the provider's refusal.
         let pacing = try backfill("throttled", retryIn: 21, error: ("pacing", "pacing to the mailbox's quota; next batch in 21 s"))
         #expect(StatusLine.line(pacing, provider: .gmail, now: now) == "Pacing to Gmail's quota — next batch in 21 s · 3,247 of ~8,500 messages")

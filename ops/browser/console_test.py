@@ -198,7 +198,14 @@ class ConsoleTest:
         self.shot("running")
 
         self.click(f'[data-testid="card-{self.id}"] [data-testid="pause"]')
+        # "Pausing…" while the page in flight lands (seen unless that page landed before the card's refresh), then
+        # "Paused — N messages so far".
+        first_label = wait_until("the pausing or paused label", lambda: (lambda text: text if text.startswith("Paus") else None)(
+            self.card("state-label") or ""), timeout=15, interval=0.02)
+        if first_label == "Pausing…":
+            self.shot("pausing")
         wait_until("the paused label", lambda: (self.card("state-label") or "").startswith("Paused"), timeout=15)
+        print(f"  pause: '{first_label}' first")
         classes = self.js(f"document.querySelector('[data-testid=\"card-{self.id}\"]').className")
         tone = self.js(f"getComputedStyle(document.querySelector('[data-testid=\"card-{self.id}\"]')).getPropertyValue('--tone').trim()")
         if "tone-paused" not in classes or tone.lower() != "#e0a030":

@@ -249,6 +249,9 @@ function view(c) {
     case "running":
       return { tone: "running", label: `Syncing ${RANGE_PHRASES[b.range] ?? "history"}`, progress: true, eta: true, actions: live };
     case "paused":
+      if (b.pausing) {
+        return { tone: "paused", label: "Pausing…", detail: "The pages in flight finish first.", progress: true, actions: ["resume", "cancel"] };
+      }
       return { tone: "paused", label: `Paused — ${pulled} messages so far`, progress: true, actions: ["resume", "cancel"] };
     case "throttled":
       if (b.error?.code === "pacing") {
