@@ -23,7 +23,7 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let client = service.client()
         let terminal = isatty(STDOUT_FILENO) == 1
-        var lastLine = ""
+        var lastChange = ""
         while true {
             let connection = try await client.connection(id)
             guard let backfill = connection.backfill else {
@@ -34,10 +34,13 @@ struct WatchCommand: AsyncParsableCommand {
                 // One line, cut to the terminal's width so it never wraps: back to its start, clear it, redraw.
                 let fitted = StatusLine.watchLine(backfill, provider: connection.provider, now: Date(), columns: TerminalWidth.columns())
                 FileHandle.standardOutput.write(Data("\r\u{1B}[K\(TerminalText.escaped(fitted))".utf8))
-            } else if line != lastLine {
+            }
+            // Piped: a line when something changed, not when only a countdown ("next try in 12 s") ticked.
+            let change = StatusLine.line(backfill, provider: connection.provider, now: .distantPast)
+            if !terminal && change != lastChange {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
-            lastLine = line
+            lastChange = change
             if backfill.state.isFinished {
                 if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
                 if backfill.state == .failed {
