@@ -11,6 +11,16 @@ public struct AdmissionPolicy: Sendable, Equatable {
     /// The wait after a throttle that names none (Gmail's quota refusals, a token endpoint's 429), doubled for
     /// each further throttle of the same request.
     public static let defaultRetryAfter: Duration = .seconds(1)
+    /// Gmail's per-user quota, in units a minute.
+    public static let gmailQuotaUnitsPerMinute = 15_000
+    /// The share of a quota spent, in percent: the provider's window and this process's clock never line up
+    /// exactly.
+    public static let quotaPacingPercent = 97
+
+    /// The units a minute actually spent of a quota of `unitsPerMinute`.
+    public static func pacedUnitsPerMinute(_ unitsPerMinute: Int) -> Int {
+        max(unitsPerMinute * quotaPacingPercent / 100, 1)
+    }
 
     /// Requests in flight per mailbox in this process when no throttle was seen lately.
     public var maxConcurrent: Int

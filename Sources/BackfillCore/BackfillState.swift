@@ -6,7 +6,8 @@ public enum BackfillState: String, Sendable, Codable, CaseIterable {
     case running
     /// Stopped by the user at the end of a page; resumes from the stored cursor.
     case paused
-    /// The provider answered 429/503 with Retry-After; resumes by itself at `retryAt`.
+    /// Parked until `retryAt`, when it resumes by itself: the provider refused requests (429, 503 with Retry-After;
+    /// error `throttled`) or the mailbox waits on its own quota pacing (error `pacing`).
     case throttled
     /// A shared mailbox whose parent (personal) connection cannot lend its token.
     case waitingOnParent = "waiting_on_parent"

@@ -21,8 +21,11 @@ public struct MailboxAdmission: Sendable {
         case queue
         /// The gate is closed for a short while: ask again then.
         case wait(until: Instant)
-        /// Too long to wait in place (a long Retry-After, a spent quota): the backfill parks for this long.
+        /// Too long to wait in place (a long Retry-After): the backfill parks for this long.
         case park(Duration)
+        /// The quota is spent for longer than a wait in place: the backfill parks for this long, waiting on its own
+        /// pacing rather than on a refusal of the provider's.
+        case pace(Duration)
     }
 
     /// How the provider answered one send.
@@ -92,7 +95,7 @@ public struct MailboxAdmission: Sendable {
         }
         if inFlight >= (singleFile ? 1 : policy.maxConcurrent) { return .queue }
         let sendAt = quotaTurn(cost: cost, now: now)
-        guard sendAt - now <= policy.longestInlineWait else { return .park(sendAt - now) }
+        guard sendAt - now <= policy.longestInlineWait else { return .pace(sendAt - now) }
         if cost > 0, policy.unitsPerMinute != nil {
             spent.append((sendAt, cost))
             spentTotal += cost

@@ -6,6 +6,9 @@ public enum ProviderFailure: Error, Sendable, Equatable {
     /// 429, 503 with Retry-After, Gmail 403 rate limits. Parks the backfill until `retryAfter` has passed
     /// (nil: the provider named no time; the retry policy picks one). Never burns the failure budget.
     case throttled(retryAfter: Duration?)
+    /// Not a refusal: the mailbox's own quota pacing (Gmail's per-user quota, spent evenly) has no room for
+    /// this long, more than is waited in place. Parks the backfill like a throttle; shown as pacing, not throttled.
+    case pacing(Duration)
     /// The refresh token no longer works (`invalid_grant`): the user must reconnect.
     case tokenExpired(String)
     /// Access denied, grant revoked, mailbox gone: an admin must act.
@@ -26,13 +29,17 @@ public enum ProviderFailure: Error, Sendable, Equatable {
 
     /// Whether this is a throttle (the backfill is parked, not failed).
     public var isThrottle: Bool {
-        if case .throttled = self { true } else { false }
+        switch self {
+        case .throttled, .pacing: true
+        default: false
+        }
     }
 
     /// The stable code the API shows in `error.code`.
     public var code: BackfillErrorCode {
         switch self {
         case .throttled: .throttled
+        case .pacing: .pacing
         case .tokenExpired: .tokenExpired
         case .permissionLost: .permissionLost
         case .transient: .transient
@@ -48,6 +55,7 @@ public enum ProviderFailure: Error, Sendable, Equatable {
         switch self {
         case .throttled(let after):
             after.map { "throttled by the provider for \($0.secondsDescription)" } ?? "throttled by the provider"
+        case .pacing(let wait): "pacing to the mailbox's quota; next batch in \(wait.secondsDescription)"
         case .tokenExpired(let detail): "token expired; reconnect the mailbox (\(detail))"
         case .permissionLost(let detail): "permission lost; ask the mailbox's admin (\(detail))"
         case .transient(let detail): "temporary provider failure (\(detail))"
@@ -61,7 +69,10 @@ public enum ProviderFailure: Error, Sendable, Equatable {
 
 /// Codes shown in a backfill's `error.code`.
 public enum BackfillErrorCode: String, Sendable, Codable, CaseIterable {
+    /// The provider refused requests (429, rate-limit 403s) and named or implied a wait.
     case throttled
+    /// The backfill waits on its own pacing to the provider's quota; nothing was refused.
+    case pacing
     case tokenExpired = "token_expired"
     case permissionLost = "permission_lost"
     case transient

@@ -21,6 +21,8 @@ public struct RetryPolicy: Sendable, Equatable {
         switch failure {
         case .throttled(let after):
             return .wait(after ?? AdmissionPolicy.defaultRetryAfter, countsAsFailure: false)
+        case .pacing(let wait):
+            return .wait(wait, countsAsFailure: false)
         case .tokenExpired, .permissionLost:
             return .fail(retryable: false)
         case .parentUnavailable:

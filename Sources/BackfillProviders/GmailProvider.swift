@@ -36,6 +36,8 @@ public struct GmailProvider: MailProvider {
     let listPageSize: Int
     let batchSize: Int
     let pageBudget: Duration
+    /// The per-user quota before pacing (the duration estimate's limit).
+    let quotaUnitsPerMinute: Int
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
@@ -49,7 +51,7 @@ public struct GmailProvider: MailProvider {
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
         admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
         batchSize: Int = GmailProvider.callsPerBatch,
-        pageBudget: Duration = .seconds(5), quotaUnitsPerMinute: Int = 15_000
+        pageBudget: Duration = .seconds(5), quotaUnitsPerMinute: Int = AdmissionPolicy.gmailQuotaUnitsPerMinute
     ) {
         let transport = ProviderTransport(http: http)
         self.endpoints = endpoints
@@ -57,7 +59,7 @@ public struct GmailProvider: MailProvider {
         self.api = ProviderRequestSender(
             transport: transport, shared: admission,
             admissions: MailboxAdmissions(policy: AdmissionPolicy(
-                unitsPerMinute: max(quotaUnitsPerMinute * 97 / 100, 1)
+                unitsPerMinute: AdmissionPolicy.pacedUnitsPerMinute(quotaUnitsPerMinute)
             )),
             tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock),
             appTokens: nil,
@@ -67,6 +69,7 @@ public struct GmailProvider: MailProvider {
         self.listPageSize = min(max(listPageSize, 1), 500)
         self.batchSize = min(max(batchSize, 1), 100)
         self.pageBudget = pageBudget
+        self.quotaUnitsPerMinute = quotaUnitsPerMinute
     }
 
     /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts

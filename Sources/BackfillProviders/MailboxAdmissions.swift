@@ -27,6 +27,9 @@ actor MailboxAdmissions {
             case .park(let wait):
                 forgetIfIdle(mailbox)
                 throw ProviderFailure.throttled(retryAfter: wait)
+            case .pace(let wait):
+                forgetIfIdle(mailbox)
+                throw ProviderFailure.pacing(wait)
             }
         }
     }
@@ -39,7 +42,7 @@ actor MailboxAdmissions {
         switch entry {
         case .wait(let until): try await clock.sleep(until: until)
         case .park(let wait): throw ProviderFailure.throttled(retryAfter: wait)
-        case .go, .queue: return
+        case .go, .queue, .pace: return
         }
     }
 

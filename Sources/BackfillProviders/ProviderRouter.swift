@@ -23,7 +23,7 @@ public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
         admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(),
-        gmailQuotaUnitsPerMinute: Int = 15_000
+        gmailQuotaUnitsPerMinute: Int = AdmissionPolicy.gmailQuotaUnitsPerMinute
     ) {
         self.init(
             graph: GraphProvider(endpoints: endpoints, directory: directory, http: http, admission: admission, clock: clock),
@@ -90,7 +90,7 @@ public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
     /// Runs `body` on the connection's provider. A shared mailbox borrows its parent's token: while the
     /// parent is in error or disconnected, or when the parent's token is refused, the shared mailbox waits
     /// on its parent instead of failing by itself. An app-only connection stands alone.
-    private func dispatch<T: Sendable>(
+    func dispatch<T: Sendable>(
         _ connectionId: String, _ body: (any MailProvider & RealtimeSync) async throws -> T
     ) async throws -> T {
         guard let connection = try await directory.connection(connectionId) else {

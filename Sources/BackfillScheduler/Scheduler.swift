@@ -22,6 +22,14 @@ public final class Scheduler: Sendable {
     }
 
     /// The connections in this scheduler's Redis, under its key prefix, sealing credentials with `sealer`.
+    /// Whether a worker holds the connection's lease now (an unexpired owner).
+    public func isLeaseHeld(connectionId: String, now: Date = Date()) async throws -> Bool {
+        let fields = try await redis.send(["HMGET", keys.lease(connectionId), "owner", "expiresAt"]).array ?? []
+        guard fields.count == 2, let owner = fields[0].string, !owner.isEmpty,
+              let expiresAt = fields[1].string.flatMap(Int64.init) else { return false }
+        return expiresAt > Int64(now.timeIntervalSince1970 * 1000)
+    }
+
     public func connectionDirectory(sealer: any CredentialSealer) -> RedisConnectionDirectory {
         RedisConnectionDirectory(redis: redis, keys: keys, sealer: sealer)
     }

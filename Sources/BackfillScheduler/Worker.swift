@@ -192,6 +192,9 @@ struct Worker: Sendable {
         case .throttled(let retryAfter):
             outcome = .retry
             delay = retryAfter ?? AdmissionPolicy.defaultRetryAfter
+        case .pacing(let wait):
+            outcome = .retry
+            delay = wait
         default: outcome = .retry
         }
         do {
@@ -239,7 +242,8 @@ struct Worker: Sendable {
         do {
             switch decision {
             case .wait(let delay, let countsAsFailure):
-                let state: BackfillState = if case .throttled = failure { .throttled } else { .queued }
+                // Pacing parks as throttled does (it resumes by itself at retryAt); its error code tells them apart.
+                let state: BackfillState = failure.isThrottle ? .throttled : .queued
                 if state == .throttled { metrics.throttleParks.increment() } else { metrics.transientFailures.increment() }
                 logger.notice("backfill parked", metadata: [
                     LogKey.errorCode: "\(failure.code.rawValue)", LogKey.delay: "\(delay.secondsDescription)",

@@ -35,6 +35,8 @@ public struct BackfillApp: Sendable {
     let readiness: ReadinessCheck
     let registry: PrometheusCollectorRegistry
     let console: ConsoleFiles
+    /// The picker's estimates, kept a minute per connection.
+    let estimateCache = EstimateCache()
     let logger: Logger
 
     /// Builds the instance. `provider` is called once with what a provider client needs from the
@@ -108,6 +110,8 @@ public struct BackfillApp: Sendable {
             .register(on: api)
         CompletenessRoutes(reader: reader, scheduler: scheduler, fetcher: provider as? any SkippedMessageFetcher, store: store,
                            audit: completenessAudit, logger: logger).register(on: api)
+        EstimateRoutes(reader: reader, estimator: provider as? any BackfillEstimating, cache: estimateCache, logger: logger)
+            .register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger

@@ -21,9 +21,12 @@ public struct BackfillView: Codable, Sendable, Equatable {
     public var skipped: Int
     /// The last completeness audit: when it ran, what it stored, what the provider would not serve; null before.
     public var audit: AuditView?
+    /// Paused, but a worker still holds the lease: the pages in flight land (and `pulled` rises) before it stops.
+    public var pausing: Bool
     public var error: ProblemView?
 
-    init(_ record: BackfillRecord, now: Date, estimator: EtaEstimator = EtaEstimator()) {
+    /// - Parameter leaseHeld: a worker holds the connection's lease now (read only for a paused backfill).
+    init(_ record: BackfillRecord, leaseHeld: Bool = false, now: Date, estimator: EtaEstimator = EtaEstimator()) {
         id = record.id
         state = record.state
         range = record.range
@@ -39,12 +42,35 @@ public struct BackfillView: Codable, Sendable, Equatable {
         stalled = record.stalled
         skipped = record.skipped
         audit = record.audit.map { AuditView(auditedAt: $0.auditedAt, repaired: $0.repaired, unrepaired: $0.unrepaired) }
+        pausing = record.state == .paused && leaseHeld
         error = record.error.map { ProblemView(code: $0.code, message: $0.message, retryable: $0.retryable) }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, state, range, windowStart, windowEnd, pulled, estimatedTotal, etaSeconds, startedAt, lastProgressAt
-        case completedAt, retryAt, stalled, skipped, audit, error
+        case completedAt, retryAt, stalled, skipped, audit, pausing, error
+    }
+
+    /// A view from a server older than `skipped`, `audit` and `pausing` reads as settled, with nothing skipped.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        state = try container.decode(BackfillState.self, forKey: .state)
+        range = try container.decode(BackfillRange.self, forKey: .range)
+        windowStart = try container.decode(Date.self, forKey: .windowStart)
+        windowEnd = try container.decode(Date.self, forKey: .windowEnd)
+        pulled = try container.decode(Int.self, forKey: .pulled)
+        estimatedTotal = try container.decode(Int.self, forKey: .estimatedTotal)
+        etaSeconds = try container.decodeIfPresent(Int.self, forKey: .etaSeconds)
+        startedAt = try container.decodeIfPresent(Date.self, forKey: .startedAt)
+        lastProgressAt = try container.decodeIfPresent(Date.self, forKey: .lastProgressAt)
+        completedAt = try container.decodeIfPresent(Date.self, forKey: .completedAt)
+        retryAt = try container.decodeIfPresent(Date.self, forKey: .retryAt)
+        stalled = try container.decode(Bool.self, forKey: .stalled)
+        skipped = try container.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
+        audit = try container.decodeIfPresent(AuditView.self, forKey: .audit)
+        pausing = try container.decodeIfPresent(Bool.self, forKey: .pausing) ?? false
+        error = try container.decodeIfPresent(ProblemView.self, forKey: .error)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -65,6 +91,7 @@ public struct BackfillView: Codable, Sendable, Equatable {
         try container.encode(stalled, forKey: .stalled)
         try container.encode(skipped, forKey: .skipped)
         try container.encode(audit, forKey: .audit)
+        try container.encode(pausing, forKey: .pausing)
         try container.encode(error, forKey: .error)
     }
 }

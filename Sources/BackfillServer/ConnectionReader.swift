@@ -20,7 +20,10 @@ struct ConnectionReader: Sendable {
         } else {
             nil
         }
-        return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, now: now)
+        // After a pause the pages in flight still land until the worker lets go ("Pausing…"): one more read, for
+        // paused backfills only; the list does not make it.
+        let leaseHeld = backfill?.state == .paused ? try await scheduler.isLeaseHeld(connectionId: connection.id, now: now) : false
+        return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, leaseHeld: leaseHeld, now: now)
     }
 
     /// One page of connections in the order they were connected; `after` is the previous page's `next`.

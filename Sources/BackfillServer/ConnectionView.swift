@@ -17,7 +17,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     /// Whose token reads the mailbox: its own (or its parent's) delegated tokens, or the service's app.
     public var auth: ConnectionAuth
 
-    init(_ connection: Connection, parentAddress: String?, backfill record: BackfillRecord?, now: Date) {
+    init(_ connection: Connection, parentAddress: String?, backfill record: BackfillRecord?, leaseHeld: Bool = false, now: Date) {
         id = connection.id
         provider = connection.provider
         address = connection.address
@@ -27,7 +27,7 @@ public struct ConnectionView: Codable, Sendable, Equatable {
         error = connection.errorCode.map {
             ProblemView(code: $0, message: connection.errorMessage ?? "", retryable: $0.isRetryable)
         }
-        backfill = record.map { BackfillView($0, now: now) }
+        backfill = record.map { BackfillView($0, leaseHeld: leaseHeld, now: now) }
         realtime = connection.realtime
         auth = connection.auth
     }

@@ -209,9 +209,21 @@ extension SimulatorWorld {
             gmailPages[token] = GmailPageState(mailbox: index, queryKey: queryKey, position: position)
             json.string("nextPageToken", token)
         }
-        json.number("resultSizeEstimate", ids.isEmpty ? 0 : 201)
+        json.number("resultSizeEstimate", ids.isEmpty ? 0 : resultSizeEstimate(mailbox, query, includeSpamTrash: includeSpamTrash))
         json.endObject()
         return .json(200, json.text)
+    }
+
+    /// Gmail's "estimated total number of results" of the whole query, whatever the page: the simulator's is
+    /// the count of the matching messages (Gmail's own can be off, so clients must not take it as a count).
+    private func resultSizeEstimate(_ mailbox: Mailbox, _ query: GmailQuery, includeSpamTrash: Bool) -> Int {
+        let low = query.after == .min ? 0 : Self.lowerBound(mailbox.messages, query.after)
+        let high = query.before == .max ? mailbox.messages.count : Self.lowerBound(mailbox.messages, query.before)
+        var count = 0
+        for position in low ..< max(high, low) where matches(mailbox, mailbox.messages[position], query, includeSpamTrash: includeSpamTrash) {
+            count += 1
+        }
+        return count
     }
 
     private func matches(_ mailbox: Mailbox, _ message: MailMessage, _ query: GmailQuery, includeSpamTrash: Bool) -> Bool {

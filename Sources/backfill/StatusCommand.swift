@@ -15,8 +15,12 @@ struct StatusCommand: AsyncParsableCommand {
         let client = service.client()
         let connections = if let id { [try await client.connection(id)] } else { try await client.connections() }
         print(Self.table(connections), terminator: "")
-        if let id, let error = connections.first?.backfill?.error ?? connections.first?.error {
-            print(TerminalText.escaped("\(id): \(error.code.rawValue): \(error.message)"))
+        if let id, let connection = connections.first {
+            if let backfill = connection.backfill { print(TerminalText.escaped("\(id): \(ProgressText.line(backfill, provider: connection.provider))")) }
+            // The connection's own trouble (a refused token) when the backfill's line does not already say it.
+            if let error = connection.error, connection.backfill?.error == nil {
+                print(TerminalText.escaped("\(id): \(error.code.rawValue): \(error.message)"))
+            }
         }
     }
 

@@ -23,21 +23,24 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let client = service.client()
         let terminal = isatty(STDOUT_FILENO) == 1
-        var lastLine = ""
+        var lastChange = ""
         while true {
             let connection = try await client.connection(id)
             guard let backfill = connection.backfill else {
                 throw CLIFailure.refused("\(id) has no backfill to watch; start one with the console or the API")
             }
-            let line = TerminalText.escaped(ProgressText.line(backfill))
+            let line = TerminalText.escaped(ProgressText.line(backfill, provider: connection.provider))
             if terminal {
-                // Clear the line and redraw: bar, count, ETA, state.
-                let bar = ProgressText.bar(ProgressText.fraction(backfill))
-                FileHandle.standardOutput.write(Data("\r\u{1B}[2K\(bar) \(line)".utf8))
-            } else if line != lastLine {
+                // One line, cut to the terminal's width so it never wraps: back to its start, clear it, redraw.
+                let fitted = StatusLine.watchLine(backfill, provider: connection.provider, now: Date(), columns: TerminalWidth.columns())
+                FileHandle.standardOutput.write(Data("\r\u{1B}[K\(TerminalText.escaped(fitted))".utf8))
+            }
+            // Piped: a line when something changed, not when only a countdown ("next try in 12 s") ticked.
+            let change = StatusLine.line(backfill, provider: connection.provider, now: .distantPast)
+            if !terminal && change != lastChange {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
-            lastLine = line
+            lastChange = change
             if backfill.state.isFinished {
                 if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
                 if backfill.state == .failed {

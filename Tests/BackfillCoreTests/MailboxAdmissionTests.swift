@@ -189,7 +189,7 @@ struct MailboxAdmissionTests {
         var machine = admission { $0.unitsPerMinute = 10; $0.quotaWindow = .seconds(2); $0.longestInlineWait = .milliseconds(500) }
         #expect(machine.enter(cost: 5, now: t0) == .go(at: t0))
         #expect(machine.enter(cost: 5, now: t0 + .milliseconds(100)) == .go(at: t0 + .milliseconds(100)))
-        #expect(machine.enter(cost: 5, now: t0 + .milliseconds(200)) == .park(.milliseconds(1800)))
+        #expect(machine.enter(cost: 5, now: t0 + .milliseconds(200)) == .pace(.milliseconds(1800)))
         var other = admission { $0.unitsPerMinute = 10; $0.quotaWindow = .seconds(2) }
         #expect(other.enter(cost: 5, now: t0) == .go(at: t0))
     }

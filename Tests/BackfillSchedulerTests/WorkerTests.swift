@@ -103,6 +103,24 @@ struct WorkerTests {
         #expect(record.error == nil)
     }
 
+    @Test("waiting on its own quota pacing parks like a throttle, but the reason recorded is pacing")
+    func pacing() async throws {
+        let env = try TestEnvironment()
+        let id = "pacing-40"
+        try await env.inject(id, "pace:20", "1")
+        try await withInstance(env) {
+            _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+            try await env.eventually("parked") { try await env.record(id).state == .throttled }
+            let parked = try await env.record(id)
+            #expect(parked.error?.code == .pacing)
+            #expect(parked.error?.message == "pacing to the mailbox's quota; next batch in 1 s")
+            #expect(parked.attempts == 0 && parked.retryAt != nil)
+            try await env.eventually("completed") { try await env.record(id).state == .completed }
+        }
+        let record = try await env.record(id)
+        #expect(record.pulled == 40 && record.attempts == 0 && record.error == nil)
+    }
+
     @Test("transient failures back off and count; success resets the count")
     func transient() async throws {
         let env = try TestEnvironment { $0.retryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(100), maxDelay: .seconds(1)) }

@@ -54,6 +54,28 @@ struct BackfillAPITests {
         }
     }
 
+    @Test("a pause while a page is in flight shows pausing until the worker lets go, then paused with the count settled")
+    func pausing() async throws {
+        var options = ServerHarness.Options()
+        options.workers = true
+        options.provider = TestMailProvider(messageCount: 40, pageSize: 10, pageDelay: .seconds(1))
+        try await ServerHarness.with(options) { server in
+            let connection = try await server.connect("graph", "pause@acme.com")
+            _ = try await post(server, connection.id, "/backfill", json: #"{"range": "90d"}"#)
+            // The first page is committed; the worker is fetching the second and holds the lease.
+            try await server.wait(for: connection.id, "the first page") { ($0.backfill?.pulled ?? 0) >= 10 }
+            let paused = try await post(server, connection.id, "/backfill/pause").decode(ConnectionView.self)
+            let backfill = try #require(paused.backfill)
+            #expect(backfill.state == .paused && backfill.pausing, "\(backfill)")
+            let settled = try await server.wait(for: connection.id, "the page in flight to land") { $0.backfill?.pausing == false }
+            #expect(settled.backfill?.state == .paused)
+            #expect(settled.backfill?.pulled == backfill.pulled + 10)
+            // The list does not read leases.
+            let listed = try await server.request("GET", "/v1/connections").decode(ConnectionList.self)
+            #expect(listed.connections.first?.backfill?.pausing == false)
+        }
+    }
+
     @Test("pause, resume, cancel, retry and nudge move the backfill or answer 409 with the reason")
     func commands() async throws {
         try await ServerHarness.with { server in

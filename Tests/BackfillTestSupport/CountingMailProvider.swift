@@ -58,7 +58,8 @@ public struct CountingMailProvider: MailProvider {
         _ = try await redis.send(["RPUSH", keys.fetches(job.connectionId), "finish \(instance)"])
     }
 
-    /// Faults, consumed once each: `throttle:OFFSET` = seconds (fractional allowed), `fail:OFFSET` = any
+    /// Faults, consumed once each: `throttle:OFFSET` = seconds (fractional allowed), `pace:OFFSET` = seconds
+    /// (the mailbox's own quota pacing has no room for that long), `fail:OFFSET` = any
     /// (transient), `token:OFFSET` = any (refresh token revoked), `parent:OFFSET` = the parent's address,
     /// `hold:OFFSET` = an instance name (that instance's fetch waits until the field is deleted: a worker
     /// stuck mid-page while others go on).
@@ -69,9 +70,13 @@ public struct CountingMailProvider: MailProvider {
             ["HGET", faults, "fail:\(offset)"], ["HDEL", faults, "fail:\(offset)"],
             ["HGET", faults, "token:\(offset)"], ["HDEL", faults, "token:\(offset)"],
             ["HGET", faults, "parent:\(offset)"], ["HDEL", faults, "parent:\(offset)"],
+            ["HGET", faults, "pace:\(offset)"], ["HDEL", faults, "pace:\(offset)"],
         ])
         if let seconds = replies[0].string.flatMap(Double.init) {
             throw ProviderFailure.throttled(retryAfter: .milliseconds(Int64(seconds * 1000)))
+        }
+        if let seconds = replies[8].string.flatMap(Double.init) {
+            throw ProviderFailure.pacing(.milliseconds(Int64(seconds * 1000)))
         }
         if replies[2].string != nil {
             throw ProviderFailure.transient("injected failure at offset \(offset)")

@@ -2,12 +2,14 @@
 """The console in a real browser: headless Chromium, driven over the DevTools protocol, against a running
 `backfill demo` (its own ports and a fresh data directory).
 
-Connects the Microsoft 365 sample mailbox through the simulator's consent page, picks 90 days, watches the
+Connects the Microsoft 365 sample mailbox through the simulator's consent page, sees the estimates fill in
+beside each range (the 90-day one within 10% of what the backfill then pulls), picks 90 days, watches the
 count rise, pauses (amber card, count stops), resumes and waits for "Sync complete". Each step leaves a
 screenshot in OUTPUT_DIR. Usage: console_test.py BACKFILL_BINARY OUTPUT_DIR
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +22,7 @@ import urllib.request
 from cdp import DevTools
 
 ADDRESS = "alex@contoso.example"  # the scenario's personal Microsoft 365 mailbox (8,500 messages)
+RANGES = ["30d", "90d", "12m", "all"]
 
 
 class Failure(Exception):
@@ -169,6 +172,19 @@ class ConsoleTest:
         self.click('[data-testid="range-90d"]')
         if not self.js("document.querySelector('[data-testid=\"range-90d\"]').checked"):
             raise Failure("90 days is not selected")
+        # The estimates fill in beside each range once they arrive: "≈ 3,200 messages · about 2 minutes".
+        estimates = wait_until("the estimates beside each range", lambda: (lambda texts: texts if all(texts) else None)(
+            [self.js(f"document.querySelector('[data-testid=\"estimate-{r}\"]').textContent") for r in RANGES]), timeout=15)
+        print("  estimates: " + "; ".join(f"{r} {text}" for r, text in zip(RANGES, estimates)))
+        counts = []
+        for r, text in zip(RANGES, estimates):
+            match = re.fullmatch(r"≈ ([\d,]+) messages · (under a minute|about \d+ (minute|hour|day)s?)", text)
+            if not match:
+                raise Failure(f"the {r} estimate reads '{text}'")
+            counts.append(int(match.group(1).replace(",", "")))
+        if counts != sorted(counts) or counts[0] == 0:
+            raise Failure(f"the estimates do not grow with the range: {counts}")
+        self.estimate_90d = counts[1]
         self.shot("range-picker-90d")
 
         # Slow the simulator so that there is time to pause mid-way (the demo's latency makes it seconds).
@@ -177,10 +193,19 @@ class ConsoleTest:
         first = wait_until("the count to rise", lambda: self.count() > 0, timeout=30) and self.count()
         rising = wait_until("the count to rise further", lambda: self.count() > first and self.count(), timeout=30)
         print(f"  count rose: {first} → {rising} ({self.card('state-label')})")
+        if self.card("state-label") != "Syncing last 90 days":
+            raise Failure(f"the running card says '{self.card('state-label')}', not 'Syncing last 90 days'")
         self.shot("running")
 
         self.click(f'[data-testid="card-{self.id}"] [data-testid="pause"]')
+        # "Pausing…" while the page in flight lands (seen unless that page landed before the card's refresh), then
+        # "Paused — N messages so far".
+        first_label = wait_until("the pausing or paused label", lambda: (lambda text: text if text.startswith("Paus") else None)(
+            self.card("state-label") or ""), timeout=15, interval=0.02)
+        if first_label == "Pausing…":
+            self.shot("pausing")
         wait_until("the paused label", lambda: (self.card("state-label") or "").startswith("Paused"), timeout=15)
+        print(f"  pause: '{first_label}' first")
         classes = self.js(f"document.querySelector('[data-testid=\"card-{self.id}\"]').className")
         tone = self.js(f"getComputedStyle(document.querySelector('[data-testid=\"card-{self.id}\"]')).getPropertyValue('--tone').trim()")
         if "tone-paused" not in classes or tone.lower() != "#e0a030":
@@ -222,6 +247,9 @@ class ConsoleTest:
         if server["state"] != "completed" or label != expected:
             raise Failure(f"label '{label}', server state {server['state']} with {server['pulled']} pulled")
         print(f"  {label}")
+        if abs(self.estimate_90d - server["pulled"]) * 10 > server["pulled"]:
+            raise Failure(f"the picker estimated {self.estimate_90d} messages for 90 days; the backfill pulled {server['pulled']}")
+        print(f"  the picker's estimate {self.estimate_90d:,} against {server['pulled']:,} pulled")
         # The bar slides to full width (a CSS transition); the screenshot shows it once there.
         wait_until("the full progress bar", lambda: self.js(
             f"(() => {{ const bar = document.querySelector('[data-testid=\"card-{self.id}\"] [data-testid=\"progress-bar\"]');"
@@ -247,7 +275,7 @@ def main():
         sys.exit(1)
     finally:
         test.stop()
-    print("browser test passed: connect, pick 90 days, count rises, pause (amber, count holds), resume, Sync complete")
+    print("browser test passed: connect, estimates in the picker, pick 90 days, count rises, pause (amber, count holds), resume, Sync complete")
 
 
 if __name__ == "__main__":

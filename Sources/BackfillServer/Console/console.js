@@ -22,6 +22,7 @@ const ERROR_TITLES = {
   token_expired: "Token expired — reconnect",
   permission_lost: "Permission lost — ask your admin",
   throttled: "Throttled by the provider",
+  pacing: "Pacing to the provider's quota",
   transient: "Temporary provider failure",
   invalid_response: "The provider sent an invalid response",
   cursor_expired: "Sync position expired",
@@ -46,6 +47,15 @@ function duration(minutes) {
   if (minutes < 60) return plural(minutes, "minute");
   const rest = minutes % 60;
   return plural(Math.floor(minutes / 60), "hour") + (rest ? ` ${plural(rest, "minute")}` : "");
+}
+
+// "about 2 minutes" for an estimated duration: rough on purpose, it is advice before the pick.
+function about(seconds) {
+  if (seconds < 60) return "under a minute";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `about ${plural(minutes, "minute")}`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `about ${plural(hours, "hour")}` : `about ${plural(Math.round(hours / 24), "day")}`;
 }
 
 function remaining(seconds) {
@@ -237,10 +247,23 @@ function view(c) {
         label: b.retryAt ? `Retrying at ${clock(b.retryAt)}` : "Queued — starting soon",
       };
     case "running":
-      return { tone: "running", label: "Pulling history", progress: true, eta: true, actions: live };
+      return { tone: "running", label: `Syncing ${RANGE_PHRASES[b.range] ?? "history"}`, progress: true, eta: true, actions: live };
     case "paused":
+      if (b.pausing) {
+        return { tone: "paused", label: "Pausing…", detail: "The pages in flight finish first.", progress: true, actions: ["resume", "cancel"] };
+      }
       return { tone: "paused", label: `Paused — ${pulled} messages so far`, progress: true, actions: ["resume", "cancel"] };
     case "throttled":
+      if (b.error?.code === "pacing") {
+        // Its own pacing, not a refusal: the quota is spent evenly and the next batch goes by itself.
+        const quota = c.provider === "gmail" ? "Gmail's quota" : "the provider's quota";
+        const wait = b.retryAt ? Math.max(1, Math.ceil((Date.parse(b.retryAt) - Date.now()) / 1000)) : null;
+        return {
+          tone: "running", progress: true, actions: live,
+          label: `Pacing to ${quota}` + (wait ? ` — next batch in ${wait} s` : ""),
+          detail: "Nothing is wrong: the mailbox's quota is spent evenly.",
+        };
+      }
       return {
         tone: "paused", progress: true, actions: live,
         label: b.retryAt ? `Throttled — retrying at ${clock(b.retryAt)}` : "Throttled — retrying soon",
@@ -456,6 +479,26 @@ function pickRange(c, mode, opener) {
   syncConfirmText();
   $("range-dialog").showModal();
   form.querySelector("input:checked").focus();
+  loadEstimates(c.id, rangeTarget);
+}
+
+// Fills in "≈ 3,200 messages · about 2 minutes" beside each range when the estimates arrive. The picker
+// never waits for them: it is open and usable already, and without them it says so quietly.
+async function loadEstimates(id, target) {
+  const spans = document.querySelectorAll("#range-form .estimate");
+  spans.forEach((span) => { span.textContent = ""; });
+  $("estimate-note").textContent = "Estimating…";
+  let estimates = null;
+  try {
+    estimates = await api("GET", connectionPath(id, "/estimates"));
+  } catch { /* no figures: the note below says so */ }
+  if (rangeTarget !== target) return; // the picker was closed or opened for another mailbox meanwhile
+  const ranges = estimates?.ranges ?? [];
+  for (const r of ranges) {
+    const span = document.querySelector(`#range-form [data-testid="estimate-${r.range}"]`);
+    if (span) span.textContent = `≈ ${numbers.format(r.messages)} ${r.messages === 1 ? "message" : "messages"} · ${about(r.seconds)}`;
+  }
+  $("estimate-note").textContent = ranges.length ? "Estimates count Inbox and Sent." : "Estimate unavailable.";
 }
 
 function syncConfirmText() {
