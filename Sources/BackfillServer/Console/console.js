@@ -271,11 +271,13 @@ function view(c) {
       };
     case "completed": {
       const phrase = RANGE_PHRASES[b.range] ?? "the chosen range";
+      const checked = completenessText(b);
+      const actions = b.skipped > 0 ? ["retry-skipped"] : [];
       if (completion.get(b.id) === "faded") {
-        return { tone: "plain", label: "Healthy", detail: `${pulled} messages from ${phrase}. ${syncText(c)}` };
+        return { tone: "plain", label: "Healthy", detail: `${pulled} messages from ${phrase}. ${checked}${syncText(c)}`, actions };
       }
       if (!completion.has(b.id)) settleLater(c.id, b.id);
-      return { tone: "ok", label: `Sync complete — ${pulled} messages from ${phrase}`, progress: true };
+      return { tone: "ok", label: `Sync complete — ${pulled} messages from ${phrase}`, detail: checked.trim() || undefined, progress: true, actions };
     }
     case "cancelled":
       return { tone: "plain", label: `Cancelled — ${pulled} messages kept`, detail: syncText(c, true) };
@@ -284,6 +286,19 @@ function view(c) {
     default:
       return { tone: "plain", label: b.state, progress: true };
   }
+}
+
+// What the completeness audit found and what was skipped, as sentences ending in a space (or nothing).
+function completenessText(b) {
+  let text = "";
+  if (b.audit) {
+    const repaired = b.audit.repaired > 0 ? ` — ${numbers.format(b.audit.repaired)} missing messages stored` : "";
+    text += `Verified with the provider at ${clock(b.audit.auditedAt)}${repaired}. `;
+  }
+  if (b.skipped > 0) {
+    text += `${numbers.format(b.skipped)} message${b.skipped === 1 ? "" : "s"} the provider would not serve ${b.skipped === 1 ? "was" : "were"} skipped. `;
+  }
+  return text;
 }
 
 function failure(c, error, actions) {
@@ -311,6 +326,7 @@ const BUTTONS = {
   resume: { text: "Resume", style: "primary", run: (c) => command(c, "/backfill/resume") },
   retry: { text: "Retry", style: "primary", run: (c) => command(c, "/backfill/retry") },
   nudge: { text: "Nudge", run: (c) => command(c, "/nudge") },
+  "retry-skipped": { text: "Retry skipped", run: (c) => command(c, "/skipped/retry") },
   cancel: {
     text: "Cancel",
     run: async (c) => {
