@@ -31,7 +31,8 @@ public struct CompletenessAuditor: Service {
             } catch {
                 logger.warning("audit queue unreadable; retrying", metadata: [LogKey.error: "\(error)"])
             }
-            try? await Task.sleep(for: pollInterval)
+            // Only the wait ends at a graceful shutdown: an audit under way finishes (its requests are on the wire).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
     }
 
