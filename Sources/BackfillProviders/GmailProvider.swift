@@ -34,6 +34,7 @@ public struct GmailProvider: MailProvider {
     let api: ProviderRequestSender
     let clock: any WallClock
     let listPageSize: Int
+    let listingsPerPage: Int
     let batchSize: Int
     let pageBudget: Duration
     /// The per-user quota before pacing (the duration estimate's limit).
@@ -41,6 +42,8 @@ public struct GmailProvider: MailProvider {
 
     /// - Parameters:
     ///   - listPageSize: ids per `messages.list` page (≤ 500), hence messages per backfill page.
+    ///   - listingsPerPage: listings one page may gather when each ends its piece with fewer ids than a page (6:
+    ///     a sparse mailbox cut into many pieces still fills its pages, without many round trips of listing first).
     ///   - admission: the mailboxes' shared Retry-After gate and request slots; servers pass the one all
     ///     instances share.
     ///   - batchSize: message fetches per batch request (1…100), `callsPerBatch` unless a test needs fewer.
@@ -50,7 +53,7 @@ public struct GmailProvider: MailProvider {
     public init(
         endpoints: ProviderEndpoints, directory: any ConnectionDirectory, http: HTTPClient,
         admission: any SharedAdmission = LocalSharedAdmission(), clock: any WallClock = SystemWallClock(), listPageSize: Int = 100,
-        batchSize: Int = GmailProvider.callsPerBatch,
+        listingsPerPage: Int = 6, batchSize: Int = GmailProvider.callsPerBatch,
         pageBudget: Duration = .seconds(5), quotaUnitsPerMinute: Int = AdmissionPolicy.gmailQuotaUnitsPerMinute
     ) {
         let transport = ProviderTransport(http: http)
@@ -67,6 +70,7 @@ public struct GmailProvider: MailProvider {
         )
         self.clock = clock
         self.listPageSize = min(max(listPageSize, 1), 500)
+        self.listingsPerPage = max(listingsPerPage, 1)
         self.batchSize = min(max(batchSize, 1), 100)
         self.pageBudget = pageBudget
         self.quotaUnitsPerMinute = quotaUnitsPerMinute
@@ -107,58 +111,85 @@ public struct GmailProvider: MailProvider {
         }
     }
 
-    /// Lists the cursor's page and fetches its messages; a listing with nothing in it (an empty piece of the
-    /// window, a label with no mail there) is passed over in the same call.
+    /// Lists the cursor's page and fetches its messages. A listing that ends its piece and label with fewer ids than
+    /// a page is followed by the next ones in the same page (at most `listingsPerPage`), so a sparse mailbox cut into
+    /// many pieces still fills its pages, in the same newest-first order.
     public func fetchPage(_ job: BackfillJob, cursor: String?) async throws -> BackfillPage {
         let mailbox = try await mailbox(job.connectionId)
         let pieces = job.window.newestFirst()
         var position = try cursor.map(GmailCursor.decode) ?? .start
+        // Each listing's cursor, the ids still to fetch from it, where they start in it, and what follows it.
+        var listings: [(at: GmailCursor, pending: [String], start: Int, window: DateWindow)] = []
+        var after: GmailCursor?
+        var listed = 0
         while true {
             let window = position.listed(of: job.window, pieces: pieces)
-            let list: GmailMessageList = try await get(
-                mailbox, url: mailbox.list(label: position.label, window: window, pageToken: position.pageToken, pageSize: listPageSize),
-                route: "gmail GET messages.list"
-            )
+            let list: GmailMessageList
+            do {
+                list = try await get(
+                    mailbox, url: mailbox.list(label: position.label, window: window, pageToken: position.pageToken, pageSize: listPageSize),
+                    route: "gmail GET messages.list"
+                )
+            } catch let failure as ProviderFailure where failure.isThrottle && !listings.isEmpty {
+                break  // what is listed goes now; the next page lists on from `after`
+            }
             let ids = (list.messages ?? []).map(\.id)
             let start = position.start(in: ids)
-            let pending = Array(ids[start...])
-            if pending.isEmpty && list.nextPageToken == nil {
-                guard let next = position.afterListing(pieces: pieces) else { return BackfillPage(messages: [], nextCursor: nil) }
-                position = next
-                continue
+            listings.append((position, Array(ids[start...]), start, window))
+            listed += ids.count
+            if let next = list.nextPageToken {
+                after = GmailCursor(piece: position.piece, labelIndex: position.labelIndex, pageToken: next)
+                break
             }
-            let (fetched, count, refused) = try await messages(pending, in: mailbox, budget: pageBudget)
-            let folder = position.folder
-            var skipped = refused.map { SkippedMessage(providerMessageId: $0.id, folder: folder, failure: $0.failure) }
-            let stored = fetched.filter { message in
-                let labels = message.labels
-                if labels.contains("DRAFT") { return false }
-                if folder == .sent && labels.contains("INBOX") { return false }
-                guard let receivedAt = message.receivedAt else {
-                    skipped.append(SkippedMessage(
-                        providerMessageId: message.id, folder: folder,
-                        failure: .invalidResponse("gmail GET messages.get: message without internalDate")
-                    ))
-                    return false
-                }
-                // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
-                return window.contains(receivedAt)
-            }
-            .compactMap { $0.stored(connectionId: job.connectionId, folder: folder, source: .backfill) }
-
-            if count < pending.count {
-                // Cut short by the time budget: the next page lists this page again and goes on after its last id.
-                position.done = start + count
-                position.lastDoneId = pending[count - 1]
-            } else if let next = list.nextPageToken {
-                position = GmailCursor(piece: position.piece, labelIndex: position.labelIndex, pageToken: next)
-            } else if let next = position.afterListing(pieces: pieces) {
-                position = next
-            } else {
-                return BackfillPage(messages: stored, nextCursor: nil, skipped: skipped)
-            }
-            return BackfillPage(messages: stored, nextCursor: position.encoded(), skipped: skipped)
+            after = position.afterListing(pieces: pieces)
+            // Whole listings count (not what is left of a cut one), so a page resumed after a cut gathers the
+            // same listings as the page it continues.
+            guard let next = after, listed < listPageSize, listings.count < listingsPerPage else { break }
+            position = next
         }
+        let pending = listings.flatMap(\.pending)
+        guard !pending.isEmpty else { return BackfillPage(messages: [], nextCursor: after?.encoded()) }
+        let (fetched, count, refused) = try await messages(pending, in: mailbox, budget: pageBudget)
+        // Which listing each id came from: its folder and the exact window it is cut to.
+        var source: [String: Int] = [:]
+        for (index, listing) in listings.enumerated() {
+            for id in listing.pending where source[id] == nil { source[id] = index }
+        }
+        var skipped = refused.map { SkippedMessage(providerMessageId: $0.id, folder: listings[source[$0.id] ?? 0].at.folder, failure: $0.failure) }
+        let stored = fetched.compactMap { message -> StoredMessage? in
+            let listing = listings[source[message.id] ?? 0]
+            let folder = listing.at.folder
+            let labels = message.labels
+            if labels.contains("DRAFT") || (folder == .sent && labels.contains("INBOX")) { return nil }
+            guard let receivedAt = message.receivedAt else {
+                skipped.append(SkippedMessage(
+                    providerMessageId: message.id, folder: folder,
+                    failure: .invalidResponse("gmail GET messages.get: message without internalDate")
+                ))
+                return nil
+            }
+            // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
+            guard listing.window.contains(receivedAt) else { return nil }
+            return message.stored(connectionId: job.connectionId, folder: folder, source: .backfill)
+        }
+        if count < pending.count {
+            // Cut short by the time budget: the next page lists the listing it stopped in again and goes on after
+            // its last id done there (or from that listing's start, when the cut fell between two listings).
+            var offset = 0
+            for listing in listings {
+                if count < offset + listing.pending.count {
+                    var cut = listing.at
+                    let doneHere = count - offset
+                    if doneHere > 0 {
+                        cut.done = listing.start + doneHere
+                        cut.lastDoneId = listing.pending[doneHere - 1]
+                    }
+                    return BackfillPage(messages: stored, nextCursor: cut.encoded(), skipped: skipped)
+                }
+                offset += listing.pending.count
+            }
+        }
+        return BackfillPage(messages: stored, nextCursor: after?.encoded(), skipped: skipped)
     }
 
     /// Makes sure the history cursor exists (it normally does, from `prepare`).

@@ -227,6 +227,28 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("Gmail pages cut after every batch, across the listings a page gathers, still store the exact set once")
+    func gmailPagesCutAnywhere() async throws {
+        try await SimulatorHarness.run { sim in
+            let job = sim.job("gmail-1")
+            // No time budget at all: every page stops after its first batch of 3, wherever that falls among the
+            // (up to 6) listings it gathered.
+            let hasty = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http,
+                                      listPageSize: 40, batchSize: 3, pageBudget: .zero)
+            var cursor: String?
+            var ids: [String] = []
+            var pages = 0
+            repeat {
+                let page = try await hasty.fetchPage(job, cursor: cursor)
+                ids += page.messages.map(\.providerMessageId)
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 1_000
+            #expect(ids.count == Set(ids).count)
+            #expect(Set(ids) == (try await sim.expectedIds(SimulatorHarness.gmailUser)))
+        }
+    }
+
     @Test("a server error is sent again after 0.5 s and 1 s; a third one fails the page as transient")
     func serverErrorsResent() async throws {
         try await SimulatorHarness.run { sim in
@@ -256,8 +278,9 @@ struct ProviderSimulatorTests {
     func gmailPartialPage() async throws {
         try await SimulatorHarness.run { sim in
             // 11 units a minute (97% of 12): the list (5) and one get (5), then the next get would wait a minute.
+            // One listing a page, so no second list spends the units first.
             let tight = GmailProvider(endpoints: sim.endpoints, directory: sim.directory, http: sim.http,
-                                      listPageSize: 40, batchSize: 1, quotaUnitsPerMinute: 12)
+                                      listPageSize: 40, listingsPerPage: 1, batchSize: 1, quotaUnitsPerMinute: 12)
             let cut = try await tight.fetchPage(sim.job("gmail-1"), cursor: nil)
             let whole = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: nil)
             let rest = try await sim.gmail.fetchPage(sim.job("gmail-1"), cursor: cut.nextCursor)
