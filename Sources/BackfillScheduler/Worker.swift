@@ -83,7 +83,7 @@ struct Worker: Sendable {
             // last page): only the handoff and the completion are left.
             guard try await recordPreparation() else { return refused(logger) }
             try await provider.finish(job)
-            return completed(try await scheduler.complete(lease), logger: logger)
+            return await completed(try await scheduler.complete(lease), lease, record, pulled: record.pulled, logger: logger)
         }
         while true {
             if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
@@ -95,7 +95,12 @@ struct Worker: Sendable {
             do {
                 page = try await provider.fetchPage(job, cursor: cursor)
                 if !page.messages.isEmpty {
-                    _ = try await store.insert(page.messages)
+                    // Each message names the backfill that stored it (the host's change feed shows it).
+                    _ = try await store.insert(page.messages.map { message in
+                        var message = message
+                        message.backfillId = record.id
+                        return message
+                    })
                 }
                 if page.nextCursor == nil { try await provider.finish(job) }
             } catch {
@@ -124,7 +129,7 @@ struct Worker: Sendable {
                 metrics.messages.increment(by: page.messages.count)
             }
             switch answer {
-            case .completed: return completed(.completed, logger: logger)
+            case .completed: return await completed(.completed, lease, record, pulled: commit.pulled, logger: logger)
             case .proceed(_, let dirty):
                 pulled = commit.pulled
                 pagesTotal = commit.pages
@@ -138,11 +143,13 @@ struct Worker: Sendable {
         }
     }
 
-    private func completed(_ reply: Scheduler.CompleteReply, logger: Logger) {
+    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, _ record: BackfillRecord, pulled: Int, logger: Logger) async {
         switch reply {
         case .completed:
             metrics.completions.increment()
             logger.info("backfill completed")
+            await recordEvent(BackfillEvent(
+                kind: .completed, connectionId: lease.connectionId, backfillId: record.id, at: Date(), pulled: pulled), logger: logger)
         case .stale: refused(logger)
         case .paused, .cancelled: break
         }
@@ -214,6 +221,16 @@ struct Worker: Sendable {
         }
     }
 
+    /// Records a lifecycle step in the store's event feed. The transition itself is already in Redis: a store
+    /// that cannot take the event loses it (logged), it does not undo or hold up the backfill.
+    private func recordEvent(_ event: BackfillEvent, logger: Logger) async {
+        do {
+            try await store.record(event)
+        } catch {
+            logger.warning("could not record the backfill event", metadata: ["event": "\(event.kind.rawValue)", LogKey.error: "\(error)"])
+        }
+    }
+
     private func refused(_ logger: Logger) {
         metrics.staleCommits.increment()
         logger.warning("commit refused: another worker holds this connection now; stopping")
@@ -246,6 +263,10 @@ struct Worker: Sendable {
                 logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])
                 if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == .stale {
                     refused(logger)
+                } else {
+                    await recordEvent(BackfillEvent(
+                        kind: .failed, connectionId: lease.connectionId, backfillId: record.id, at: Date(),
+                        errorCode: failure.code.rawValue), logger: logger)
                 }
             }
         } catch {

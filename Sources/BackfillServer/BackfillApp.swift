@@ -106,6 +106,7 @@ public struct BackfillApp: Sendable {
         ConnectionRoutes(reader: reader, scheduler: scheduler, connector: connector, store: store, body: body, logger: logger,
                          graphAppOnly: configuration.graphAppOnly)
             .register(on: api)
+        ChangeRoutes(store: store).register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger
