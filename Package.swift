@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point downward only:
 //   backfill (executable) → BackfillServer → BackfillScheduler, BackfillProviders, BackfillStore
-//   → BackfillCore and the C wrappers (BackfillRedis over hiredis, BackfillHTTP over libcurl).
+//   (SQLite) and BackfillPostgres (the executable picks one) → BackfillCore and the C wrappers (BackfillRedis over hiredis, BackfillHTTP over libcurl).
 // BackfillSimulator stands beside the service: tests and the demo talk to it over real HTTP.
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
     ],
     targets: [
         // MARK: C libraries (system packages; installed by ops/setup)
@@ -52,6 +54,18 @@ let package = Package(
         .target(
             name: "BackfillStore",
             dependencies: ["BackfillCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+
+        // MARK: The message store on PostgreSQL (postgres-nio), beside the SQLite one; kept out of the core.
+        .target(
+            name: "BackfillPostgres",
+            dependencies: [
+                "BackfillCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
@@ -119,7 +133,7 @@ let package = Package(
             name: "backfill",
             dependencies: [
                 "BackfillServer", "BackfillSimulator", "BackfillCore", "BackfillHTTP", "BackfillRedis", "BackfillScheduler",
-                "BackfillStore",
+                "BackfillStore", "BackfillPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -153,7 +167,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StoreBench",
-            dependencies: ["BackfillCore", "BackfillStore"],
+            dependencies: ["BackfillCore", "BackfillStore", "BackfillPostgres", .product(name: "Logging", package: "swift-log")],
             path: "ops/bench/StoreBench",
             swiftSettings: strict
         ),
@@ -210,7 +224,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BackfillStoreTests",
-            dependencies: ["BackfillStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BackfillStore", "BackfillPostgres", "BackfillCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

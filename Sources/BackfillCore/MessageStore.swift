@@ -9,6 +9,15 @@ public protocol MessageStore: Sendable {
     func messages(connectionId: String, limit: Int, after cursor: MessagePageCursor?) async throws -> MessagePage
     /// How many messages are stored for a connection.
     func count(connectionId: String) async throws -> Int
+    /// Every message stored across all connections with a sequence number above `after`, in sequence order
+    /// (the host's change feed). Sequence numbers are assigned at insert and grow in commit order as a
+    /// reader sees it: a reader that saw number N never later sees a new message below N.
+    func changes(after: Int64, limit: Int) async throws -> ChangePage
+    /// Records a backfill's lifecycle step, numbered like the change feed (in commit order) but in a sequence
+    /// of its own.
+    func record(_ event: BackfillEvent) async throws
+    /// Lifecycle events with a sequence number above `after`, in sequence order.
+    func events(after: Int64, limit: Int) async throws -> BackfillEventPage
 }
 
 /// Position after the last message of a page, for keyset paging (newest first).

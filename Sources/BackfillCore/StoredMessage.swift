@@ -48,12 +48,15 @@ public struct StoredMessage: Sendable, Hashable, Codable {
     public var hasAttachments: Bool
     public var attachments: [AttachmentMetadata]
     public var source: MessageSource
+    /// The backfill that stored the message (set by the worker on backfill pages); nil for real-time mail.
+    public var backfillId: String?
 
     public init(
         connectionId: String, providerMessageId: String, folder: FolderKind, internetMessageId: String? = nil,
         conversationId: String? = nil, subject: String? = nil, from: String? = nil, to: [String] = [],
         cc: [String] = [], receivedAt: Date, sentAt: Date? = nil, snippet: String? = nil,
-        hasAttachments: Bool = false, attachments: [AttachmentMetadata] = [], source: MessageSource
+        hasAttachments: Bool = false, attachments: [AttachmentMetadata] = [], source: MessageSource,
+        backfillId: String? = nil
     ) {
         self.connectionId = connectionId
         self.providerMessageId = providerMessageId
@@ -70,5 +73,6 @@ public struct StoredMessage: Sendable, Hashable, Codable {
         self.hasAttachments = hasAttachments
         self.attachments = attachments
         self.source = source
+        self.backfillId = backfillId
     }
 }

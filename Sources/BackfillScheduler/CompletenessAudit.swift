@@ -40,7 +40,11 @@ public struct CompletenessAudit: Sendable {
             if !missing.isEmpty {
                 let fetched = try await provider.refetch(missing, connectionId: connectionId)
                 // Listed by whole seconds (Gmail): a message fetched from just outside the window is not missing.
-                let inWindow = fetched.stored.filter { window.contains($0.receivedAt) }
+                let inWindow = fetched.stored.filter { window.contains($0.receivedAt) }.map { message in
+                    var repaired = message
+                    repaired.backfillId = record.id  // history the backfill should have stored
+                    return repaired
+                }
                 report.repaired = inWindow.isEmpty ? 0 : try await store.insert(inWindow)
                 report.unrepaired = fetched.stillSkipped.count
                 try await scheduler.recordSkipped(fetched.stillSkipped, connectionId: connectionId)

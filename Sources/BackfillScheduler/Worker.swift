@@ -70,7 +70,9 @@ struct Worker: Sendable {
         func recordPreparation() async throws -> Bool {
             guard let total = unrecorded else { return true }
             unrecorded = nil
-            return try await scheduler.prepared(lease, estimatedTotal: total) == .done
+            guard try await scheduler.prepared(lease, estimatedTotal: total) == .done else { return false }
+            await recordEvent(.started, lease, record, logger: logger)
+            return true
         }
         let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
         var pages = 0
@@ -85,7 +87,7 @@ struct Worker: Sendable {
             // last page): only the handoff and the completion are left.
             guard try await recordPreparation() else { return refused(logger) }
             try await provider.finish(job)
-            return await completed(try await scheduler.complete(lease), lease, logger: logger)
+            return await completed(try await scheduler.complete(lease), lease, record, pulled: record.pulled, logger: logger)
         }
         while true {
             if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
@@ -99,7 +101,12 @@ struct Worker: Sendable {
                 // Listed before the page is committed: a page fetched again skips the same ids, listed once.
                 try await scheduler.recordSkipped(page.skipped, connectionId: lease.connectionId)
                 if !page.messages.isEmpty {
-                    _ = try await store.insert(page.messages)
+                    // Each message names the backfill that stored it (the host's change feed shows it).
+                    _ = try await store.insert(page.messages.map { message in
+                        var message = message
+                        message.backfillId = record.id
+                        return message
+                    })
                 }
                 if page.nextCursor == nil { try await provider.finish(job) }
             } catch {
@@ -116,6 +123,9 @@ struct Worker: Sendable {
                 renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
             )
             let answer = try await scheduler.commit(lease, commit)
+            // This commit recorded the preparation: the backfill has started (once, by the lease holder, so
+            // before anything this worker records about it later).
+            if unrecorded != nil && answer != .stale { await recordEvent(.started, lease, record, logger: logger) }
             unrecorded = nil
             switch answer {
             case .pause, .cancel: return
@@ -128,7 +138,7 @@ struct Worker: Sendable {
                 metrics.messages.increment(by: page.messages.count)
             }
             switch answer {
-            case .completed: return await completed(.completed, lease, logger: logger)
+            case .completed: return await completed(.completed, lease, record, pulled: commit.pulled, logger: logger)
             case .proceed(_, let dirty):
                 pulled = commit.pulled
                 pagesTotal = commit.pages
@@ -142,11 +152,13 @@ struct Worker: Sendable {
         }
     }
 
-    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, logger: Logger) async {
+    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, _ record: BackfillRecord, pulled: Int, logger: Logger) async {
         switch reply {
         case .completed:
             metrics.completions.increment()
             logger.info("backfill completed")
+            await recordEvent(BackfillEvent(
+                kind: .completed, connectionId: lease.connectionId, backfillId: record.id, at: Date(), pulled: pulled), logger: logger)
             // The completeness audit runs at once; should this fail, the backfill simply goes unverified until a
             // support action or the next completion asks again.
             do {
@@ -228,6 +240,20 @@ struct Worker: Sendable {
         }
     }
 
+    private func recordEvent(_ kind: BackfillEvent.Kind, _ lease: Lease, _ record: BackfillRecord, logger: Logger) async {
+        await recordEvent(BackfillEvent(kind: kind, connectionId: lease.connectionId, backfillId: record.id, at: Date()), logger: logger)
+    }
+
+    /// Records a lifecycle step in the store's event feed. The transition itself is already in Redis: a store
+    /// that cannot take the event loses it (logged), it does not undo or hold up the backfill.
+    private func recordEvent(_ event: BackfillEvent, logger: Logger) async {
+        do {
+            try await store.record(event)
+        } catch {
+            logger.warning("could not record the backfill event", metadata: ["event": "\(event.kind.rawValue)", LogKey.error: "\(error)"])
+        }
+    }
+
     private func refused(_ logger: Logger) {
         metrics.staleCommits.increment()
         logger.warning("commit refused: another worker holds this connection now; stopping")
@@ -261,6 +287,10 @@ struct Worker: Sendable {
                 logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])
                 if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == .stale {
                     refused(logger)
+                } else {
+                    await recordEvent(BackfillEvent(
+                        kind: .failed, connectionId: lease.connectionId, backfillId: record.id, at: Date(),
+                        errorCode: failure.code.rawValue), logger: logger)
                 }
             }
         } catch {

@@ -52,6 +52,12 @@ extension APIError {
         .unauthorized, code: "unauthorized", message: "missing or wrong API token; send Authorization: Bearer <token>"
     )
 
+    /// The message store cannot be reached or cannot work (a database down, a full disk); passes on its own.
+    static let storeUnavailable = APIError(
+        .serviceUnavailable, code: "store_unavailable", message: "the message store is unavailable; try again shortly",
+        retryAfterSeconds: 5
+    )
+
     static func bodyTooLarge(limit: Int) -> APIError {
         APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limit) bytes")
     }

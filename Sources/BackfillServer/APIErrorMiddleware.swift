@@ -1,3 +1,4 @@
+import BackfillCore
 import BackfillRedis
 import HTTPTypes
 import Hummingbird
@@ -34,6 +35,10 @@ struct APIErrorMiddleware: RouterMiddleware {
             case let error as APIError: apiError = error
             case let error as HTTPError: apiError = .from(error)
             case let error as RedisError where error.isOutage: apiError = .redisUnavailable
+            case let error as StoreUnavailable:
+                // The store's own words name the condition (never a password or message content).
+                logger.warning("store unavailable", metadata: ["route": "\(context.endpointPath ?? request.uri.path)", "error": "\(error)"])
+                apiError = .storeUnavailable
             case let error as any HTTPResponseError:
                 apiError = APIError(error.status, code: error.status == .contentTooLarge ? "body_too_large" : "bad_request",
                                     message: error.status.reasonPhrase)

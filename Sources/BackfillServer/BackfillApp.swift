@@ -112,6 +112,7 @@ public struct BackfillApp: Sendable {
                            audit: completenessAudit, logger: logger).register(on: api)
         EstimateRoutes(reader: reader, estimator: provider as? any BackfillEstimating, cache: estimateCache, logger: logger)
             .register(on: api)
+        ChangeRoutes(store: store).register(on: api)
         let events = EventStream(
             reader: reader, pollInterval: configuration.server.eventPollInterval,
             heartbeatInterval: configuration.server.heartbeatInterval, logger: logger

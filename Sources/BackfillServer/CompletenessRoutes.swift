@@ -61,7 +61,14 @@ struct CompletenessRoutes: Sendable {
         } catch let failure as ProviderFailure {
             throw APIError(.badGateway, code: failure.code.rawValue, message: failure.message)
         }
-        let inserted = result.stored.isEmpty ? 0 : try await store.insert(result.stored)
+        // History the backfill skipped: stored under its id, as its other pages were.
+        let backfillId = try await scheduler.backfill(connectionId: id)?.id
+        let stored = result.stored.map { message in
+            var message = message
+            message.backfillId = backfillId
+            return message
+        }
+        let inserted = stored.isEmpty ? 0 : try await store.insert(stored)
         let still = Set(result.stillSkipped.map(\.providerMessageId))
         // Forget what was stored or is gone; what is still refused is listed again with its new error.
         try await scheduler.forgetSkipped(skipped.map(\.providerMessageId).filter { !still.contains($0) }, connectionId: id)

@@ -10,8 +10,8 @@ struct MessageInsertStatement {
         INSERT INTO message (
             connection_id, provider_message_id, folder, internet_message_id, conversation_id, subject,
             from_address, to_addresses, cc_addresses, received_at, sent_at, snippet, has_attachments, source,
-            stored_at
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            stored_at, backfill_id, seq
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (connection_id, provider_message_id) DO NOTHING
         """
 
@@ -30,8 +30,8 @@ struct MessageInsertStatement {
     }
 
     /// Inserts the message's row unless its (connection, provider id) is already stored, and tells whether
-    /// it was new. The message must have passed `validate(positionInBatch:)`.
-    func insert(_ message: StoredMessage, storedAt: Int64) throws -> Bool {
+    /// it was new (then it took `seq`). The message must have passed `validate(positionInBatch:)`.
+    func insert(_ message: StoredMessage, storedAt: Int64, seq: Int64) throws -> Bool {
         // Resetting also clears what the previous step reported; its error, if any, was thrown then.
         sqlite3_reset(statement)
         try bind(1, message.connectionId)
@@ -49,6 +49,8 @@ struct MessageInsertStatement {
         try bind(13, message.hasAttachments ? 1 : 0)
         try bind(14, message.source.rawValue)
         try bind(15, storedAt)
+        try bind(16, message.backfillId)
+        try bind(17, seq)
         try check(sqlite3_step(statement), expected: SQLITE_DONE)
         return db.changesCount > 0
     }

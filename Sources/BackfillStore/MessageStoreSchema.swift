@@ -41,6 +41,31 @@ enum MessageStoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v2: origin backfill and store-wide sequence") { db in
+            // `seq` is the change feed's order. SQLite has one writer at a time, so a number taken inside the
+            // write transaction is also commit order. Rows stored before it get their row id, which already
+            // grew in insertion order.
+            try db.execute(sql: """
+                ALTER TABLE message ADD COLUMN backfill_id TEXT;
+                ALTER TABLE message ADD COLUMN seq INTEGER;
+                UPDATE message SET seq = id;
+                CREATE UNIQUE INDEX message_by_seq ON message (seq);
+                """)
+        }
+        migrator.registerMigration("v3: backfill lifecycle events") { db in
+            // `seq` is the row id: one writer at a time makes it commit order, and rows are never deleted.
+            try db.execute(sql: """
+                CREATE TABLE backfill_event (
+                    seq INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    connection_id TEXT NOT NULL,
+                    backfill_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    pulled INTEGER,
+                    error_code TEXT
+                );
+                """)
+        }
         return migrator
     }
 }

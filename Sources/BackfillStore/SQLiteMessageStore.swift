@@ -64,11 +64,15 @@ public final class SQLiteMessageStore: MessageStore {
         return try await Self.classifyingUnavailability { try await self.pool.write { db in
             // Cached statements: the SQL is compiled once per connection, then only bound and stepped.
             let insertMessage = try MessageInsertStatement(db)
+            // The writer holds SQLite's write lock for the whole transaction, so numbers taken from the
+            // highest one stored are unique and grow in commit order (the change feed relies on it).
+            var seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM message")) ?? 0
             var newCount = 0
             for (index, message) in messages.enumerated() {
                 // A throw rolls the whole transaction back.
                 try message.validate(positionInBatch: index)
-                guard try insertMessage.insert(message, storedAt: storedAt) else { continue }
+                guard try insertMessage.insert(message, storedAt: storedAt, seq: seq + 1) else { continue }
+                seq += 1
                 newCount += 1
                 if message.attachments.isEmpty { continue }
                 let messageRowId = db.lastInsertedRowID
@@ -155,6 +159,79 @@ public final class SQLiteMessageStore: MessageStore {
                 MessagePageCursor(receivedAt: $0.receivedAt, providerMessageId: $0.providerMessageId)
             } : nil
             return MessagePage(messages: messages, next: next)
+        }
+    }
+
+    private static let changesSQL = """
+        SELECT \(StoredMessage.selectedColumns) FROM message WHERE seq > ? ORDER BY seq LIMIT ?
+        """
+
+    /// Messages of every connection with a sequence number above `after`, in sequence order.
+    public func changes(after: Int64, limit: Int) async throws -> ChangePage {
+        guard (1...Self.maximumPageLimit).contains(limit) else {
+            throw MessageStoreError(
+                code: .invalidPageLimit, message: "limit must be between 1 and \(Self.maximumPageLimit)")
+        }
+        guard after >= 0 else {
+            throw MessageStoreError(code: .invalidCursor, message: "after must be a sequence number, 0 or more")
+        }
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: Self.changesSQL), arguments: [after, limit])
+            let rowIds: [Int64] = try rows.map { try $0.decode(forColumn: "id") }
+            let attachments = try Self.attachments(ofMessageRows: rowIds, in: db)
+            let decoder = JSONDecoder()
+            let changes = try zip(rows, rowIds).map { row, rowId in
+                ChangePage.Change(
+                    seq: try row.decode(forColumn: "seq"),
+                    message: try StoredMessage(row: row, attachments: attachments[rowId] ?? [], decoder: decoder))
+            }
+            return ChangePage(changes: changes, next: changes.last?.seq ?? after)
+        }
+    }
+
+    /// Records a backfill's lifecycle step.
+    public func record(_ event: BackfillEvent) async throws {
+        try await Self.classifyingUnavailability { try await self.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO backfill_event (kind, connection_id, backfill_id, at, pulled, error_code)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    event.kind.rawValue, event.connectionId, event.backfillId, StoreTime.milliseconds(event.at),
+                    event.pulled, event.errorCode,
+                ])
+        } }
+    }
+
+    /// Lifecycle events with a sequence number above `after`, in sequence order.
+    public func events(after: Int64, limit: Int) async throws -> BackfillEventPage {
+        guard (1...Self.maximumPageLimit).contains(limit) else {
+            throw MessageStoreError(
+                code: .invalidPageLimit, message: "limit must be between 1 and \(Self.maximumPageLimit)")
+        }
+        guard after >= 0 else {
+            throw MessageStoreError(code: .invalidCursor, message: "after must be a sequence number, 0 or more")
+        }
+        return try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT seq, kind, connection_id, backfill_id, at, pulled, error_code FROM backfill_event
+                    WHERE seq > ? ORDER BY seq LIMIT ?
+                    """),
+                arguments: [after, limit])
+            let entries = try rows.map { row in
+                let kindName: String = try row.decode(forColumn: "kind")
+                guard let kind = BackfillEvent.Kind(rawValue: kindName) else {
+                    throw MessageStoreError(code: .unreadableRow, message: "a stored event has an unknown kind")
+                }
+                return BackfillEventPage.Entry(seq: try row.decode(forColumn: "seq"), event: BackfillEvent(
+                    kind: kind, connectionId: try row.decode(forColumn: "connection_id"),
+                    backfillId: try row.decode(forColumn: "backfill_id"),
+                    at: StoreTime.date(milliseconds: try row.decode(forColumn: "at")),
+                    pulled: try row.decode(forColumn: "pulled"), errorCode: try row.decode(forColumn: "error_code")))
+            }
+            return BackfillEventPage(events: entries, next: entries.last?.seq ?? after)
         }
     }
 

@@ -6,7 +6,7 @@ extension StoredMessage {
     /// The columns `init(row:attachments:decoder:)` reads, in the order of a `SELECT`.
     static let selectedColumns = """
         id, connection_id, provider_message_id, folder, internet_message_id, conversation_id, subject,
-        from_address, to_addresses, cc_addresses, received_at, sent_at, snippet, has_attachments, source
+        from_address, to_addresses, cc_addresses, received_at, sent_at, snippet, has_attachments, source, backfill_id, seq
         """
 
     /// Builds a message from a `message` row read with `selectedColumns`.
@@ -31,7 +31,8 @@ extension StoredMessage {
             snippet: try row.decode(forColumn: "snippet"),
             hasAttachments: try row.decode(forColumn: "has_attachments"),
             attachments: attachments,
-            source: source
+            source: source,
+            backfillId: try row.decode(forColumn: "backfill_id")
         )
     }
 

@@ -3,6 +3,7 @@ import BackfillCore
 import BackfillHTTP
 import BackfillRedis
 import BackfillScheduler
+import BackfillPostgres
 import BackfillServer
 import BackfillStore
 import Foundation
@@ -76,6 +77,10 @@ struct ServeCommand: AsyncParsableCommand {
     var pushSafetySeconds: Int?
     @Option(name: .customLong("lease-seconds"), help: "How long a connection's lease lasts without a commit ($BACKFILL_LEASE_SECONDS, default 30).")
     var leaseSeconds: Int?
+    @Option(name: .customLong("store"), help: "The message store: a postgres:// URL ($BACKFILL_STORE_URL); unset: SQLite under the data directory.")
+    var store: String?
+    @Option(name: .customLong("store-pool-size"), help: "Most connections to the PostgreSQL store ($BACKFILL_STORE_POOL_SIZE, default 10).")
+    var storePoolSize: Int?
     @Option(name: .customLong("shutdown-seconds"), help: "The longest a graceful shutdown (SIGTERM) takes ($BACKFILL_SHUTDOWN_SECONDS, default 25).")
     var shutdownSeconds: Int?
 
@@ -94,7 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
             ("google-certs-url", googleCertsURL), ("gmail-push-token", gmailPushToken),
             ("tick-seconds", tickSeconds.map(String.init)), ("lease-seconds", leaseSeconds.map(String.init)),
             ("shutdown-seconds", shutdownSeconds.map(String.init)), ("poll-seconds", pollSeconds.map(String.init)),
-            ("push-safety-seconds", pushSafetySeconds.map(String.init)),
+            ("push-safety-seconds", pushSafetySeconds.map(String.init)), ("store", store),
+            ("store-pool-size", storePoolSize.map(String.init)),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -140,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
         do {
-            try await serve(settings, redis: redis, sealer: sealer, registry: registry, logger: logger, started: started)
+            try await openStoreAndServe(settings, redis: redis, sealer: sealer, registry: registry, logger: logger, started: started)
         } catch {
             await redis.close()
             await privateRedis?.stop()
@@ -150,11 +156,41 @@ struct ServeCommand: AsyncParsableCommand {
         await privateRedis?.stop()
     }
 
-    private static func serve(
+    /// Opens the message store the settings name (PostgreSQL, or SQLite under the data directory), serves, and
+    /// closes the store's pool after the service group ends.
+    private static func openStoreAndServe(
         _ settings: ServeSettings, redis: RedisClient, sealer: any CredentialSealer, registry: PrometheusCollectorRegistry,
         logger: Logger, started: @Sendable (BackfillApp, Logger) async throws -> Void
     ) async throws {
-        let store = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
+        let store: any MessageStore
+        let readiness: ReadinessCheck
+        let postgres: PostgresMessageStore?
+        if let configuration = settings.postgres {
+            // Unreachable at startup: the service does not start, and says why (never the password).
+            let opened = try await PostgresMessageStore(configuration: configuration, logger: logger)
+            logger.info("message store: PostgreSQL", metadata: ["store": "\(configuration)", "pool": "\(configuration.poolSize)"])
+            store = opened
+            postgres = opened
+            readiness = ReadinessCheck { try await opened.ping(timeout: .seconds(2)) }
+        } else {
+            let sqlite = try SQLiteMessageStore(path: settings.dataDirectory.appendingPathComponent("messages.sqlite").path)
+            store = sqlite
+            postgres = nil
+            readiness = .store(sqlite, directory: settings.dataDirectory)
+        }
+        do {
+            try await serve(settings, store: store, readiness: readiness, redis: redis, sealer: sealer, registry: registry, logger: logger, started: started)
+        } catch {
+            await postgres?.shutdown()
+            throw error
+        }
+        await postgres?.shutdown()
+    }
+
+    private static func serve(
+        _ settings: ServeSettings, store: any MessageStore, readiness: ReadinessCheck, redis: RedisClient, sealer: any CredentialSealer,
+        registry: PrometheusCollectorRegistry, logger: Logger, started: @Sendable (BackfillApp, Logger) async throws -> Void
+    ) async throws {
         let app = try BackfillApp(
             configuration: BackfillAppConfiguration(
                 server: settings.server, scheduler: settings.scheduler,
@@ -164,7 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
                 gmailPush: settings.gmailPush, graphAppOnly: settings.graphAppTenant != nil
             ),
             redis: redis, store: store, sealer: sealer,
-            readiness: .store(store, directory: settings.dataDirectory), metrics: registry, logger: logger,
+            readiness: readiness, metrics: registry, logger: logger,
             provider: { environment in try ProviderWiring.provider(settings, environment) }
         )
         try await app.prepareRedis()

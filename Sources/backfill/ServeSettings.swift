@@ -1,3 +1,4 @@
+import BackfillPostgres
 import BackfillRedis
 import BackfillScheduler
 import BackfillServer
@@ -44,6 +45,9 @@ struct ServeSettings: Sendable {
     /// notification before it is caught up anyway, in seconds.
     var pollSeconds: Int
     var pushSafetySeconds: Int
+    /// The PostgreSQL store (`--store postgres://...`, its pool `--store-pool-size`); nil: the embedded SQLite
+    /// store under the data directory.
+    var postgres: PostgresStoreConfiguration?
 
     /// The environment variable behind each flag (`--redis-url` → `BACKFILL_REDIS_URL`).
     static let environmentNames: [String: String] = [
@@ -60,7 +64,8 @@ struct ServeSettings: Sendable {
         "google-certs-url": "BACKFILL_GOOGLE_CERTS_URL", "gmail-push-token": "BACKFILL_GMAIL_PUSH_TOKEN",
         "tick-seconds": "BACKFILL_TICK_SECONDS", "lease-seconds": "BACKFILL_LEASE_SECONDS",
         "shutdown-seconds": "BACKFILL_SHUTDOWN_SECONDS", "poll-seconds": "BACKFILL_POLL_SECONDS",
-        "push-safety-seconds": "BACKFILL_PUSH_SAFETY_SECONDS",
+        "push-safety-seconds": "BACKFILL_PUSH_SAFETY_SECONDS", "store": "BACKFILL_STORE_URL",
+        "store-pool-size": "BACKFILL_STORE_POOL_SIZE",
     ]
 
     /// Resolves and checks every value; the error says which flag or variable is wrong and how.
@@ -151,6 +156,19 @@ struct ServeSettings: Sendable {
         shutdownSeconds = try seconds("shutdown-seconds", default: 25, in: 1...600)
         pollSeconds = try seconds("poll-seconds", default: 60, in: 1...86_400)
         pushSafetySeconds = try seconds("push-safety-seconds", default: 1800, in: 1...604_800)
+        guard let poolSize = Int(value("store-pool-size") ?? "10"), (1...1000).contains(poolSize) else {
+            throw ConfigurationError("--store-pool-size (BACKFILL_STORE_POOL_SIZE) must be a whole number from 1 to 1000")
+        }
+        if let storeURL = value("store") {
+            do {
+                postgres = try PostgresStoreConfiguration(url: storeURL, poolSize: poolSize)
+            } catch {
+                // The error never quotes the URL: it may hold the database password.
+                throw ConfigurationError("--store (BACKFILL_STORE_URL): \(error.message)")
+            }
+        } else {
+            postgres = nil
+        }
         try server.validate()
     }
 

@@ -25,4 +25,10 @@ actor MemoryMessageStore: MessageStore {
     }
 
     func count(connectionId: String) async throws -> Int { ids.count }
+
+    func changes(after: Int64, limit: Int) async throws -> ChangePage { ChangePage(changes: [], next: after) }
+
+    func record(_ event: BackfillEvent) async throws {}
+
+    func events(after: Int64, limit: Int) async throws -> BackfillEventPage { BackfillEventPage(events: [], next: after) }
 }

@@ -126,4 +126,28 @@ struct CLITests {
         #expect(refused.error.contains("ops/stunnel/backfill-redis.conf"), "\(refused.error)")
         #expect(!refused.error.contains(":pw@"))
     }
+
+    @Test("serve refuses a store URL it cannot use (exit 2), stops when the PostgreSQL store cannot be reached (exit 1), and never prints the password")
+    func serveStoreValidation() async throws {
+        let bad = try await Self.run(
+            ["serve", "--secret-key", "0123456789abcdef0123", "--store", "postgres://app:hunter2-secret@db/mail?sslmode=always"], url: nil)
+        #expect(bad.status == 2)
+        #expect(bad.error.contains("--store (BACKFILL_STORE_URL): the store URL's sslmode must be one of disable, prefer, require, verify-ca, verify-full"))
+        #expect(!bad.error.contains("hunter2"))
+        let pool = try await Self.run(
+            ["serve", "--secret-key", "0123456789abcdef0123", "--store", "postgres://app@db/mail", "--store-pool-size", "0"], url: nil)
+        #expect(pool.status == 2 && pool.error.contains("--store-pool-size (BACKFILL_STORE_POOL_SIZE) must be a whole number from 1 to 1000"))
+
+        let redisURL = try #require(ProcessInfo.processInfo.environment["BACKFILL_TEST_REDIS_URL"], "BACKFILL_TEST_REDIS_URL is not set: run the tests with ops/test")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Nothing listens on port 1: connections are refused, and the store's 10 s wait runs out.
+        let unreachable = try await Self.run([
+            "serve", "--secret-key", "0123456789abcdef0123", "--listen", "127.0.0.1:0", "--redis-url", redisURL,
+            "--data-dir", directory.path, "--store", "postgres://app:hunter2-secret@127.0.0.1:1/mail?sslmode=disable",
+        ], url: nil)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.error.contains("PostgreSQL at 127.0.0.1:1"))
+        #expect(!(unreachable.error + unreachable.output).contains("hunter2"))
+    }
 }

@@ -1,5 +1,4 @@
 import BackfillCore
-import BackfillStore
 import Foundation
 import Testing
 
@@ -50,15 +49,17 @@ struct BadInputTests {
     }
 
     @Test("a message that breaks a rule is refused with a clear error and nothing of its batch is stored",
-          arguments: cases)
-    func refused(bad: BadMessage) async throws {
-        let fixture = try StoreFixture()
-        let error = await #expect(throws: MessageStoreError.self) {
-            try await fixture.store.insert([Messages.make("good"), bad.message])
+          arguments: StoreKind.allCases, cases)
+    func refused(kind: StoreKind, bad: BadMessage) async throws {
+        try await kind.withStore { (store: any ContractStore, _) async throws in
+            let error = await #expect(throws: MessageStoreError.self) {
+                try await store.insert([Messages.make("good"), bad.message])
+            }
+            #expect(error?.code == .invalidMessage)
+            #expect(error?.message == bad.expectedText)
+            #expect(try await store.count(connectionId: "conn-a") == 0)
+            #expect(try await store.count(connectionId: "") == 0)
+            #expect(try await store.changes(after: 0, limit: 10).changes.isEmpty)
         }
-        #expect(error?.code == .invalidMessage)
-        #expect(error?.message == bad.expectedText)
-        #expect(try await fixture.store.count(connectionId: "conn-a") == 0)
-        #expect(try await fixture.store.count(connectionId: "") == 0)
     }
 }

@@ -27,4 +27,14 @@ public struct RedisSetStore: MessageStore {
     public func count(connectionId: String) async throws -> Int {
         try await redis.send(["SCARD", keys.stored(connectionId)]).int ?? 0
     }
+
+    public func changes(after: Int64, limit: Int) async throws -> ChangePage {
+        ChangePage(changes: [], next: after)
+    }
+
+    public func record(_ event: BackfillEvent) async throws {}
+
+    public func events(after: Int64, limit: Int) async throws -> BackfillEventPage {
+        BackfillEventPage(events: [], next: after)
+    }
 }

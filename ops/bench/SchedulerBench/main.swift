@@ -67,6 +67,9 @@ struct CountingStore: MessageStore {
         MessagePage(messages: [], next: nil)
     }
     func count(connectionId: String) async throws -> Int { 0 }
+    func changes(after: Int64, limit: Int) async throws -> ChangePage { ChangePage(changes: [], next: after) }
+    func record(_ event: BackfillEvent) async throws {}
+    func events(after: Int64, limit: Int) async throws -> BackfillEventPage { BackfillEventPage(events: [], next: after) }
 }
 
 /// Calls per command from INFO commandstats: `roundTrips` are what clients sent (the scheduler only sends

@@ -2,12 +2,12 @@ import Foundation
 
 /// Recipient lists (`to`, `cc`) as stored: a JSON array of strings, so any address or display name
 /// survives and SQLite's JSON functions can look inside.
-enum RecipientList {
+public enum RecipientList {
     private static let empty = "[]"
 
     /// Writes the JSON by hand: `JSONEncoder` took about 40% of the insert path's own time in
     /// ops/bench/store, and an array of strings needs only RFC 8259 string escaping.
-    static func encode(_ recipients: [String]) -> String {
+    public static func encode(_ recipients: [String]) -> String {
         if recipients.isEmpty { return empty }
         var json = "["
         for (index, recipient) in recipients.enumerated() {
@@ -18,7 +18,7 @@ enum RecipientList {
         return json
     }
 
-    static func decode(_ text: String, with decoder: JSONDecoder) throws -> [String] {
+    public static func decode(_ text: String, with decoder: JSONDecoder) throws -> [String] {
         if text == empty { return [] }
         return try decoder.decode([String].self, from: Data(text.utf8))
     }

@@ -15,7 +15,7 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         /// A message in a batch breaks a rule (an empty id, a negative attachment size, ...). Nothing of
         /// the batch was stored.
         public static let invalidMessage = Code(kind: .invalidMessage)
-        /// A page was asked for with a limit outside `1...SQLiteMessageStore.maximumPageLimit`.
+        /// A page was asked for with a limit outside `1...maximumPageLimit` of the store.
         public static let invalidPageLimit = Code(kind: .invalidPageLimit)
         /// A page was asked for after a cursor no page could have ended at (a time out of range).
         public static let invalidCursor = Code(kind: .invalidCursor)

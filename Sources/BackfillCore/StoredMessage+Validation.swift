@@ -1,10 +1,8 @@
-import BackfillCore
-
 extension StoredMessage {
     /// Refuses what must never be stored: ids that are empty, blank or hold a NUL (SQLite would cut the
     /// text there and two ids could collide), times too far from 1970 to store, and attachments with an
     /// empty or repeated part id or a negative size.
-    func validate(positionInBatch index: Int) throws(MessageStoreError) {
+    public func validate(positionInBatch index: Int) throws(MessageStoreError) {
         func refuse(_ problem: String) -> MessageStoreError {
             MessageStoreError(code: .invalidMessage, message: "message \(index) of the batch: \(problem)")
         }
