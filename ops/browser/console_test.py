@@ -187,8 +187,9 @@ class ConsoleTest:
         self.estimate_90d = counts[1]
         self.shot("range-picker-90d")
 
-        # Slow the simulator so that there is time to pause mid-way (the demo's latency makes it seconds).
-        http("PATCH", f"{self.sim}/_sim/knobs", {"latencyMs": 300, "latencyJitterMs": 0})
+        # Slow the simulator so that there is time to pause mid-way (the demo's latency makes it seconds): slower
+        # requests, and pages of 100 (Graph serves up to 1,000, which takes the demo mailbox in two pages).
+        http("PATCH", f"{self.sim}/_sim/knobs", {"latencyMs": 500, "latencyJitterMs": 0, "graphMaxPageSize": 100})
         self.click('[data-testid="range-confirm"]')
         first = wait_until("the count to rise", lambda: self.count() > 0, timeout=30) and self.count()
         rising = wait_until("the count to rise further", lambda: self.count() > first and self.count(), timeout=30)
