@@ -218,15 +218,31 @@ final class SimulatorEngine: Sendable {
     /// Pub/Sub pushes carry an OIDC token, as a push subscription with authentication sends them.
     func deliver(_ posts: [OutboundPost]) async {
         for post in posts {
-            var record = DeliveryRecord(kind: post.kind, url: post.url, body: post.body)
-            var headers: HTTPHeaders = ["Content-Type": post.contentType]
-            if let audience = post.pushAudience, let token = pushToken(post.pushToken, audience: audience) {
-                headers.add("Authorization", "Bearer \(token)")
-            }
-            let reply = try? await client.send(HTTPRequest(method: "POST", url: post.url, headers: headers,
-                                                           body: Data(post.body.utf8), totalTimeout: .seconds(3)))
-            record.status = reply?.status
-            world.withLock { $0.deliveries.append(record) }
+            await deliver(post, attempt: 0)
+        }
+    }
+
+    /// Redeliveries of a post the receiver did not take (no answer, or a 5xx: "try again later"), after 1, 2, 4, 8
+    /// and 16 s: Graph retries a notification for up to four hours and Pub/Sub a push until it is acknowledged,
+    /// compressed here into half a minute. A 4xx is the receiver's refusal and is not sent again.
+    static let redeliveries = 5
+
+    private func deliver(_ post: OutboundPost, attempt: Int) async {
+        var record = DeliveryRecord(kind: post.kind, url: post.url, body: post.body)
+        var headers: HTTPHeaders = ["Content-Type": post.contentType]
+        if let audience = post.pushAudience, let token = pushToken(post.pushToken, audience: audience) {
+            headers.add("Authorization", "Bearer \(token)")
+        }
+        let reply = try? await client.send(HTTPRequest(method: "POST", url: post.url, headers: headers,
+                                                       body: Data(post.body.utf8), totalTimeout: .seconds(3)))
+        record.status = reply?.status
+        world.withLock { $0.deliveries.append(record) }
+        guard attempt < Self.redeliveries, (reply?.status ?? 500) >= 500 else { return }
+        // Unstructured on purpose: the provider redelivers on its own schedule, whatever request led to the post;
+        // it ends after its last attempt (or at once when the simulator stops and its client is shut down).
+        Task {
+            try? await Task.sleep(for: .seconds(1 << attempt))
+            await self.deliver(post, attempt: attempt + 1)
         }
     }
 
