@@ -118,7 +118,7 @@ public struct GmailProvider: MailProvider {
         let mailbox = try await mailbox(job.connectionId)
         let pieces = job.window.newestFirst()
         var position = try cursor.map(GmailCursor.decode) ?? .start
-        // Each listing's cursor, the ids still to fetch from it, where they start in it, and what follows it.
+        // Each listing: its cursor, the ids still to fetch from it, where they start in it, the window it is cut to.
         var listings: [(at: GmailCursor, pending: [String], start: Int, window: DateWindow)] = []
         var after: GmailCursor?
         var listed = 0
