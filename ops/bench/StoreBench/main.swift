@@ -40,6 +40,13 @@ func processCPUSeconds() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
+/// The bench's logger: warnings only, so the figures are all it prints.
+let benchLogger: Logger = {
+    var logger = Logger(label: "StoreBench")
+    logger.logLevel = .warning
+    return logger
+}()
+
 func fail(_ text: String) -> Never {
     FileHandle.standardError.write(Data("StoreBench: \(text)\n".utf8))
     exit(2)
@@ -75,7 +82,7 @@ case (5, "insert"):
 case (3, "pg-prepare"):
     do {
         let store = try await PostgresMessageStore(
-            configuration: PostgresStoreConfiguration(url: arguments[2], poolSize: 1), logger: Logger(label: "StoreBench"))
+            configuration: PostgresStoreConfiguration(url: arguments[2], poolSize: 1), logger: benchLogger)
         await store.shutdown()
     } catch {
         fail("cannot create the PostgreSQL store: \(error)")
@@ -90,7 +97,7 @@ case (5, "pg-insert"):
     do {
         // One connection, as the C baseline has; the first query opens it before the clock starts.
         let store = try await PostgresMessageStore(
-            configuration: PostgresStoreConfiguration(url: arguments[2], poolSize: 1), logger: Logger(label: "StoreBench"))
+            configuration: PostgresStoreConfiguration(url: arguments[2], poolSize: 1), logger: benchLogger)
         _ = try await store.count(connectionId: "warm-up")
         let clock = ContinuousClock()
         var inserted = 0
