@@ -1,8 +1,10 @@
 import Foundation
 
 /// A backfill's lifecycle step as the host's event feed (`GET /v1/backfill-events`) tells it, recorded in the
-/// message store next to the messages by whoever made the transition: the API (started, paused, resumed,
-/// retried, cancelled) and the worker (completed, failed).
+/// message store next to the messages by whoever made the transition: the worker (started: its preparation
+/// was recorded with the first page; completed; failed) and the API (paused, resumed, retried, cancelled).
+/// `started` comes from the worker so that it precedes that backfill's `completed` in the feed: the API's
+/// start queues the backfill, and a worker could finish a small one before the API wrote its event.
 public struct BackfillEvent: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case started, paused, resumed, retried, completed, cancelled, failed

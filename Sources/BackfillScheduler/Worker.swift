@@ -67,7 +67,9 @@ struct Worker: Sendable {
         func recordPreparation() async throws -> Bool {
             guard let total = unrecorded else { return true }
             unrecorded = nil
-            return try await scheduler.prepared(lease, estimatedTotal: total) == .done
+            guard try await scheduler.prepared(lease, estimatedTotal: total) == .done else { return false }
+            await recordEvent(.started, lease, record, logger: logger)
+            return true
         }
         var cursor = record.cursor
         let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
@@ -117,6 +119,9 @@ struct Worker: Sendable {
                 renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
             )
             let answer = try await scheduler.commit(lease, commit)
+            // This commit recorded the preparation: the backfill has started (once, by the lease holder, so
+            // before anything this worker records about it later).
+            if unrecorded != nil && answer != .stale { await recordEvent(.started, lease, record, logger: logger) }
             unrecorded = nil
             switch answer {
             case .pause, .cancel: return
@@ -219,6 +224,10 @@ struct Worker: Sendable {
         case let store as StoreUnavailable: .storeUnavailable(store.message)
         default: .transient(String(describing: type(of: error)) + ": " + String(describing: error).prefix(200))
         }
+    }
+
+    private func recordEvent(_ kind: BackfillEvent.Kind, _ lease: Lease, _ record: BackfillRecord, logger: Logger) async {
+        await recordEvent(BackfillEvent(kind: kind, connectionId: lease.connectionId, backfillId: record.id, at: Date()), logger: logger)
     }
 
     /// Records a lifecycle step in the store's event feed. The transition itself is already in Redis: a store

@@ -4,8 +4,8 @@ import Hummingbird
 
 /// The host's two feeds, both paged the same way: `GET /v1/changes?after=&limit=`, every message stored across
 /// all connections in the store's sequence order, and its sibling `GET /v1/backfill-events?after=&limit=`, every
-/// backfill's lifecycle steps (started, paused, resumed, retried, completed with its count, cancelled, failed
-/// with its code) in their own sequence. `after` is the previous page's `next` (0, or left out, from the
+/// backfill's lifecycle steps (started, completed with its count and failed with its code, from the workers;
+/// paused, resumed, retried and cancelled, from the API) in their own sequence. `after` is the previous page's `next` (0, or left out, from the
 /// start); a page that comes back empty keeps `next` as it was, so a follower polls with it.
 struct ChangeRoutes: Sendable {
     let store: any MessageStore

@@ -167,7 +167,6 @@ struct ConnectionRoutes: Sendable {
         case .created(let backfillId):
             try await scheduler.nudge([id])
             logger.info("backfill started", metadata: ["connection": "\(id)", "backfill": "\(backfillId)", "range": "\(range.rawValue)"])
-            await recordEvent(.started, connectionId: id, backfillId: backfillId)
         case .skipped:
             logger.info("history skipped", metadata: ["connection": "\(id)"])
         case .alreadyRunning(let state):
@@ -210,7 +209,6 @@ struct ConnectionRoutes: Sendable {
         if case .created(let backfillId) = try await scheduler.resetBackfill(connectionId: id, range: range) {
             try await scheduler.nudge([id])
             logger.notice("backfill reset", metadata: ["connection": "\(id)", "backfill": "\(backfillId)", "range": "\(range.rawValue)"])
-            await recordEvent(.started, connectionId: id, backfillId: backfillId)
         }
         return try await show(id)
     }
