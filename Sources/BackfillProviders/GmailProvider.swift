@@ -150,14 +150,19 @@ public struct GmailProvider: MailProvider {
         let pending = listings.flatMap(\.pending)
         guard !pending.isEmpty else { return BackfillPage(messages: [], nextCursor: after?.encoded()) }
         let (fetched, count, refused) = try await messages(pending, in: mailbox, budget: pageBudget)
-        // Which listing each id came from: its folder and the exact window it is cut to.
-        var source: [String: Int] = [:]
-        for (index, listing) in listings.enumerated() {
-            for id in listing.pending where source[id] == nil { source[id] = index }
+        // Which listing each place in `pending` came from: its folder and the exact window it is cut to. A message in
+        // both labels is listed twice in one piece (INBOX, then SENT); each fetch is matched to its own place, in
+        // order, so the SENT one is left out below and the message counted once.
+        let listingAt = listings.enumerated().flatMap { index, listing in Array(repeating: index, count: listing.pending.count) }
+        var place = 0
+        func listing(of id: String) -> (at: GmailCursor, pending: [String], start: Int, window: DateWindow) {
+            while place < pending.count - 1 && pending[place] != id { place += 1 }
+            defer { place += 1 }
+            return listings[listingAt[min(place, pending.count - 1)]]
         }
-        var skipped = refused.map { SkippedMessage(providerMessageId: $0.id, folder: listings[source[$0.id] ?? 0].at.folder, failure: $0.failure) }
+        var skipped: [SkippedMessage] = []
         let stored = fetched.compactMap { message -> StoredMessage? in
-            let listing = listings[source[message.id] ?? 0]
+            let listing = listing(of: message.id)
             let folder = listing.at.folder
             let labels = message.labels
             if labels.contains("DRAFT") || (folder == .sent && labels.contains("INBOX")) { return nil }
@@ -171,6 +176,14 @@ public struct GmailProvider: MailProvider {
             // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
             guard listing.window.contains(receivedAt) else { return nil }
             return message.stored(connectionId: job.connectionId, folder: folder, source: .backfill)
+        }
+        // Refused ones are matched to their places the same way (they are in order too, after the fetched ones' walk).
+        place = 0
+        for refusal in refused {
+            let listing = listing(of: refusal.id)
+            // The SENT listing of a message also in INBOX is not its place: it is listed (and skipped) once.
+            guard !skipped.contains(where: { $0.providerMessageId == refusal.id }) else { continue }
+            skipped.append(SkippedMessage(providerMessageId: refusal.id, folder: listing.at.folder, failure: refusal.failure))
         }
         if count < pending.count {
             // Cut short by the time budget: the next page lists the listing it stopped in again and goes on after
