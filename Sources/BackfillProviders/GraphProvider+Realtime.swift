@@ -17,8 +17,9 @@ extension GraphProvider: RealtimeSync {
     /// Lifecycle events after which the subscription no longer delivers until it is made anew.
     public static let lapsingLifecycleEvents: Set<String> = ["subscriptionRemoved", "reauthorizationRequired"]
 
-    /// Runs each folder's delta round from its stored link to a new `@odata.deltaLink`, stores the round's
-    /// messages, then saves the new link. A dead link (410 / SyncStateNotFound) is replaced by a fresh round
+    /// Runs the folders' delta rounds (the Inbox's first, then the others side by side), each from its stored link
+    /// to a new `@odata.deltaLink`, stores the rounds' messages, then saves the new links (a failure saves none: the
+    /// rounds are run again, and what they store again is already there). A dead link (410 / SyncStateNotFound) is replaced by a fresh round
     /// from the last catch-up (`ResyncPoint`), run at once, so an expired cursor leaves no gap; it is reported.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
@@ -28,23 +29,24 @@ extension GraphProvider: RealtimeSync {
         }
         let state = try await directory.syncState(for: connectionId)
         let started = clock.now()
-        var inserted = 0
-        var resyncNeeded = false
-        for folder in folders {
+        @Sendable func round(_ folder: GraphFolder) async throws -> (round: DeltaRound, resynced: Bool) {
             let start = state[SyncKey.delta(folder.id)].flatMap { $0.isEmpty ? nil : $0 }
-            var round: (messages: [StoredMessage], deltaLink: String)
             do {
-                round = try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: started))
+                return (try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: started)), false)
             } catch ProviderFailure.cursorExpired {
-                resyncNeeded = true
                 let resyncFrom = ResyncPoint.start(syncedAt: state[SyncKey.syncedAt], now: started)
-                round = try await deltaRound(mailbox, folder: folder, from: mailbox.delta(in: folder.id, since: resyncFrom))
+                return (try await deltaRound(mailbox, folder: folder, from: mailbox.delta(in: folder.id, since: resyncFrom)), true)
             }
-            if !round.messages.isEmpty { inserted += try await store.insert(round.messages) }
-            try await directory.updateSyncState([SyncKey.delta(folder.id): round.deltaLink], for: connectionId)
         }
-        try await directory.updateSyncState([SyncKey.syncedAt: ResyncPoint.encode(started)], for: connectionId)
-        return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded)
+        // The Inbox's round goes alone first, as in `resolveFolders`: a refused token or a throttle shows on one
+        // request, not on one per folder.
+        let rounds = folders.isEmpty ? [] : [try await round(folders[0])] + (try await concurrently(Array(folders.dropFirst()), round))
+        let messages = rounds.flatMap(\.round.messages)
+        let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
+        var links = [SyncKey.syncedAt: ResyncPoint.encode(started)]
+        for (folder, result) in zip(folders, rounds) { links[SyncKey.delta(folder.id)] = result.round.deltaLink }
+        try await directory.updateSyncState(links, for: connectionId)
+        return CatchUpResult(inserted: inserted, resyncNeeded: rounds.contains(where: \.resynced))
     }
 
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
@@ -97,9 +99,13 @@ extension GraphProvider: RealtimeSync {
 
     // MARK: Helpers
 
-    private func deltaRound(_ mailbox: GraphMailbox, folder: GraphFolder, from link: String) async throws
-        -> (messages: [StoredMessage], deltaLink: String)
-    {
+    /// One folder's delta pages from `link` to the round's `@odata.deltaLink`, and the messages they listed.
+    private struct DeltaRound: Sendable {
+        var messages: [StoredMessage]
+        var deltaLink: String
+    }
+
+    private func deltaRound(_ mailbox: GraphMailbox, folder: GraphFolder, from link: String) async throws -> DeltaRound {
         var url = link
         var messages: [StoredMessage] = []
         while true {
@@ -114,7 +120,7 @@ extension GraphProvider: RealtimeSync {
                 }
                 messages.append(message)
             }
-            if let deltaLink = page.deltaLink { return (messages, deltaLink) }
+            if let deltaLink = page.deltaLink { return DeltaRound(messages: messages, deltaLink: deltaLink) }
             guard let next = page.nextLink else {
                 throw ProviderFailure.invalidResponse("graph GET messages/delta: page without nextLink or deltaLink")
             }
