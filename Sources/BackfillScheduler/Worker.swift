@@ -48,10 +48,12 @@ struct Worker: Sendable {
         }
     }
 
-    /// One slice: up to `slicePages` pages or `sliceDuration`. A page is fetched, stored, then committed; the
-    /// last page is committed after the real-time handoff (`MailProvider.finish`), and its commit completes
-    /// the backfill; the slice's last page by count yields in its commit (release and requeue at the tail). The provider's preparation is recorded by the first commit after it (or, should the
-    /// slice end before one, on its own), so a slice costs Redis one script call a page and little more.
+    /// One slice: up to `slicePages` pages or `sliceDuration`. A page is fetched, stored, then committed, the
+    /// next page's fetch already on the wire meanwhile; the last page is committed after the real-time handoff
+    /// (`MailProvider.finish`), and its commit completes the backfill; the slice's last page by count yields in
+    /// its commit (release and requeue at the tail). The provider's preparation is recorded by the first commit
+    /// after it (or, should the slice end before one, on its own), so a slice costs Redis one script call a page
+    /// and little more.
     /// - Parameter dirty: notifications seen at the claim and not yet answered (the backfill was unprepared).
     /// - Parameter claimedAt: when the claim was sent; the lease runs at least a lease duration from then.
     private func runSlice(_ lease: Lease, _ record: BackfillRecord, dirty: Int, claimedAt: ContinuousClock.Instant, logger: Logger) async throws {
@@ -89,65 +91,98 @@ struct Worker: Sendable {
             try await provider.finish(job)
             return await completed(try await scheduler.complete(lease), lease, record, pulled: record.pulled, logger: logger)
         }
-        while true {
-            if stopping() || pages >= scheduler.configuration.slicePages || ContinuousClock.now >= sliceEnd {
-                guard try await recordPreparation() else { return refused(logger) }
-                try await scheduler.release(lease, afterSlice: true)
-                return
-            }
-            let page: BackfillPage
-            do {
-                page = try await provider.fetchPage(job, cursor: cursor)
-                // Listed before the page is committed: a page fetched again skips the same ids, listed once.
-                try await scheduler.recordSkipped(page.skipped, connectionId: lease.connectionId)
-                if !page.messages.isEmpty {
-                    // Each message names the backfill that stored it (the host's change feed shows it).
-                    _ = try await store.insert(page.messages.map { message in
-                        var message = message
-                        message.backfillId = record.id
-                        return message
-                    })
+        // The next page is fetched while this one is stored and committed (the cursor is known once it is fetched),
+        // so a round trip is not spent idle per page. A page fetched ahead of a commit that ends the slice is
+        // dropped (its cursor was never committed; the next holder fetches it again). A catch-up for notifications
+        // runs between pages, never beside a fetch, so a mailbox's requests stay within one page's.
+        try await withThrowingTaskGroup(of: BackfillPage.self) { ahead in
+            defer { ahead.cancelAll() }
+            var fetchedAhead = false
+            // Notifications the last commit saw, answered before the next page's fetch starts.
+            var unanswered = 0
+            func catchUpBetweenPages() async throws {
+                if fetchedAhead {
+                    ahead.cancelAll()
+                    try? await ahead.waitForAll()
+                    fetchedAhead = false
                 }
-                if page.nextCursor == nil { try await provider.finish(job) }
-            } catch {
-                // The failure parks or stops the backfill: keep the preparation, or the next slice redoes it.
-                _ = try? await recordPreparation()
-                throw error
+                if unanswered > 0 { await catchUp(lease, answering: unanswered, logger: logger) }
+                unanswered = 0
             }
-            let sentAt = ContinuousClock.now
-            let yields = pages + 1 >= scheduler.configuration.slicePages
-            let renewal: Scheduler.Renewal =
-                !yields && sentAt - renewedAt >= scheduler.configuration.leaseRenewalInterval ? .renew : .none
-            let commit = Scheduler.PageCommit(
-                pulled: pulled + page.messages.count, pages: pagesTotal + 1, nextCursor: page.nextCursor, yields: yields,
-                renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
-            )
-            let answer = try await scheduler.commit(lease, commit)
-            // This commit recorded the preparation: the backfill has started (once, by the lease holder, so
-            // before anything this worker records about it later).
-            if unrecorded != nil && answer != .stale { await recordEvent(.started, lease, record, logger: logger) }
-            unrecorded = nil
-            switch answer {
-            case .pause, .cancel: return
-            case .stale: return refused(logger)
-            case .proceed, .completed, .yielded:
-                logger.debug("page committed", metadata: [
-                    "messages": "\(page.messages.count)", "pulled": "\(commit.pulled)", "last": "\(page.nextCursor == nil)",
-                ])
-                metrics.pages.increment()
-                metrics.messages.increment(by: page.messages.count)
-            }
-            switch answer {
-            case .completed: return await completed(.completed, lease, record, pulled: commit.pulled, logger: logger)
-            case .proceed(_, let dirty):
-                pulled = commit.pulled
-                pagesTotal = commit.pages
-                showsError = false
-                if renewal == .renew { renewedAt = sentAt }
-                if dirty > 0 { await catchUp(lease, answering: dirty, logger: logger) }
-                cursor = page.nextCursor
-                pages += 1
-            default: return  // yielded: queued again at the tail
+            while true {
+                // A page already fetched ahead goes in even when the slice's time ran out meanwhile (nothing asked
+                // for after it), rather than be fetched again by the next slice.
+                if stopping() || pages >= scheduler.configuration.slicePages || (!fetchedAhead && ContinuousClock.now >= sliceEnd) {
+                    try await catchUpBetweenPages()
+                    guard try await recordPreparation() else { return refused(logger) }
+                    try await scheduler.release(lease, afterSlice: true)
+                    return
+                }
+                let page: BackfillPage
+                do {
+                    if fetchedAhead, let fetched = try await ahead.next() {
+                        page = fetched
+                    } else {
+                        page = try await provider.fetchPage(job, cursor: cursor)
+                    }
+                    fetchedAhead = false
+                    if unanswered > 0 { try await catchUpBetweenPages() }
+                    if let next = page.nextCursor, !stopping(), pages + 1 < scheduler.configuration.slicePages,
+                       ContinuousClock.now < sliceEnd {
+                        ahead.addTask { try await provider.fetchPage(job, cursor: next) }
+                        fetchedAhead = true
+                    }
+                    // Listed before the page is committed: a page fetched again skips the same ids, listed once.
+                    try await scheduler.recordSkipped(page.skipped, connectionId: lease.connectionId)
+                    if !page.messages.isEmpty {
+                        // Each message names the backfill that stored it (the host's change feed shows it).
+                        _ = try await store.insert(page.messages.map { message in
+                            var message = message
+                            message.backfillId = record.id
+                            return message
+                        })
+                    }
+                    if page.nextCursor == nil { try await provider.finish(job) }
+                } catch {
+                    // The failure parks or stops the backfill: keep the preparation, or the next slice redoes it.
+                    _ = try? await recordPreparation()
+                    throw error
+                }
+                let sentAt = ContinuousClock.now
+                let yields = pages + 1 >= scheduler.configuration.slicePages
+                let renewal: Scheduler.Renewal =
+                    !yields && sentAt - renewedAt >= scheduler.configuration.leaseRenewalInterval ? .renew : .none
+                let commit = Scheduler.PageCommit(
+                    pulled: pulled + page.messages.count, pages: pagesTotal + 1, nextCursor: page.nextCursor, yields: yields,
+                    renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
+                )
+                let answer = try await scheduler.commit(lease, commit)
+                // This commit recorded the preparation: the backfill has started (once, by the lease holder, so
+                // before anything this worker records about it later).
+                if unrecorded != nil && answer != .stale { await recordEvent(.started, lease, record, logger: logger) }
+                unrecorded = nil
+                switch answer {
+                case .pause, .cancel: return
+                case .stale: return refused(logger)
+                case .proceed, .completed, .yielded:
+                    logger.debug("page committed", metadata: [
+                        "messages": "\(page.messages.count)", "pulled": "\(commit.pulled)", "last": "\(page.nextCursor == nil)",
+                    ])
+                    metrics.pages.increment()
+                    metrics.messages.increment(by: page.messages.count)
+                }
+                switch answer {
+                case .completed: return await completed(.completed, lease, record, pulled: commit.pulled, logger: logger)
+                case .proceed(_, let dirty):
+                    pulled = commit.pulled
+                    pagesTotal = commit.pages
+                    showsError = false
+                    if renewal == .renew { renewedAt = sentAt }
+                    unanswered = dirty
+                    cursor = page.nextCursor
+                    pages += 1
+                default: return  // yielded: queued again at the tail
+                }
             }
         }
     }

@@ -47,6 +47,23 @@ struct WorkerTests {
         #expect(try await env.fetches("basic-95").map(\.offset) == Array(stride(from: 0, to: 95, by: 10)))
     }
 
+    @Test("the next page is fetched while a page is stored and committed; each page is fetched and stored once")
+    func fetchesAhead() async throws {
+        let env = try TestEnvironment()
+        let id = "ahead-30"
+        _ = try await env.scheduler.startBackfill(connectionId: id, range: .last30Days)
+        let store = StoreAwaitingNextFetch(inner: env.store, env: env, connectionId: id, pageSize: 10, total: 30)
+        let worker = Worker(scheduler: env.scheduler, provider: env.provider(instance: "a"), store: store, realtime: nil,
+                            metrics: SchedulerMetrics(), owner: "a", logger: Logger(label: "test.worker"), stopping: { false })
+        await worker.work(on: id)
+        #expect(try await env.record(id).state == .completed)
+        #expect(try await env.record(id).pulled == 30)
+        #expect(try await env.stored(id) == env.expectedIds(id))
+        #expect(try await env.fetches(id).map(\.offset) == [0, 10, 20])
+        // Pages 0 and 10 were being stored when the fetch of the page after them came back; the last has none after it.
+        #expect(await store.observations.nextFetchSeen == [0: true, 10: true, 20: false])
+    }
+
     @Test("a stale worker's commit is refused and counted; pulled counts each page once")
     func noDoubleCommit() async throws {
         let env = try TestEnvironment { $0.leaseDuration = .milliseconds(500) }
@@ -343,4 +360,42 @@ struct ListRealtime: RealtimeSync {
     func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws -> SubscriptionStatus {
         SubscriptionStatus(id: "test", expiresAt: Date().addingTimeInterval(3600), changed: false)
     }
+}
+
+/// A store that, before storing a page, waits (up to 3 s) for the fetch of the page after it to be logged, and
+/// records whether it was: without fetching ahead, that fetch cannot start until this store returns.
+struct StoreAwaitingNextFetch: MessageStore {
+    actor Observations {
+        var nextFetchSeen: [Int: Bool] = [:]
+        func record(_ offset: Int, _ seen: Bool) { nextFetchSeen[offset] = seen }
+    }
+
+    let inner: RedisSetStore
+    let env: TestEnvironment
+    let connectionId: String
+    let pageSize: Int
+    let total: Int
+    let observations = Observations()
+
+    func insert(_ messages: [StoredMessage]) async throws -> Int {
+        if let first = messages.first?.providerMessageId, let offset = Int(first.dropFirst("\(connectionId)-m".count)) {
+            let next = offset + pageSize
+            let deadline = ContinuousClock.now + .seconds(3)
+            var seen = false
+            while next < total, ContinuousClock.now < deadline {
+                if try await env.fetches(connectionId).contains(where: { $0.offset == next }) { seen = true; break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await observations.record(offset, seen)
+        }
+        return try await inner.insert(messages)
+    }
+
+    func messages(connectionId: String, limit: Int, after cursor: MessagePageCursor?) async throws -> MessagePage {
+        try await inner.messages(connectionId: connectionId, limit: limit, after: cursor)
+    }
+    func count(connectionId: String) async throws -> Int { try await inner.count(connectionId: connectionId) }
+    func changes(after: Int64, limit: Int) async throws -> ChangePage { try await inner.changes(after: after, limit: limit) }
+    func record(_ event: BackfillEvent) async throws { try await inner.record(event) }
+    func events(after: Int64, limit: Int) async throws -> BackfillEventPage { try await inner.events(after: after, limit: limit) }
 }

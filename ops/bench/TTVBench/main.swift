@@ -22,6 +22,11 @@ import ServiceLifecycle
 let arguments = CommandLine.arguments
 let redisURL = arguments.count > 1 ? arguments[1] : "redis://127.0.0.1:6379"
 let latencies = (arguments.count > 2 ? arguments[2] : "150,300").split(separator: ",").compactMap { Int($0) }
+/// TTV_PROVIDERS=graph (or gmail) runs one provider's cases; TTV_TIMELINE=1 prints each Graph request's start,
+/// duration and route relative to the backfill's start (where the round trips go).
+let environment = ProcessInfo.processInfo.environment
+let providers = Set((environment["TTV_PROVIDERS"] ?? "graph,gmail").split(separator: ",").map(String.init))
+let printsTimeline = environment["TTV_TIMELINE"] == "1"
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
@@ -155,6 +160,16 @@ func gmailUnits(_ address: String) async throws -> Int {
     }
 }
 
+/// The mailbox's requests, one line each: ms after `since` it arrived, how long it took, status and route.
+func printTimeline(_ address: String, since: Date) async throws {
+    let entries = try await control("GET", "journal?mailbox=\(address)")["value"] as? [[String: Any]] ?? []
+    let origin = Int64(since.timeIntervalSince1970 * 1000)
+    for entry in entries {
+        let start = (entry["timeMs"] as? Int64 ?? Int64(entry["timeMs"] as? Int ?? 0)) - origin
+        print("  +\(start) ms  \(entry["durationMs"] as? Int ?? -1) ms  \(entry["status"] as? Int ?? 0)  \(entry["route"] as? String ?? "")")
+    }
+}
+
 func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
 
 let pool = WorkerPool(scheduler: scheduler, provider: router, store: store, realtime: router, logger: logger)
@@ -167,20 +182,25 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
     for (round, latency) in latencies.enumerated() {
         try await control("PATCH", "knobs", body: ["latencyMs": latency])
         let specs = mailboxes(round)
-        // Graph
-        let graph = try await backfill(try await connect(.graph, specs[0].address))
-        let graphStats = try await control("GET", "mailboxes/\(specs[0].address)/stats")
-        let pages = graph.storedPerFolder.values.reduce(0) { $0 + ($1 + 999) / 1000 }
-        let graphBound = Double(pages) / 4 * Double(latency) / 1000
-        print("| Graph, 90 days | \(latency) ms | \(graph.stored) | \(format(graph.newestWeek)) s, \(format(graph.newestWeek / graphBound))× "
-            + "| \(format(graph.done)) s, \(format(graph.done / graphBound))× | \(graphStats["requests"] as? Int ?? -1) requests "
-            + "| \(pages) pages ÷ 4 × \(latency) ms = \(format(graphBound)) s |")
-        // Gmail
-        let gmail = try await backfill(try await connect(.gmail, specs[1].address))
-        let units = try await gmailUnits(specs[1].address)
-        let gmailBound = Double(units) / 250
-        print("| Gmail, 90 days | \(latency) ms | \(gmail.stored) | \(format(gmail.newestWeek)) s, \(format(gmail.newestWeek / gmailBound))× "
-            + "| \(format(gmail.done)) s, \(format(gmail.done / gmailBound))× | \(units) units | \(units) ÷ 250/s = \(format(gmailBound)) s |")
+        if providers.contains("graph") {
+            try await control("DELETE", "journal")
+            let graphStarted = Date()
+            let graph = try await backfill(try await connect(.graph, specs[0].address))
+            let graphStats = try await control("GET", "mailboxes/\(specs[0].address)/stats")
+            let pages = graph.storedPerFolder.values.reduce(0) { $0 + ($1 + 999) / 1000 }
+            let graphBound = Double(pages) / 4 * Double(latency) / 1000
+            print("| Graph, 90 days | \(latency) ms | \(graph.stored) | \(format(graph.newestWeek)) s, \(format(graph.newestWeek / graphBound))× "
+                + "| \(format(graph.done)) s, \(format(graph.done / graphBound))× | \(graphStats["requests"] as? Int ?? -1) requests "
+                + "| \(pages) pages ÷ 4 × \(latency) ms = \(format(graphBound)) s |")
+            if printsTimeline { try await printTimeline(specs[0].address, since: graphStarted) }
+        }
+        if providers.contains("gmail") {
+            let gmail = try await backfill(try await connect(.gmail, specs[1].address))
+            let units = try await gmailUnits(specs[1].address)
+            let gmailBound = Double(units) / 250
+            print("| Gmail, 90 days | \(latency) ms | \(gmail.stored) | \(format(gmail.newestWeek)) s, \(format(gmail.newestWeek / gmailBound))× "
+                + "| \(format(gmail.done)) s, \(format(gmail.done / gmailBound))× | \(units) units | \(units) ÷ 250/s = \(format(gmailBound)) s |")
+        }
     }
     await group.triggerGracefulShutdown()
     try await tasks.waitForAll()
