@@ -179,10 +179,11 @@ public struct GmailProvider: MailProvider {
         }
         // Refused ones are matched to their places the same way (they are in order too, after the fetched ones' walk).
         place = 0
+        var skippedIds = Set(skipped.map(\.providerMessageId))
         for refusal in refused {
             let listing = listing(of: refusal.id)
             // The SENT listing of a message also in INBOX is not its place: it is listed (and skipped) once.
-            guard !skipped.contains(where: { $0.providerMessageId == refusal.id }) else { continue }
+            guard skippedIds.insert(refusal.id).inserted else { continue }
             skipped.append(SkippedMessage(providerMessageId: refusal.id, folder: listing.at.folder, failure: refusal.failure))
         }
         if count < pending.count {

@@ -4,6 +4,9 @@ import BackfillHTTP
 /// The provider the scheduler and server talk to: dispatches each call to Graph or Gmail by the
 /// connection's `provider` in the directory.
 public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
+    /// What each provider does, so that every call goes through `dispatch` whatever it asks.
+    typealias Routed = MailProvider & RealtimeSync & CompletenessAuditing & BackfillEstimating
+
     public let graph: GraphProvider
     public let gmail: GmailProvider
     private let directory: any ConnectionDirectory
@@ -62,41 +65,27 @@ public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
     public func refetch(
         _ skipped: [SkippedMessage], connectionId: String
     ) async throws -> (stored: [StoredMessage], stillSkipped: [SkippedMessage]) {
-        try await auditing(connectionId) { try await $0.refetch(skipped, connectionId: connectionId) }
+        try await dispatch(connectionId) { try await $0.refetch(skipped, connectionId: connectionId) }
     }
 
     public func auditCounts(connectionId: String, window: DateWindow) async throws -> [FolderKind: Int]? {
-        try await auditing(connectionId) { try await $0.auditCounts(connectionId: connectionId, window: window) }
+        try await dispatch(connectionId) { try await $0.auditCounts(connectionId: connectionId, window: window) }
     }
 
     public func auditIds(connectionId: String, window: DateWindow) async throws -> [FolderKind: Set<String>] {
-        try await auditing(connectionId) { try await $0.auditIds(connectionId: connectionId, window: window) }
-    }
-
-    /// Runs `body` on the connection's provider (the audit and "retry skipped", asked for by a person or the
-    /// daily audit: no parent to wait on).
-    private func auditing<T: Sendable>(_ connectionId: String, _ body: (any CompletenessAuditing) async throws -> T) async throws -> T {
-        guard let connection = try await directory.connection(connectionId) else {
-            throw ProviderFailure.permissionLost("unknown connection")
-        }
-        return try await RoutedConnection.$current.withValue(connection) {
-            switch connection.provider {
-            case .graph: try await body(graph)
-            case .gmail: try await body(gmail)
-            }
-        }
+        try await dispatch(connectionId) { try await $0.auditIds(connectionId: connectionId, window: window) }
     }
 
     /// Runs `body` on the connection's provider. A shared mailbox borrows its parent's token: while the
     /// parent is in error or disconnected, or when the parent's token is refused, the shared mailbox waits
     /// on its parent instead of failing by itself. An app-only connection stands alone.
     func dispatch<T: Sendable>(
-        _ connectionId: String, _ body: (any MailProvider & RealtimeSync) async throws -> T
+        _ connectionId: String, _ body: (any Routed) async throws -> T
     ) async throws -> T {
         guard let connection = try await directory.connection(connectionId) else {
             throw ProviderFailure.permissionLost("unknown connection")
         }
-        let provider: any MailProvider & RealtimeSync = switch connection.provider {
+        let provider: any Routed = switch connection.provider {
         case .graph: graph
         case .gmail: gmail
         }
@@ -106,8 +95,8 @@ public struct ProviderRouter: MailProvider, RealtimeSync, CompletenessAuditing {
     }
 
     private func dispatch<T: Sendable>(
-        _ connection: Connection, on provider: any MailProvider & RealtimeSync,
-        _ body: (any MailProvider & RealtimeSync) async throws -> T
+        _ connection: Connection, on provider: any Routed,
+        _ body: (any Routed) async throws -> T
     ) async throws -> T {
         guard connection.auth == .delegated, let parentId = connection.parentId else { return try await body(provider) }
         guard let parent = try await directory.connection(parentId) else {

@@ -5,8 +5,10 @@ import Foundation
 extension Scheduler {
     /// Schedules an audit of the connection's completed backfill `after` from now (a completion asks for one at once).
     public func scheduleAudit(connectionId: String, after: Duration = .zero) async throws {
-        let due = Date().addingTimeInterval(Double(after.components.seconds))
-        _ = try await redis.send(["ZADD", keys.auditDue, String(Int64(due.timeIntervalSince1970 * 1000)), connectionId])
+        _ = try await redis.run(
+            SchedulerScripts.scheduleAudit, keys: [keys.auditDue],
+            arguments: [connectionId, String(after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000)]
+        )
     }
 
     /// Takes up to `limit` due audits, each held for `hold` (it comes back then unless its report is recorded).

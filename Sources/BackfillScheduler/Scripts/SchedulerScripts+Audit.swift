@@ -1,6 +1,15 @@
 import BackfillRedis
 
 extension SchedulerScripts {
+    /// Schedules a connection's completeness audit, due `after` from Redis's clock (the one `claimAudits` reads,
+    /// so an instance's clock that is off cannot make it early or late).
+    /// KEYS: 1 audit:due. ARGV: 1 connection id, 2 due in (ms).
+    /// Replies: 1.
+    static let scheduleAudit = make("scheduleAudit", """
+        redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[2]), ARGV[1])
+        return 1
+        """)
+
     /// Takes the completeness audits that are due: each is held (its due time pushed `hold` ahead) so that another
     /// instance does not take it too, and comes back by itself if this one dies before recording it.
     /// KEYS: 1 audit:due. ARGV: 1 most to take, 2 hold (ms).
