@@ -8,6 +8,10 @@ public struct AdmissionPolicy: Sendable, Equatable {
     /// Requests in flight per mailbox, across every instance (Graph refuses a fifth concurrent request to a
     /// mailbox; Gmail's fetches gain nothing past it). The shared request slots hold this bound.
     public static let requestsInFlightPerMailbox = 4
+    /// Gmail's calls in flight per user, across every instance: its per-user concurrency cap (about 10 reported;
+    /// a breach is a 429 "Too many concurrent requests for user", per call inside a batch). Each call of a batch
+    /// counts, so one batch of this many fills it.
+    public static let gmailCallsInFlightPerMailbox = 10
     /// The wait after a throttle that names none (Gmail's quota refusals, a token endpoint's 429), doubled for
     /// each further throttle of the same request.
     public static let defaultRetryAfter: Duration = .seconds(1)

@@ -5,43 +5,40 @@ import Synchronization
 public final class LocalSharedAdmission: SharedAdmission {
     private struct Mailbox {
         var closedUntil: ContinuousClock.Instant?
-        var permits: Set<String> = []
+        var permits: [String: Int] = [:]
     }
 
     private let clock = ContinuousClock()
-    private let limit: Int
     private let mailboxes = Mutex<[String: Mailbox]>([:])
     public let slotLifetime: Duration = .seconds(3600)
 
-    /// - Parameter slotsPerMailbox: requests in flight per mailbox; unbounded by default.
-    public init(slotsPerMailbox: Int = .max) {
-        limit = slotsPerMailbox
-    }
+    public init() {}
 
-    public func admit(mailbox: String, permit: String) async throws -> SharedAdmit {
+    public func admit(mailbox: String, permit: SlotPermit, limit: Int) async throws -> SharedAdmit {
         let now = clock.now
         return mailboxes.withLock { table in
             var state = table[mailbox] ?? Mailbox()
             if let until = state.closedUntil, until > now { return .gateClosed(until - now) }
-            guard state.permits.count < limit else { return .slotsBusy(.milliseconds(10)) }
-            state.permits.insert(permit)
+            let units = permit.units(of: limit)
+            guard state.permits.values.reduce(0, +) + units <= limit else { return .slotsBusy(.milliseconds(10)) }
+            state.permits[permit.id] = units
             table[mailbox] = state
             return .admitted
         }
     }
 
-    public func renew(mailbox: String, permit: String) async throws -> Bool {
-        mailboxes.withLock { $0[mailbox]?.permits.contains(permit) ?? false }
+    public func renew(mailbox: String, permit: SlotPermit) async throws -> Bool {
+        mailboxes.withLock { $0[mailbox]?.permits[permit.id] != nil }
     }
 
-    public func release(mailbox: String, permit: String, closingGateFor wait: Duration?) async throws {
+    public func release(mailbox: String, permit: SlotPermit, closingGateFor wait: Duration?) async throws {
         let now = clock.now
         mailboxes.withLock { table in
             guard var state = table[mailbox] else {
                 if let wait { table[mailbox] = Mailbox(closedUntil: now + wait) }
                 return
             }
-            state.permits.remove(permit)
+            state.permits[permit.id] = nil
             if let wait { state.closedUntil = max(state.closedUntil ?? now + wait, now + wait) }
             // Forget a mailbox with nothing held, so the table does not grow with every mailbox ever served.
             let open = state.closedUntil.map { $0 <= now } ?? true

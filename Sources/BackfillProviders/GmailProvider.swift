@@ -27,7 +27,7 @@ public struct GmailProvider: MailProvider {
     /// refuses a user more than about ten calls at once ("Too many concurrent requests for user"), so ten
     /// calls a round trip is the most a mailbox can have on the wire. At 150 ms a round trip that is 66
     /// messages a second, past the quota's 48 (250 units a second at 97%, 5 units a message).
-    public static let callsPerBatch = 10
+    public static let callsPerBatch = AdmissionPolicy.gmailCallsInFlightPerMailbox
 
     let endpoints: ProviderEndpoints
     let directory: any ConnectionDirectory
@@ -64,6 +64,7 @@ public struct GmailProvider: MailProvider {
             admissions: MailboxAdmissions(policy: AdmissionPolicy(
                 unitsPerMinute: AdmissionPolicy.pacedUnitsPerMinute(quotaUnitsPerMinute)
             )),
+            inFlightLimit: AdmissionPolicy.gmailCallsInFlightPerMailbox,
             tokens: OAuthTokenSource(client: .google(endpoints), directory: directory, transport: transport, clock: clock),
             appTokens: nil,
             metrics: ProviderRequestMetrics(provider: "gmail")
@@ -332,7 +333,7 @@ public struct GmailProvider: MailProvider {
         )
         var calls: [HTTPResponse] = []
         _ = try await api.send(
-            request, mailbox: mailbox.connectionId, as: .connection(mailbox.credentialsOwner), cost: 5 * ids.count
+            request, mailbox: mailbox.connectionId, as: .connection(mailbox.credentialsOwner), cost: 5 * ids.count, calls: ids.count
         ) { response in
             guard (200..<300).contains(response.status) else {
                 if response.status == 401 { return .refusedToken }

@@ -46,6 +46,7 @@ public struct GraphProvider: MailProvider {
         self.api = ProviderRequestSender(
             transport: transport, shared: admission,
             admissions: MailboxAdmissions(policy: AdmissionPolicy(maxConcurrent: Self.requestsInFlight)),
+            inFlightLimit: Self.requestsInFlight,
             tokens: OAuthTokenSource(client: .microsoft(endpoints), directory: directory, transport: transport, clock: clock),
             appTokens: endpoints.msApp.flatMap { app in
                 endpoints.msAppTokenURL.map { AppTokenSource(app: app, tokenURL: $0, transport: transport, clock: clock) }

@@ -11,6 +11,9 @@ struct ProviderRequestSender: Sendable {
     let transport: ProviderTransport
     let shared: any SharedAdmission
     let admissions: MailboxAdmissions
+    /// The units a mailbox may have in flight across every instance (`SharedAdmission`): Graph's requests,
+    /// Gmail's calls.
+    let inFlightLimit: Int
     let tokens: OAuthTokenSource
     /// The app's own token (client credentials) for app-only connections; nil when not configured.
     let appTokens: AppTokenSource?
@@ -33,7 +36,7 @@ struct ProviderRequestSender: Sendable {
         _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
         failure: (HTTPResponse) -> ProviderFailure?
     ) async throws -> HTTPResponse {
-        try await send(request, mailbox: mailbox, as: owner, cost: cost) { response in
+        try await send(request, mailbox: mailbox, as: owner, cost: cost, calls: 1) { response in
             if response.status == 401 { return .refusedToken }
             return failure(response).map(Judgement.failed) ?? .accepted
         }
@@ -50,9 +53,10 @@ struct ProviderRequestSender: Sendable {
         case failed(ProviderFailure)
     }
 
-    /// `send` with the response judged by `judge`.
+    /// `send` with the response judged by `judge`; `calls` is how many the request carries (a batch's), each of
+    /// which counts against the mailbox's in-flight limit.
     func send(
-        _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1,
+        _ request: ProviderRequest, mailbox: String, as owner: TokenOwner, cost: Int = 1, calls: Int,
         judge: (HTTPResponse) -> Judgement
     ) async throws -> HTTPResponse {
         var token = try await accessToken(owner)
@@ -61,10 +65,10 @@ struct ProviderRequestSender: Sendable {
         while true {
             let sendAt = try await admissions.enter(mailbox, cost: units)
             let admitted: SharedAdmit
-            let permit = UUID().uuidString
+            let permit = SlotPermit(units: calls)
             do {
                 try await ContinuousClock().sleep(until: sendAt)
-                admitted = try await shared.admitWaitingForSlot(mailbox: mailbox, permit: permit)
+                admitted = try await shared.admitWaitingForSlot(mailbox: mailbox, permit: permit, limit: inFlightLimit)
             } catch {
                 await admissions.abandon(mailbox)
                 throw error

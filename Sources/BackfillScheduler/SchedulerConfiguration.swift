@@ -32,8 +32,6 @@ public struct SchedulerConfiguration: Sendable {
     public var idleWait: Duration = .seconds(2)
     /// Backoff for failures other than throttling.
     public var retryPolicy = RetryPolicy()
-    /// Provider requests in flight per mailbox, across all instances.
-    public var requestsPerMailbox: Int = AdmissionPolicy.requestsInFlightPerMailbox
     /// A killed worker's request slot comes back by itself after at most this long. A running request
     /// renews its slot every third of it, so a slow request keeps its slot however long it takes.
     public var requestSlotLifetime: Duration = .seconds(15)

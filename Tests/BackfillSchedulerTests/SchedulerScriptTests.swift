@@ -212,28 +212,73 @@ struct SchedulerScriptTests {
         #expect(await gauge.total == 12)
     }
 
+    @Test("a Gmail batch's calls each count: beside a batch of ten no other call goes, on any instance; units never pass the limit")
+    func callsInFlight() async throws {
+        let env = try TestEnvironment()
+        let twin = RedisSharedAdmission(scheduler: Scheduler(redis: env.redis, configuration: env.scheduler.configuration, logger: .init(label: "twin")))
+        let admission = RedisSharedAdmission(scheduler: env.scheduler)
+        let limit = AdmissionPolicy.gmailCallsInFlightPerMailbox
+        let batch = SlotPermit(units: limit)
+        #expect(try await admission.admit(mailbox: "gmail-user", permit: batch, limit: limit) == .admitted)
+        guard case .slotsBusy = try await twin.admit(mailbox: "gmail-user", permit: SlotPermit(), limit: limit) else {
+            Issue.record("a call was admitted beside a full batch")
+            return
+        }
+        try await admission.release(mailbox: "gmail-user", permit: batch, closingGateFor: nil)
+        // Nine single calls and a batch of two: the second unit of the batch does not fit.
+        let singles = (0..<9).map { _ in SlotPermit() }
+        for permit in singles { #expect(try await twin.admit(mailbox: "gmail-user", permit: permit, limit: limit) == .admitted) }
+        guard case .slotsBusy = try await admission.admit(mailbox: "gmail-user", permit: SlotPermit(units: 2), limit: limit) else {
+            Issue.record("eleven units admitted")
+            return
+        }
+        #expect(try await admission.admit(mailbox: "gmail-user", permit: SlotPermit(), limit: limit) == .admitted)
+        // A permit larger than the limit takes all of it (and is admitted when the mailbox is idle).
+        #expect(try await admission.admit(mailbox: "idle-user", permit: SlotPermit(units: 50), limit: limit) == .admitted)
+
+        // Mixed sizes from two instances at once: the units in flight peak at the limit, never past it.
+        let gauge = InFlightGauge()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<12 {
+                let slots = index % 2 == 0 ? admission : twin
+                let units = [1, 4, 10, 3][index % 4]
+                group.addTask {
+                    try await slots.withSlot(mailbox: "mixed-user", units: units, limit: limit) {
+                        await gauge.enter(units)
+                        try await Task.sleep(for: .milliseconds(50))
+                        await gauge.leave(units)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await gauge.peak == limit)
+        #expect(await gauge.total == 12 * 18 / 4)
+    }
+
     @Test("one round trip admits a request (gate open, slot taken); a throttled release closes the gate for every instance")
     func admitAndRelease() async throws {
         let env = try TestEnvironment()
         let admission = RedisSharedAdmission(scheduler: env.scheduler)
-        #expect(try await admission.admit(mailbox: "gated", permit: "a") == .admitted)
+        let (a, b, c) = (SlotPermit(), SlotPermit(), SlotPermit())
+        #expect(try await admission.admit(mailbox: "gated", permit: a, limit: 4) == .admitted)
         #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 1)
-        try await admission.release(mailbox: "gated", permit: "a", closingGateFor: .seconds(5))
+        try await admission.release(mailbox: "gated", permit: a, closingGateFor: .seconds(5))
         #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 0)
         // A closed gate admits nothing and takes no slot, on this instance or another.
         let other = RedisSharedAdmission(scheduler: Scheduler(redis: env.redis, configuration: env.scheduler.configuration, logger: .init(label: "twin")))
-        guard case .gateClosed(let wait) = try await other.admit(mailbox: "gated", permit: "b") else {
+        guard case .gateClosed(let wait) = try await other.admit(mailbox: "gated", permit: b, limit: 4) else {
             Issue.record("admitted through a closed gate")
             return
         }
         #expect(wait > .seconds(4) && wait <= .seconds(5))
         #expect(try await env.redis.send(["ZCARD", env.scheduler.keys.slots("gated")]).int == 0)
         // A shorter close keeps the longer gate; a release without a throttle leaves it as it is.
-        try await admission.release(mailbox: "gated", permit: "b", closingGateFor: .milliseconds(10))
-        try await admission.release(mailbox: "gated", permit: "b", closingGateFor: nil)
+        try await admission.release(mailbox: "gated", permit: b, closingGateFor: .milliseconds(10))
+        try await admission.release(mailbox: "gated", permit: b, closingGateFor: nil)
         #expect(try await env.redis.send(["PTTL", env.scheduler.keys.gate("gated")]).int ?? 0 > 4000)
         // Another mailbox is not held by it.
-        #expect(try await other.admit(mailbox: "open", permit: "c") == .admitted)
+        #expect(try await other.admit(mailbox: "open", permit: c, limit: 4) == .admitted)
     }
 
     @Test("the slots of a killed process come back after the slot lifetime, not before")
@@ -243,7 +288,7 @@ struct SchedulerScriptTests {
         let beforeFill = ContinuousClock.now
         // A process takes all four slots and is killed: nobody gives them back.
         for index in 0..<4 {
-            #expect(try await admission.admit(mailbox: "orphaned-mailbox", permit: "dead-\(index)") == .admitted)
+            #expect(try await admission.admit(mailbox: "orphaned-mailbox", permit: SlotPermit(), limit: 4) == .admitted, "slot \(index)")
         }
         let afterFill = ContinuousClock.now
         let entered = try await RedisSharedAdmission(scheduler: env.scheduler).withSlot(mailbox: "orphaned-mailbox") { ContinuousClock.now }
@@ -285,11 +330,11 @@ actor InFlightGauge {
     private(set) var peak = 0
     private(set) var total = 0
 
-    func enter() {
-        current += 1
-        total += 1
+    func enter(_ units: Int = 1) {
+        current += units
+        total += units
         peak = max(peak, current)
     }
 
-    func leave() { current -= 1 }
+    func leave(_ units: Int = 1) { current -= units }
 }
