@@ -22,8 +22,8 @@ import ServiceLifecycle
 let arguments = CommandLine.arguments
 let redisURL = arguments.count > 1 ? arguments[1] : "redis://127.0.0.1:6379"
 let latencies = (arguments.count > 2 ? arguments[2] : "150,300").split(separator: ",").compactMap { Int($0) }
-/// TTV_PROVIDERS=graph (or gmail) runs one provider's cases; TTV_TIMELINE=1 prints each Graph request's start,
-/// duration and route relative to the backfill's start (where the round trips go).
+/// TTV_PROVIDERS=graph (or gmail) runs one provider's cases; TTV_TIMELINE=1 prints each request's start, duration
+/// and route relative to the backfill's start (where the round trips go).
 let environment = ProcessInfo.processInfo.environment
 let providers = Set((environment["TTV_PROVIDERS"] ?? "graph,gmail").split(separator: ",").map(String.init))
 let printsTimeline = environment["TTV_TIMELINE"] == "1"
@@ -195,11 +195,14 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
             if printsTimeline { try await printTimeline(specs[0].address, since: graphStarted) }
         }
         if providers.contains("gmail") {
+            try await control("DELETE", "journal")
+            let gmailStarted = Date()
             let gmail = try await backfill(try await connect(.gmail, specs[1].address))
             let units = try await gmailUnits(specs[1].address)
             let gmailBound = Double(units) / 250
             print("| Gmail, 90 days | \(latency) ms | \(gmail.stored) | \(format(gmail.newestWeek)) s, \(format(gmail.newestWeek / gmailBound))× "
                 + "| \(format(gmail.done)) s, \(format(gmail.done / gmailBound))× | \(units) units | \(units) ÷ 250/s = \(format(gmailBound)) s |")
+            if printsTimeline { try await printTimeline(specs[1].address, since: gmailStarted) }
         }
     }
     await group.triggerGracefulShutdown()
