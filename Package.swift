@@ -172,11 +172,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "BenchSupport",
+            dependencies: ["BackfillCore", "BackfillHTTP", "BackfillScheduler"],
+            path: "ops/bench/BenchSupport",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "QuotaBench",
             dependencies: [
                 "BackfillCore", "BackfillHTTP", "BackfillProviders", "BackfillRedis", "BackfillScheduler", "BackfillSimulator",
-                "BackfillStore",
+                "BackfillStore", "BenchSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -187,7 +193,7 @@ let package = Package(
             name: "TTVBench",
             dependencies: [
                 "BackfillCore", "BackfillHTTP", "BackfillProviders", "BackfillRedis", "BackfillScheduler", "BackfillSimulator",
-                "BackfillStore",
+                "BackfillStore", "BenchSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

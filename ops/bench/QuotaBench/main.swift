@@ -16,6 +16,7 @@ import BackfillRedis
 import BackfillScheduler
 import BackfillSimulator
 import BackfillStore
+import BenchSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -29,10 +30,6 @@ let onlyThroughput = arguments.count > 4 && arguments[4] == "throughput"
 let quota = Int(15_000 * quotaScale)
 let smallMailboxes = 101  // one alone, then 100 at once
 let smallMessages = 200
-
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-}
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
@@ -52,6 +49,7 @@ let scenario = Scenario(seed: 5, mailboxes: [
 ] + small.map { MailboxSpec(provider: .gmail, address: $0, messageCount: smallMessages) }, knobs: knobs)
 let sim = try await SimulatorServer.start(scenario: scenario)
 let http = HTTPClient()
+let simulator = SimulatorControl(http: http, baseURL: sim.controlBaseURL)
 let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
 var configuration = SchedulerConfiguration(instanceId: "quota-bench")
 configuration.keyPrefix = "qb\(UUID().uuidString.prefix(8).lowercased())"
@@ -70,38 +68,13 @@ let admission = RedisSharedAdmission(scheduler: scheduler)
 let paced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, admission: admission, gmailQuotaUnitsPerMinute: quota)
 let unpaced = ProviderRouter(endpoints: endpoints, directory: directory, http: http, admission: admission, gmailQuotaUnitsPerMinute: 1_000_000_000)
 
-// MARK: Simulator control
-
-@discardableResult
-func control(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
-    let response = try await http.send(HTTPRequest(
-        method: method, url: "\(sim.controlBaseURL)/\(path)", headers: ["Content-Type": "application/json"],
-        body: try body.map { try JSONSerialization.data(withJSONObject: $0) }
-    ))
-    guard (200..<300).contains(response.status) else { throw BenchError(description: "control \(method) \(path): \(response.status)") }
-    guard !response.body.isEmpty else { return [:] }
-    return try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
-}
-
-func connect(_ provider: ProviderKind, _ address: String) async throws -> String {
-    let tokens = try await control("POST", "tokens", body: ["mailbox": address])
-    let credentials = OAuthCredentials(
-        accessToken: tokens["accessToken"] as? String ?? "", refreshToken: tokens["refreshToken"] as? String ?? "",
-        expiresAt: Date().addingTimeInterval(3000)
-    )
-    return try await directory.connect(provider: provider, address: address, credentials: credentials, parentId: nil).connection.id
-}
-
 /// Starts backfills of everything for `ids` and waits until all have completed; returns the seconds taken.
 func backfill(_ ids: [String]) async throws -> Double {
-    let clockText = try await control("GET", "clock")["now"] as? String ?? ""
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    let now = formatter.date(from: clockText) ?? Date()
+    let now = try await simulator.now()
     let started = ContinuousClock.now
     for id in ids {
         guard case .created = try await scheduler.startBackfill(connectionId: id, range: .everything, now: now) else {
-            throw BenchError(description: "backfill not created")
+            throw BenchError("backfill not created")
         }
     }
     var pending = Set(ids)
@@ -110,25 +83,10 @@ func backfill(_ ids: [String]) async throws -> Double {
         for id in pending {
             guard let record = try await scheduler.backfill(connectionId: id) else { continue }
             if record.state == .completed { pending.remove(id) }
-            if record.state == .failed { throw BenchError(description: "backfill failed: \(record.error?.message ?? "")") }
+            if record.state == .failed { throw BenchError("backfill failed: \(record.error?.message ?? "")") }
         }
     }
-    let elapsed = ContinuousClock.now - started
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-}
-
-/// Requests of a mailbox in the journal: quota units spent (refused requests are not charged), throttled, total.
-func journal(_ address: String) async throws -> (units: Int, throttled: Int, total: Int) {
-    let entries = try await control("GET", "journal?mailbox=\(address)")["value"] as? [[String: Any]] ?? []
-    var units = 0
-    var throttled = 0
-    for entry in entries {
-        let status = entry["status"] as? Int ?? 0
-        if status == 429 || status == 403 { throttled += 1; continue }
-        let route = entry["route"] as? String ?? ""
-        units += route.hasSuffix("profile") || route.contains("labels") ? 1 : route.contains("history") ? 2 : route.hasSuffix("watch") ? 100 : 5
-    }
-    return (units, throttled, entries.count)
+    return (ContinuousClock.now - started).inSeconds
 }
 
 /// Runs a scheduler instance (workers, promoter, auditor) on `provider` around `body`.
@@ -153,36 +111,34 @@ func withScheduler<T: Sendable>(_ provider: ProviderRouter, _ body: () async thr
     }
 }
 
-func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
-
 // MARK: (a) Quota efficiency
 
 if !onlyThroughput {
     print("(a) quota efficiency: Gmail quota \(quota) units/min on both sides (\(format(quotaScale, 1))× the real 15,000)")
     let (gmailSeconds, graphSeconds) = try await withScheduler(paced) {
-        let gmail = try await connect(.gmail, gmailBig)
+        let gmail = try await simulator.connect(.gmail, gmailBig, in: directory)
         let gmailSeconds = try await backfill([gmail])
-        try await control("PATCH", "knobs", body: ["latencyMs": 50])
-        let graph = try await connect(.graph, graphUser)
+        try await simulator.call("PATCH", "knobs", body: ["latencyMs": 50])
+        let graph = try await simulator.connect(.graph, graphUser, in: directory)
         let graphSeconds = try await backfill([graph])
-        try await control("PATCH", "knobs", body: ["latencyMs": 0])
+        try await simulator.call("PATCH", "knobs", body: ["latencyMs": 0])
         return (gmailSeconds, graphSeconds)
     }
-    let gmailJournal = try await journal(gmailBig)
+    let gmailJournal = try await simulator.requests(of: gmailBig)
     let rate = Double(quota) / 60
-    let minimum = Double(gmailJournal.units) / rate
+    let minimum = Double(gmailJournal.gmailUnits) / rate
     // The provider counts units over a trailing minute, so the first minute's worth can be spent at once.
-    let windowMinimum = max(Double(gmailJournal.units - quota), 0) / rate
-    let gmailStored = try await store.count(connectionId: try await connect(.gmail, gmailBig))
-    print("  gmail: \(gmailStored) messages stored, \(gmailJournal.units) units in \(gmailJournal.total) requests")
+    let windowMinimum = max(Double(gmailJournal.gmailUnits - quota), 0) / rate
+    let gmailStored = try await store.count(connectionId: try await simulator.connect(.gmail, gmailBig, in: directory))
+    print("  gmail: \(gmailStored) messages stored, \(gmailJournal.gmailUnits) units in \(gmailJournal.total) requests")
     print("  gmail: elapsed \(format(gmailSeconds)) s; quota-bound minimum (units / rate) \(format(minimum)) s; "
         + "ratio \(format(gmailSeconds / minimum, 3))×")
     print("  gmail: minimum with the first minute spent at once ((units − quota) / rate) \(format(windowMinimum)) s; "
         + "ratio \(format(gmailSeconds / max(windowMinimum, 0.001), 3))×")
     print("  gmail: throttled \(gmailJournal.throttled) / \(gmailJournal.total) requests = "
         + "\(format(100 * Double(gmailJournal.throttled) / Double(max(gmailJournal.total, 1)), 2))%")
-    let graphStats = try await control("GET", "mailboxes/\(graphUser)/stats")
-    let graphStored = try await store.count(connectionId: try await connect(.graph, graphUser))
+    let graphStats = try await simulator.call("GET", "mailboxes/\(graphUser)/stats")
+    let graphStored = try await store.count(connectionId: try await simulator.connect(.graph, graphUser, in: directory))
     print("  graph (50 ms latency): \(graphStored) messages in \(format(graphSeconds)) s = \(format(Double(graphStored) / graphSeconds, 0)) messages/s; "
         + "max in flight \(graphStats["maxInFlight"] as? Int ?? -1), requests \(graphStats["requests"] as? Int ?? -1), "
         + "Retry-After violations \(graphStats["violations"] as? Int ?? -1)")
@@ -191,14 +147,14 @@ if !onlyThroughput {
 // MARK: (b) Throughput without limits
 
 print("(b) throughput, zero latency, no limits (client pacing off)")
-try await control("PATCH", "knobs", body: ["gmailUserUnitsPerMinute": 1_000_000_000, "gmailConcurrentRequests": 1_000])
+try await simulator.call("PATCH", "knobs", body: ["gmailUserUnitsPerMinute": 1_000_000_000, "gmailConcurrentRequests": 1_000])
 let (oneSeconds, manySeconds, oneCount, manyCount) = try await withScheduler(unpaced) {
-    try await control("DELETE", "journal")
-    let first = try await connect(.gmail, small[0])
+    try await simulator.call("DELETE", "journal")
+    let first = try await simulator.connect(.gmail, small[0], in: directory)
     let oneSeconds = try await backfill([first])
     let oneCount = try await store.count(connectionId: first)
     var ids: [String] = []
-    for address in small.dropFirst() { ids.append(try await connect(.gmail, address)) }
+    for address in small.dropFirst() { ids.append(try await simulator.connect(.gmail, address, in: directory)) }
     let manySeconds = try await backfill(ids)
     var manyCount = 0
     for id in ids { manyCount += try await store.count(connectionId: id) }
@@ -216,7 +172,7 @@ for start in stride(from: 0, to: rows.count, by: 100) {
     _ = try await baselineStore.insert(Array(rows[start..<min(start + 100, rows.count)]))
 }
 let insertElapsed = ContinuousClock.now - insertStarted
-let insertSeconds = Double(insertElapsed.components.seconds) + Double(insertElapsed.components.attoseconds) / 1e18
+let insertSeconds = insertElapsed.inSeconds
 let insertRate = Double(rows.count) / insertSeconds
 let oneRate = Double(oneCount) / oneSeconds
 let manyRate = Double(manyCount) / manySeconds

@@ -15,6 +15,7 @@ import BackfillRedis
 import BackfillScheduler
 import BackfillSimulator
 import BackfillStore
+import BenchSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -27,10 +28,6 @@ let latencies = (arguments.count > 2 ? arguments[2] : "150,300").split(separator
 let environment = ProcessInfo.processInfo.environment
 let providers = Set((environment["TTV_PROVIDERS"] ?? "graph,gmail").split(separator: ",").map(String.init))
 let printsTimeline = environment["TTV_TIMELINE"] == "1"
-
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-}
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
@@ -51,6 +48,7 @@ func mailboxes(_ round: Int) -> [MailboxSpec] {
 let scenario = Scenario(seed: 15, mailboxes: latencies.indices.flatMap(mailboxes), knobs: SimulatorKnobs())
 let sim = try await SimulatorServer.start(scenario: scenario)
 let http = HTTPClient()
+let simulator = SimulatorControl(http: http, baseURL: sim.controlBaseURL)
 let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
 var configuration = SchedulerConfiguration(instanceId: "ttv-bench")
 configuration.keyPrefix = "ttv\(UUID().uuidString.prefix(8).lowercased())"
@@ -65,30 +63,6 @@ let endpoints = ProviderEndpoints(
     googleOAuthBaseURL: sim.googleOAuthBaseURL, googleClientId: scenario.googleClientID, googleClientSecret: "secret"
 )
 let router = ProviderRouter(endpoints: endpoints, directory: directory, http: http, admission: RedisSharedAdmission(scheduler: scheduler))
-
-@discardableResult
-func control(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
-    let response = try await http.send(HTTPRequest(
-        method: method, url: "\(sim.controlBaseURL)/\(path)", headers: ["Content-Type": "application/json"],
-        body: try body.map { try JSONSerialization.data(withJSONObject: $0) }
-    ))
-    guard (200..<300).contains(response.status) else { throw BenchError(description: "control \(method) \(path): \(response.status)") }
-    guard !response.body.isEmpty else { return [:] }
-    return try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
-}
-
-func connect(_ provider: ProviderKind, _ address: String) async throws -> String {
-    let tokens = try await control("POST", "tokens", body: ["mailbox": address])
-    let credentials = OAuthCredentials(
-        accessToken: tokens["accessToken"] as? String ?? "", refreshToken: tokens["refreshToken"] as? String ?? "",
-        expiresAt: Date().addingTimeInterval(3000)
-    )
-    return try await directory.connect(provider: provider, address: address, credentials: credentials, parentId: nil).connection.id
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 /// Stored messages of a connection received at or after `since` (pages newest first, so only those are read).
 func storedSince(_ connectionId: String, _ since: Date) async throws -> Int {
@@ -113,23 +87,20 @@ struct Run {
 /// Backfills "90 days" of one connection, sampling the store every 50 ms: when its newest week was complete
 /// (the count it had at the end) and when the backfill completed.
 func backfill(_ connectionId: String) async throws -> Run {
-    let clockText = try await control("GET", "clock")["now"] as? String ?? ""
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    let now = formatter.date(from: clockText) ?? Date()
+    let now = try await simulator.now()
     let started = ContinuousClock.now
     guard case .created = try await scheduler.startBackfill(connectionId: connectionId, range: .last90Days, now: now),
           let window = try await scheduler.backfill(connectionId: connectionId)?.window
-    else { throw BenchError(description: "backfill not created") }
+    else { throw BenchError("backfill not created") }
     let weekStart = try require(window.newestFirst().first).start
     var samples: [(at: Double, newestWeek: Int)] = []
     var done: Double?
     while done == nil {
         try await Task.sleep(for: .milliseconds(50))
-        samples.append((seconds(ContinuousClock.now - started), try await storedSince(connectionId, weekStart)))
+        samples.append(((ContinuousClock.now - started).inSeconds, try await storedSince(connectionId, weekStart)))
         guard let record = try await scheduler.backfill(connectionId: connectionId) else { continue }
-        if record.state == .completed { done = seconds(ContinuousClock.now - started) }
-        if record.state == .failed { throw BenchError(description: "backfill failed: \(record.error?.message ?? "")") }
+        if record.state == .completed { done = (ContinuousClock.now - started).inSeconds }
+        if record.state == .failed { throw BenchError("backfill failed: \(record.error?.message ?? "")") }
     }
     let finalWeek = try await storedSince(connectionId, weekStart)
     let newestWeek = samples.first { $0.newestWeek >= finalWeek }?.at ?? done!
@@ -144,33 +115,19 @@ func backfill(_ connectionId: String) async throws -> Run {
 }
 
 func require<T>(_ value: T?) throws -> T {
-    guard let value else { throw BenchError(description: "missing value") }
+    guard let value else { throw BenchError("missing value") }
     return value
-}
-
-/// Quota units a mailbox's requests spent (refused ones are not charged), from the simulator's journal.
-func gmailUnits(_ address: String) async throws -> Int {
-    let entries = try await control("GET", "journal?mailbox=\(address)")["value"] as? [[String: Any]] ?? []
-    return entries.reduce(0) { units, entry in
-        let status = entry["status"] as? Int ?? 0
-        guard status != 429 && status != 403 else { return units }
-        let route = entry["route"] as? String ?? ""
-        return units + (route.hasSuffix("profile") || route.contains("labels") ? 1 : route.contains("history") ? 2
-            : route.hasSuffix("watch") ? 100 : 5)
-    }
 }
 
 /// The mailbox's requests, one line each: ms after `since` it arrived, how long it took, status and route.
 func printTimeline(_ address: String, since: Date) async throws {
-    let entries = try await control("GET", "journal?mailbox=\(address)")["value"] as? [[String: Any]] ?? []
+    let entries = try await simulator.call("GET", "journal?mailbox=\(address)")["value"] as? [[String: Any]] ?? []
     let origin = Int64(since.timeIntervalSince1970 * 1000)
     for entry in entries {
         let start = (entry["timeMs"] as? Int64 ?? Int64(entry["timeMs"] as? Int ?? 0)) - origin
         print("  +\(start) ms  \(entry["durationMs"] as? Int ?? -1) ms  \(entry["status"] as? Int ?? 0)  \(entry["route"] as? String ?? "")")
     }
 }
-
-func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
 
 let pool = WorkerPool(scheduler: scheduler, provider: router, store: store, realtime: router, logger: logger)
 let group = ServiceGroup(services: [pool, Promoter(scheduler: scheduler, logger: logger), Auditor(scheduler: scheduler, logger: logger)],
@@ -180,13 +137,13 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
     print("| case | latency | messages | newest 7 days stored | whole range stored | requests / units | bound |")
     print("|---|---|---|---|---|---|---|")
     for (round, latency) in latencies.enumerated() {
-        try await control("PATCH", "knobs", body: ["latencyMs": latency])
+        try await simulator.call("PATCH", "knobs", body: ["latencyMs": latency])
         let specs = mailboxes(round)
         if providers.contains("graph") {
-            try await control("DELETE", "journal")
+            try await simulator.call("DELETE", "journal")
             let graphStarted = Date()
-            let graph = try await backfill(try await connect(.graph, specs[0].address))
-            let graphStats = try await control("GET", "mailboxes/\(specs[0].address)/stats")
+            let graph = try await backfill(try await simulator.connect(.graph, specs[0].address, in: directory))
+            let graphStats = try await simulator.call("GET", "mailboxes/\(specs[0].address)/stats")
             let pages = graph.storedPerFolder.values.reduce(0) { $0 + ($1 + 999) / 1000 }
             let graphBound = Double(pages) / 4 * Double(latency) / 1000
             print("| Graph, 90 days | \(latency) ms | \(graph.stored) | \(format(graph.newestWeek)) s, \(format(graph.newestWeek / graphBound))× "
@@ -195,10 +152,10 @@ try await withThrowingTaskGroup(of: Void.self) { tasks in
             if printsTimeline { try await printTimeline(specs[0].address, since: graphStarted) }
         }
         if providers.contains("gmail") {
-            try await control("DELETE", "journal")
+            try await simulator.call("DELETE", "journal")
             let gmailStarted = Date()
-            let gmail = try await backfill(try await connect(.gmail, specs[1].address))
-            let units = try await gmailUnits(specs[1].address)
+            let gmail = try await backfill(try await simulator.connect(.gmail, specs[1].address, in: directory))
+            let units = try await simulator.requests(of: specs[1].address).gmailUnits
             let gmailBound = Double(units) / 250
             print("| Gmail, 90 days | \(latency) ms | \(gmail.stored) | \(format(gmail.newestWeek)) s, \(format(gmail.newestWeek / gmailBound))× "
                 + "| \(format(gmail.done)) s, \(format(gmail.done / gmailBound))× | \(units) units | \(units) ÷ 250/s = \(format(gmailBound)) s |")
