@@ -77,13 +77,15 @@ public struct GmailProvider: MailProvider {
         self.quotaUnitsPerMinute = quotaUnitsPerMinute
     }
 
-    /// Takes the history cursor first (so nothing arriving during the backfill is missed), then counts
-    /// the window's ids: INBOX ∪ SENT from the listing, exact at listing time (label totals have no dates,
-    /// `resultSizeEstimate` is not a count).
+    /// Takes the history cursor (so nothing arriving during the backfill is missed: the mail from the window's
+    /// end until the cursor is listed by date by the next catch-up) while it counts the window's ids: INBOX ∪ SENT
+    /// from the listing, exact at listing time (label totals have no dates, `resultSizeEstimate` is not a count).
+    /// The two go side by side: neither needs the other, and each is a round trip before the first page.
     public func prepare(_ job: BackfillJob) async throws -> BackfillPreparation {
         let mailbox = try await mailbox(job.connectionId)
-        try await ensureHistoryCursor(mailbox, gapSince: job.window.end)
+        async let cursor: Void = ensureHistoryCursor(mailbox, gapSince: job.window.end)
         let ids = try await listedIds(mailbox, window: job.window).map(\.id)
+        try await cursor
         return BackfillPreparation(estimatedTotal: Set(ids).count)
     }
 
