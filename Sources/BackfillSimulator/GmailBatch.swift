@@ -5,7 +5,8 @@ import Foundation
 struct GmailBatch {
     let engine: SimulatorEngine
 
-    private struct Part {
+    /// One request of a batch; internal so tests can pin the parser.
+    struct Part {
         let contentID: String?
         let request: SimRequest
         let userID: String
@@ -16,7 +17,7 @@ struct GmailBatch {
         guard request.method == "POST", let contentType = request.header("content-type"),
               let boundary = Self.boundary(contentType)
         else { return GmailErrors.invalidArgument("Batch requests need a multipart/mixed body with a boundary") }
-        guard let parts = parse(request, boundary: boundary) else {
+        guard let parts = Self.parse(request.body, boundary: boundary, headers: request.headers) else {
             return GmailErrors.invalidArgument("Invalid batch part")
         }
         let maxParts = engine.world.withLock { $0.knobs.gmailBatchMaxParts }
@@ -63,8 +64,9 @@ struct GmailBatch {
         return nil
     }
 
-    private func parse(_ request: SimRequest, boundary: String) -> [Part]? {
-        let text = String(decoding: request.body, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+    /// The parts of a batch body; `headers` are the outer request's, which every part inherits but for `content-*`.
+    static func parse(_ body: Data, boundary: String, headers outer: [String: String]) -> [Part]? {
+        let text = String(decoding: body, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
         var parts: [Part] = []
         for chunk in text.components(separatedBy: "--\(boundary)").dropFirst() {
             if chunk.hasPrefix("--") { break }
@@ -75,7 +77,7 @@ struct GmailBatch {
             guard !lines.isEmpty else { return nil }
             let requestLine = lines.removeFirst().split(separator: " ")
             guard requestLine.count >= 2 else { return nil }
-            var headers = request.headers.filter { !$0.key.hasPrefix("content-") }
+            var headers = outer.filter { !$0.key.hasPrefix("content-") }
             headers.merge(Self.headers(lines)) { _, part in part }
             let target = String(requestLine[1])
             let pathAndQuery = target.split(separator: "?", maxSplits: 1).map(String.init)
