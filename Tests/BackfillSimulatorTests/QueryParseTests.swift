@@ -25,6 +25,8 @@ struct QueryParseTests {
             ("x=%2&y=%", [["x", "%2"], ["y", "%"]]),
             ("x=%C3+%28", [["x", "%C3 %28"]]),
             ("x=%FF", [["x", "%FF"]]),
+            ("x=%A9&y=a%A9%A9", [["x", "\u{FFFD}"], ["y", "a\u{FFFD}\u{FFFD}"]]),
+            ("x=%F0%9F%98%80&y=%EF%BF%BF", [["x", "\u{1F600}"], ["y", "\u{FFFF}"]]),
             ("x=%%41", [["x", "%%41"]]),
             ("é=ü+1&k=%C3%BC", [["é", "ü 1"], ["k", "ü"]]),
             ("a=1\r\n&b=2", [["a", "1\r\n"], ["b", "2"]]),
@@ -37,7 +39,7 @@ struct QueryParseTests {
     @Test("random strings of separators, escapes and non-ASCII decode as the Foundation version did")
     func matchesFoundation() {
         let pieces = ["a", "b", "=", "&", "+", "%", "2", "B", "c", "3", "F", "f", "G", "0", " ", "é", "\u{301}",
-                      "%C3", "%A9", "%2b", "%E2%82", "%AC", "\r", "\n", "\r\n", "~", "$"]
+                      "%C3", "%A9", "%2b", "%E2%82", "%AC", "%80", "%F0%9F", "%98%80", "\r", "\n", "\r\n", "~", "$"]
         var random = SeededRandom(seed: 3986)
         for _ in 0 ..< 20_000 {
             var raw = ""
