@@ -79,7 +79,8 @@ enum ISOTime {
         return era * 146_097 + doe - 719_468
     }
 
-    private static func civil(fromDays days: Int64) -> (Int, Int, Int) {
+    /// Year, month and day of a day since 1970-01-01 (proleptic Gregorian).
+    static func civil(fromDays days: Int64) -> (Int, Int, Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

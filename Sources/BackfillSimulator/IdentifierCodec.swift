@@ -29,8 +29,14 @@ enum IdentifierCodec {
     static func gmailID(tag: UInt64, serial: Int) -> String {
         let check = UInt32(truncatingIfNeeded: SeededRandom.hash(tag, UInt64(serial)))
         let value = (UInt64(UInt32(truncatingIfNeeded: serial)) << 32 | UInt64(check)) ^ SeededRandom.mix(tag)
-        return String(format: "%016llx", value)
+        // By hand rather than String(format:), which goes through Foundation for every listed message.
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0 ..< 16 { buffer[index] = hexDigits[Int(value >> (60 - 4 * UInt64(index)) & 15)] }
+            return 16
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func decodeGmailID(_ id: String, tag: UInt64) -> Int? {
         guard id.utf8.count == 16, let value = UInt64(id, radix: 16) else { return nil }

@@ -65,6 +65,57 @@ struct SimRequest {
     }
 
     static func parseQuery(_ raw: String) -> [(name: String, value: String)] {
+        if let items = raw.utf8.withContiguousStorageIfAvailable(parseASCIIQuery), let items { return items }
+        return parseQueryText(raw)
+    }
+
+    /// The same split and decoding over bytes, for queries that are all ASCII (all the clients send); nil for
+    /// others, whose `+` may be part of a larger Character and which keep Foundation's handling.
+    private static func parseASCIIQuery(_ bytes: UnsafeBufferPointer<UInt8>) -> [(name: String, value: String)]? {
+        guard !bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+        return bytes.split(separator: UInt8(ascii: "&")).map { pair in
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else { return (decode(pair), "") }
+            return (decode(pair[..<equals]), decode(pair[(equals + 1)...]))
+        }
+    }
+
+    /// `+` is a space, then `%XX` escapes; a stray `%` leaves the escapes as they were (as `removingPercentEncoding`
+    /// returning nil did). Escapes that are not UTF-8 go to Foundation, which mostly refuses them but not always
+    /// (a lone `%A9` becomes U+FFFD).
+    private static func decode(_ text: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+        guard text.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+            return String(decoding: text, as: UTF8.self)
+        }
+        let spaced = text.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(spaced.count)
+        var index = 0
+        while index < spaced.count {
+            guard spaced[index] == UInt8(ascii: "%") else {
+                decoded.append(spaced[index])
+                index += 1
+                continue
+            }
+            guard index + 2 < spaced.count, let high = hexValue(spaced[index + 1]), let low = hexValue(spaced[index + 2])
+            else { return String(decoding: spaced, as: UTF8.self) }
+            decoded.append(high << 4 | low)
+            index += 3
+        }
+        if let text = String(validating: decoded, as: UTF8.self) { return text }
+        let text = String(decoding: spaced, as: UTF8.self)
+        return text.removingPercentEncoding ?? text
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a") ... UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A") ... UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func parseQueryText(_ raw: String) -> [(name: String, value: String)] {
         raw.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")

@@ -360,13 +360,7 @@ extension SimulatorWorld {
         json.endArray()
     }
 
-    static func rfc2822(_ seconds: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, d MMM yyyy HH:mm:ss +0000"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func rfc2822(_ seconds: Int64) -> String { MailDate.rfc2822(seconds) }
 
     // MARK: history.list
 
