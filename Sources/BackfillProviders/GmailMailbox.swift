@@ -26,9 +26,11 @@ struct GmailMailbox: Sendable {
 
     /// A message's `format=full` fetch through the `fields` projection, as a path (a batch's calls name no host).
     func messagePath(_ id: String) -> String {
-        "/gmail/v1/users/\(userId)/messages/\(FormEncoding.escape(id))?"
-            + FormEncoding.encode([("format", "full"), ("fields", GmailMessage.fields)])
+        "/gmail/v1/users/\(userId)/messages/\(FormEncoding.escape(id))?" + Self.messageQuery
     }
+
+    /// The same for every message: encoded once, not per call.
+    private static let messageQuery = FormEncoding.encode([("format", "full"), ("fields", GmailMessage.fields)])
 
     /// The batch endpoint: many calls in one request, each still charged to the quota.
     var batch: String { "\(baseURL)/batch/gmail/v1" }

@@ -49,16 +49,25 @@ struct GmailMessage: Decodable, Sendable {
         guard let receivedAt else { return nil }
         let headers = payload?.headers ?? []
         func header(_ name: String) -> String? {
-            headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+            headers.first { Self.sameName($0.name, name) }?.value
         }
         let attachments = payload.map(Self.attachments(in:)) ?? []
         return StoredMessage(
-            connectionId: connectionId, providerMessageId: id, folder: folder, internetMessageId: header("Message-ID"),
-            conversationId: threadId, subject: header("Subject"), from: header("From").flatMap { EmailAddressList.parse($0).first },
-            to: header("To").map(EmailAddressList.parse) ?? [], cc: header("Cc").map(EmailAddressList.parse) ?? [],
-            receivedAt: receivedAt, sentAt: header("Date").flatMap(MailDate.parse), snippet: snippet,
+            connectionId: connectionId, providerMessageId: id, folder: folder, internetMessageId: header("message-id"),
+            conversationId: threadId, subject: header("subject"), from: header("from").flatMap { EmailAddressList.parse($0).first },
+            to: header("to").map(EmailAddressList.parse) ?? [], cc: header("cc").map(EmailAddressList.parse) ?? [],
+            receivedAt: receivedAt, sentAt: header("date").flatMap(MailDate.parse), snippet: snippet,
             hasAttachments: !attachments.isEmpty, attachments: attachments, source: source
         )
+    }
+
+    /// Header names compare ignoring ASCII case (RFC 5322); `lower` is already lower case. Byte by byte, not
+    /// through Foundation: a message has dozens of headers and seven are looked up.
+    static func sameName(_ name: String, _ lower: String) -> Bool {
+        name.utf8.count == lower.utf8.count
+            && zip(name.utf8, lower.utf8).allSatisfy { byte, wanted in
+                byte == wanted || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte + 32 == wanted)
+            }
     }
 
     /// Parts with a file name or a separately stored body, keyed by part id (attachment ids change on

@@ -42,4 +42,15 @@ struct GmailMessageTests {
             AttachmentMetadata(providerPartId: "1", name: "agreement-signed.pdf", size: 181_233, contentType: "application/pdf"),
         ])
     }
+
+    @Test("header names match ignoring ASCII case only")
+    func headerNames() {
+        #expect(GmailMessage.sameName("Message-ID", "message-id"))
+        #expect(GmailMessage.sameName("MESSAGE-id", "message-id"))
+        #expect(GmailMessage.sameName("cc", "cc"))
+        #expect(!GmailMessage.sameName("Cc ", "cc"))
+        #expect(!GmailMessage.sameName("X-Cc", "cc"))
+        #expect(!GmailMessage.sameName("Fröm", "from"))
+        #expect(!GmailMessage.sameName("[rom", "{rom"))  // '[' + 32 is '{', but '[' is not a letter
+    }
 }
