@@ -7,8 +7,8 @@
 //     `quotaScale` on both sides (simulator knob and client pacing): elapsed against the quota-bound minimum
 //     (units spent / rate), and requests throttled. A Graph mailbox with 50 ms latency: most requests in flight
 //     the simulator saw, and messages per second.
-// (b) Zero latency and no limits: messages per second for 1 and for 100 Gmail mailboxes at once, against the
-//     store's own insert rate measured in the same run.
+// (b) Zero latency and no limits: messages per second for 1 and for 100 Gmail mailboxes at once, then 100 Graph
+//     mailboxes at once, against the store's own insert rate measured in the same run.
 import BackfillCore
 import BackfillHTTP
 import BackfillProviders
@@ -41,12 +41,14 @@ let logger = Logger(label: "bench.quota")
 let gmailBig = "big@example.net"
 let graphUser = "ada@contoso.example"
 let small = (0..<smallMailboxes).map { "small\($0)@example.net" }
+let smallGraph = (1..<smallMailboxes).map { "small\($0)@contoso.example" }
 var knobs = SimulatorKnobs()
 knobs.gmailUserUnitsPerMinute = quota
 let scenario = Scenario(seed: 5, mailboxes: [
     MailboxSpec(provider: .gmail, address: gmailBig, messageCount: gmailMessages),
     MailboxSpec(provider: .graph, address: graphUser, messageCount: 5_000),
-] + small.map { MailboxSpec(provider: .gmail, address: $0, messageCount: smallMessages) }, knobs: knobs)
+] + small.map { MailboxSpec(provider: .gmail, address: $0, messageCount: smallMessages) }
+  + smallGraph.map { MailboxSpec(provider: .graph, address: $0, messageCount: smallMessages) }, knobs: knobs)
 let sim = try await SimulatorServer.start(scenario: scenario)
 let http = HTTPClient()
 let simulator = SimulatorControl(http: http, baseURL: sim.controlBaseURL)
@@ -148,18 +150,21 @@ if !onlyThroughput {
 
 print("(b) throughput, zero latency, no limits (client pacing off)")
 try await simulator.call("PATCH", "knobs", body: ["gmailUserUnitsPerMinute": 1_000_000_000, "gmailConcurrentRequests": 1_000])
-let (oneSeconds, manySeconds, oneCount, manyCount) = try await withScheduler(unpaced) {
-    try await simulator.call("DELETE", "journal")
-    let first = try await simulator.connect(.gmail, small[0], in: directory)
-    let oneSeconds = try await backfill([first])
-    let oneCount = try await store.count(connectionId: first)
+/// Backfills `addresses` all at once; returns the seconds taken and the messages stored.
+func backfillAtOnce(_ provider: ProviderKind, _ addresses: [String]) async throws -> (seconds: Double, stored: Int) {
     var ids: [String] = []
-    for address in small.dropFirst() { ids.append(try await simulator.connect(.gmail, address, in: directory)) }
-    let manySeconds = try await backfill(ids)
-    var manyCount = 0
-    for id in ids { manyCount += try await store.count(connectionId: id) }
-    return (oneSeconds, manySeconds, oneCount, manyCount)
+    for address in addresses { ids.append(try await simulator.connect(provider, address, in: directory)) }
+    let seconds = try await backfill(ids)
+    var stored = 0
+    for id in ids { stored += try await store.count(connectionId: id) }
+    return (seconds, stored)
 }
+let (one, many, manyGraph) = try await withScheduler(unpaced) {
+    try await simulator.call("DELETE", "journal")
+    return (try await backfillAtOnce(.gmail, [small[0]]), try await backfillAtOnce(.gmail, Array(small.dropFirst())),
+            try await backfillAtOnce(.graph, smallGraph))
+}
+let (oneSeconds, oneCount, manySeconds, manyCount) = (one.seconds, one.stored, many.seconds, many.stored)
 let baselineStore = try SQLiteMessageStore(path: storeDirectory.appendingPathComponent("baseline.sqlite").path)
 let rows = (0..<manyCount).map { index in
     StoredMessage(connectionId: "baseline-\(index / smallMessages)", providerMessageId: "m\(index)", folder: .inbox,
@@ -180,6 +185,9 @@ print("  store baseline: \(rows.count) rows inserted in batches of 100 at \(form
 print("  1 mailbox: \(oneCount) messages at \(format(oneRate, 0)) messages/s = \(format(oneRate / insertRate, 3))× the store's rate")
 print("  \(small.count - 1) mailboxes at once: \(manyCount) messages at \(format(manyRate, 0)) messages/s = "
     + "\(format(manyRate / insertRate, 3))× the store's rate")
+let manyGraphRate = Double(manyGraph.stored) / manyGraph.seconds
+print("  \(smallGraph.count) Graph mailboxes at once: \(manyGraph.stored) messages at \(format(manyGraphRate, 0)) messages/s = "
+    + "\(format(manyGraphRate / insertRate, 3))× the store's rate")
 
 await redis.close()
 await http.shutdown()
