@@ -181,8 +181,8 @@ public struct GraphProvider: MailProvider {
     /// Cuts each folder's window (of `counts` messages) into streams of about `streamSize` messages, newest
     /// first: at least one page each, and about `plannedStreams` in all, so a page keeps `requestsInFlight` busy
     /// until near the end even when one folder (a large Inbox) holds most of the mail. The cuts are the received
-    /// times of messages at evenly spaced ranks, and the start of the newest week (so every folder's newest week
-    /// comes before anything older); each cut is the end of one sub-window and the start of the next, so they
+    /// times of messages at evenly spaced ranks, and the start of the newest week in a folder of more than a page
+    /// (so every folder's newest week comes before anything older); each cut is the end of one sub-window and the start of the next, so they
     /// partition the window exactly whatever the cut lands on.
     func streams(_ mailbox: GraphMailbox, folders: [GraphFolder], window: DateWindow, counts: [Int]) async throws -> [GraphStream] {
         // Whole pages a stream (a little under, so a count that drifts up does not add a page of a few messages).
@@ -199,7 +199,10 @@ public struct GraphProvider: MailProvider {
         let newestWeek = window.newestFirst().first?.start
         var streams: [GraphStream] = []
         for folder in folders.indices {
-            let inside = (cuts.compactMap { $0.0 == folder ? $0.1 : nil } + [newestWeek].compactMap { $0 })
+            // A folder that fits one page comes whole in the first page anyway: cutting its week off would only
+            // add a request.
+            let weekCut = counts[folder] > fullPage ? [newestWeek].compactMap { $0 } : []
+            let inside = (cuts.compactMap { $0.0 == folder ? $0.1 : nil } + weekCut)
                 .filter { window.start < $0 && $0 < window.end }
             var end = window.end
             for cut in Set(inside).sorted(by: >) {

@@ -28,10 +28,11 @@ struct EndToEndTests {
     }
 
     // Graph allows 4 concurrent requests per mailbox and refuses a fifth with 429 ApplicationThrottled (the
-    // simulator too): with 30 ms latency a page's 4 streams overlap at the simulator, and none is refused.
+    // simulator too): with 30 ms latency a page's 4 streams overlap at the simulator, and none is refused. The
+    // mailbox is large enough to be cut into more than 4 streams.
     @Test("a Graph mailbox keeps 4 requests in flight, never a 5th, and stores the exact set")
     func graphFourInFlight() async throws {
-        try await EndToEnd.run { env in
+        try await EndToEnd.run(messageCount: 4_000, gmailMessageCount: 100) { env in
             try await env.setKnobs(["latencyMs": 30])
             let id = try await env.connect(.graph, EndToEnd.graphUser)
             let window = try await env.start(id, .everything)
@@ -49,7 +50,8 @@ struct EndToEndTests {
     @Test("pause mid-run, then resume: the same exact set, no duplicates")
     func pauseResume() async throws {
         try await EndToEnd.run { env in
-            try await env.setKnobs(["latencyMs": 15])
+            // Pages of 100, so the mailbox takes several and the pause lands between two.
+            try await env.setKnobs(["latencyMs": 15, "graphMaxPageSize": 100])
             let id = try await env.connect(.graph, EndToEnd.graphUser)
             let window = try await env.start(id, .everything)
             try await env.eventually("some progress") { try await env.record(id).pulled > 0 }
