@@ -94,6 +94,19 @@ public final class RedisClient: Sendable {
         return try await leastLoaded().pipeline(commands)
     }
 
+    /// Runs the commands as one `MULTI`/`EXEC` transaction, sent in one write: no other client's command runs
+    /// between them, so reads of several keys see one moment. Returns their replies in order (an error reply
+    /// inline, as `pipeline` does); a command Redis refuses to queue fails the whole with `.server`.
+    public func transaction(_ commands: [[String]]) async throws -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+        switch replies.last {
+        case .array(let results)? where results.count == commands.count: return results
+        case .error(let message)?: throw RedisError(code: .server, message: message)
+        default: throw RedisError(code: .protocol, message: "EXEC did not answer one reply per command")
+        }
+    }
+
     /// Runs a script with `EVALSHA`; when the server does not know it (`NOSCRIPT`: first use, a restart,
     /// `SCRIPT FLUSH`), loads it with `SCRIPT LOAD` and retries once.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisReply {

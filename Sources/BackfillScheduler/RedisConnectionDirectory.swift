@@ -95,7 +95,8 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         let onPage = Array(members.prefix(limit))
         let ids = onPage.map(Self.id(ofOrderMember:))
         // Only the fields a view shows: not the sealed credentials, not the provider's cursor.
-        let replies = try await redis.pipeline(ids.flatMap { [
+        // One transaction: a script that moves both (a failed backfill puts its connection in error) never shows half done.
+        let replies = try await redis.transaction(ids.flatMap { [
             ["HMGET", keys.connection($0)] + Self.viewFields, ["HMGET", keys.backfill($0)] + BackfillRecord.viewFields,
         ] })
         var entries: [ConnectionPage.Entry] = []
@@ -166,6 +167,15 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
 
     public func connection(_ id: String) async throws -> Connection? {
         Self.decode(try await redis.send(["HGETALL", keys.connection(id)]))
+    }
+
+    /// The connection with its backfill, read in one transaction: a script that moves both (a failed backfill
+    /// puts its connection in error) is seen before or after, never half done. Nil when the id is unknown.
+    public func entry(_ id: String) async throws -> ConnectionPage.Entry? {
+        let replies = try await redis.transaction([["HGETALL", keys.connection(id)], ["HGETALL", keys.backfill(id)]])
+        guard let connection = Self.decode(replies[0]) else { return nil }
+        let backfill = replies[1].strings
+        return ConnectionPage.Entry(connection: connection, backfill: backfill.isEmpty ? nil : BackfillRecord(flat: backfill))
     }
 
     public func credentials(for id: String) async throws -> OAuthCredentials? {

@@ -9,12 +9,8 @@ struct ConnectionReader: Sendable {
 
     /// The connection, or nil when the id is unknown.
     func view(_ id: String, now: Date = Date()) async throws -> ConnectionView? {
-        guard let connection = try await directory.connection(id) else { return nil }
-        return try await view(of: connection, now: now)
-    }
-
-    func view(of connection: Connection, now: Date = Date()) async throws -> ConnectionView {
-        let backfill = try await scheduler.backfill(connectionId: connection.id)
+        guard let entry = try await directory.entry(id) else { return nil }
+        let connection = entry.connection
         let parentAddress: String? = if let parentId = connection.parentId {
             try await directory.connection(parentId)?.address
         } else {
@@ -22,8 +18,14 @@ struct ConnectionReader: Sendable {
         }
         // After a pause the pages in flight still land until the worker lets go ("Pausing…"): one more read, for
         // paused backfills only; the list does not make it.
-        let leaseHeld = backfill?.state == .paused ? try await scheduler.isLeaseHeld(connectionId: connection.id, now: now) : false
-        return ConnectionView(connection, parentAddress: parentAddress, backfill: backfill, leaseHeld: leaseHeld, now: now)
+        let leaseHeld = entry.backfill?.state == .paused ? try await scheduler.isLeaseHeld(connectionId: connection.id, now: now) : false
+        return ConnectionView(connection, parentAddress: parentAddress, backfill: entry.backfill, leaseHeld: leaseHeld, now: now)
+    }
+
+    /// The connection, or a 404 naming the id.
+    func requireView(_ id: String) async throws -> ConnectionView {
+        guard let view = try await view(id) else { throw APIError.connectionNotFound(id) }
+        return view
     }
 
     /// One page of connections in the order they were connected; `after` is the previous page's `next`.

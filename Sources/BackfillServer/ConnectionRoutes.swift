@@ -112,7 +112,7 @@ struct ConnectionRoutes: Sendable {
         let (connection, reconnected) = try await connector.connect(
             provider: provider, address: address, credentials: credentials, parentId: parentId
         )
-        return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
+        return try Response.json(try await reader.requireView(connection.id), status: reconnected ? .ok : .created)
     }
 
     /// `"auth": "app"`: a Microsoft 365 mailbox read with the service's own app token (client credentials),
@@ -143,11 +143,11 @@ struct ConnectionRoutes: Sendable {
                 """)
         }
         let (connection, reconnected) = try await connector.connect(provider: provider, address: address, credentials: nil, auth: .app)
-        return try Response.json(try await reader.view(of: connection), status: reconnected ? .ok : .created)
+        return try Response.json(try await reader.requireView(connection.id), status: reconnected ? .ok : .created)
     }
 
     private func show(_ id: String) async throws -> Response {
-        guard let view = try await reader.view(id) else { throw APIError.connectionNotFound(id) }
+        let view = try await reader.requireView(id)
         return try Response.json(view)
     }
 

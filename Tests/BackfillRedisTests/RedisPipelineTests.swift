@@ -74,6 +74,20 @@ struct RedisPipelineTests {
         await client.close()
     }
 
+    @Test("a transaction returns its commands' replies in order; one Redis refuses to queue fails the whole and runs none")
+    func transaction() async throws {
+        let client = try TestRedis.client()
+        let prefix = TestRedis.prefix()
+        let replies = try await client.transaction([["SET", prefix + "a", "1"], ["INCR", prefix + "a"], ["HGETALL", prefix + "none"]])
+        #expect(replies == [.status("OK"), .integer(2), .array([])])
+        await #expect { try await client.transaction([["INCR", prefix + "a"], ["GET"]]) } throws: { error in
+            (error as? RedisError)?.code == .server && "\(error)".contains("EXECABORT")
+        }
+        #expect(try await client.send(["GET", prefix + "a"]) == .bulk(Array("2".utf8)), "the aborted transaction ran nothing")
+        #expect(try await client.transaction([]) == [])
+        await client.close()
+    }
+
     @Test("an empty pipeline returns no replies")
     func emptyPipeline() async throws {
         let client = try TestRedis.client()
