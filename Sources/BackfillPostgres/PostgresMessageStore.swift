@@ -59,10 +59,11 @@ public final class PostgresMessageStore: MessageStore {
     /// Stores the batch in one transaction (one round trip) and returns how many messages were new. A message
     /// already stored (same connection and provider id, earlier or earlier in this batch) is left as it is,
     /// attachments included. A message that breaks a rule throws `MessageStoreError.Code.invalidMessage` and
-    /// nothing of the batch is stored.
+    /// nothing of the batch is stored. A NUL in free text is stored as U+FFFD (`withStorableText`).
     public func insert(_ messages: [StoredMessage]) async throws -> Int {
         if messages.isEmpty { return 0 }
         for (index, message) in messages.enumerated() { try message.validate(positionInBatch: index) }
+        let messages = messages.map(\.withStorableText)
         var bindings = PostgresBindings(capacity: 21)
         bindings.append(messages.map(\.connectionId))
         bindings.append(messages.map(\.providerMessageId))

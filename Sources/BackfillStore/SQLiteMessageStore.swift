@@ -57,7 +57,7 @@ public final class SQLiteMessageStore: MessageStore {
     /// Stores the batch in one transaction and returns how many messages were new. A message already stored
     /// (same connection and provider id, in an earlier batch or earlier in this one) is left as it is,
     /// attachments included. A message that breaks a rule throws `MessageStoreError.Code.invalidMessage`
-    /// and nothing of the batch is stored.
+    /// and nothing of the batch is stored. A NUL in free text is stored as U+FFFD (`withStorableText`).
     public func insert(_ messages: [StoredMessage]) async throws -> Int {
         if messages.isEmpty { return 0 }
         let storedAt = StoreTime.milliseconds(Date())
@@ -68,9 +68,10 @@ public final class SQLiteMessageStore: MessageStore {
             // highest one stored are unique and grow in commit order (the change feed relies on it).
             var seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM message")) ?? 0
             var newCount = 0
-            for (index, message) in messages.enumerated() {
+            for (index, given) in messages.enumerated() {
                 // A throw rolls the whole transaction back.
-                try message.validate(positionInBatch: index)
+                try given.validate(positionInBatch: index)
+                let message = given.withStorableText
                 guard try insertMessage.insert(message, storedAt: storedAt, seq: seq + 1) else { continue }
                 seq += 1
                 newCount += 1

@@ -76,6 +76,34 @@ struct StoreContractTests {
         }
     }
 
+    @Test("a NUL in a message's free text does not refuse its page: it is stored as U+FFFD (PostgreSQL's text cannot hold one)",
+          arguments: StoreKind.allCases)
+    func nulInFreeText(kind: StoreKind) async throws {
+        try await kind.withStore { (store: any ContractStore, _) async throws in
+            var message = Messages.make("nul")
+            message.subject = "Re:\u{0} quarterly"
+            message.from = "Jane\u{0} <jane@example.com>"
+            message.snippet = "\u{0}"
+            message.internetMessageId = "<a\u{0}b@example.com>"
+            message.conversationId = "thread\u{0}"
+            message.to = ["a\u{0}@example.com"]
+            message.hasAttachments = true
+            message.attachments = [AttachmentMetadata(providerPartId: "p1", name: "report\u{0}.pdf", size: 3, contentType: "text/plain\u{0}")]
+            #expect(try await store.insert([message, Messages.make("plain")]) == 2)
+            var expected = message
+            expected.subject = "Re:\u{FFFD} quarterly"
+            expected.from = "Jane\u{FFFD} <jane@example.com>"
+            expected.snippet = "\u{FFFD}"
+            expected.internetMessageId = "<a\u{FFFD}b@example.com>"
+            expected.conversationId = "thread\u{FFFD}"
+            expected.attachments = [AttachmentMetadata(providerPartId: "p1", name: "report\u{FFFD}.pdf", size: 3, contentType: "text/plain\u{FFFD}")]
+            // Recipients are stored as JSON, whose escaping carries the NUL as it came.
+            let stored = try await store.messages(connectionId: "conn-a", limit: 10, after: nil).messages
+            #expect(stored.first { $0.providerMessageId == "nul" } == expected)
+            #expect(stored.map(\.providerMessageId).sorted() == ["nul", "plain"])
+        }
+    }
+
     @Test("pages come newest first across several pages, in exact order and with no overlap", arguments: StoreKind.allCases)
     func pagingNewestFirst(kind: StoreKind) async throws {
         try await kind.withStore { (store: any ContractStore, _) async throws in
