@@ -45,6 +45,8 @@ struct GmailMessage: Decodable, Sendable {
         internalDate.flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
     }
 
+    /// The stored form, fitted for the store (`fittedForStore`); nil without `internalDate`, or when the id or
+    /// time cannot be stored.
     func stored(connectionId: String, folder: FolderKind, source: MessageSource) -> StoredMessage? {
         guard let receivedAt else { return nil }
         let headers = payload?.headers ?? []
@@ -58,7 +60,7 @@ struct GmailMessage: Decodable, Sendable {
             to: header("to").map(EmailAddressList.parse) ?? [], cc: header("cc").map(EmailAddressList.parse) ?? [],
             receivedAt: receivedAt, sentAt: header("date").flatMap(MailDate.parse), snippet: snippet,
             hasAttachments: !attachments.isEmpty, attachments: attachments, source: source
-        )
+        ).fittedForStore()
     }
 
     /// Header names compare ignoring ASCII case (RFC 5322); `lower` is already lower case. Byte by byte, not

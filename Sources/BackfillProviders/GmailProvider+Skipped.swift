@@ -14,10 +14,10 @@ extension GmailProvider: SkippedMessageFetcher {
         var stored: [StoredMessage] = []
         for message in fetched.messages where !message.labels.contains("DRAFT") {
             let folder = folders[message.id] ?? .inbox
-            guard message.receivedAt != nil, let row = message.stored(connectionId: connectionId, folder: folder, source: .backfill) else {
+            guard let row = message.stored(connectionId: connectionId, folder: folder, source: .backfill) else {
                 still.append(SkippedMessage(
                     providerMessageId: message.id, folder: folder,
-                    failure: .invalidResponse("gmail GET messages.get: message without internalDate")
+                    failure: .invalidResponse("gmail GET messages.get: message without a usable id or internalDate")
                 ))
                 continue
             }

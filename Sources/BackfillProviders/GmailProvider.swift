@@ -169,16 +169,16 @@ public struct GmailProvider: MailProvider {
             let folder = listing.at.folder
             let labels = message.labels
             if labels.contains("DRAFT") || (folder == .sent && labels.contains("INBOX")) { return nil }
-            guard let receivedAt = message.receivedAt else {
+            // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
+            if let receivedAt = message.receivedAt, !listing.window.contains(receivedAt) { return nil }
+            guard let row = message.stored(connectionId: job.connectionId, folder: folder, source: .backfill) else {
                 skipped.append(SkippedMessage(
                     providerMessageId: message.id, folder: folder,
-                    failure: .invalidResponse("gmail GET messages.get: message without internalDate")
+                    failure: .invalidResponse("gmail GET messages.get: message without a usable id or internalDate")
                 ))
                 return nil
             }
-            // The listing is widened by a second each side: the exact cut keeps pieces from overlapping.
-            guard listing.window.contains(receivedAt) else { return nil }
-            return message.stored(connectionId: job.connectionId, folder: folder, source: .backfill)
+            return row
         }
         // Refused ones are matched to their places the same way (they are in order too, after the fetched ones' walk).
         place = 0

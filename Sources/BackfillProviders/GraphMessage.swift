@@ -50,7 +50,8 @@ struct GraphMessage: Decodable, Sendable {
     /// Whether this item is mail to store: not a delta removal, not a draft.
     var isStorable: Bool { removed == nil && isDraft != true }
 
-    /// The stored form; nil when `receivedDateTime` is missing or unreadable.
+    /// The stored form, fitted for the store (`fittedForStore`); nil when `receivedDateTime` is missing or
+    /// unreadable, or the id or time cannot be stored.
     func stored(connectionId: String, folder: FolderKind, source: MessageSource) -> StoredMessage? {
         guard let receivedDateTime, let receivedAt = GraphDate.parse(receivedDateTime) else { return nil }
         let attachments = (attachments ?? []).map(\.metadata)
@@ -61,7 +62,7 @@ struct GraphMessage: Decodable, Sendable {
             cc: (ccRecipients ?? []).compactMap { $0.emailAddress?.address },
             receivedAt: receivedAt, sentAt: sentDateTime.flatMap(GraphDate.parse), snippet: bodyPreview,
             hasAttachments: hasAttachments == true || !attachments.isEmpty, attachments: attachments, source: source
-        )
+        ).fittedForStore()
     }
 }
 

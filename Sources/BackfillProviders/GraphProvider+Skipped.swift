@@ -15,7 +15,7 @@ extension GraphProvider: SkippedMessageFetcher {
                 if response.status == 404 { return .success(nil) }
                 let item = try ResponseDecoding.decode(GraphMessage.self, from: response.body, route: route)
                 guard let message = item.stored(connectionId: connectionId, folder: entry.folder, source: .backfill) else {
-                    return .failure(.invalidResponse("\(route): message without receivedDateTime"))
+                    return .failure(.invalidResponse("\(route): message without a usable id or receivedDateTime"))
                 }
                 return .success(message)
             } catch let failure as ProviderFailure where SkippedMessage.isSkippable(failure) {

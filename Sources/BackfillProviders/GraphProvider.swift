@@ -101,7 +101,7 @@ public struct GraphProvider: MailProvider {
                     // One unreadable item is the message's trouble, not the page's: it is skipped and listed.
                     skipped.append(SkippedMessage(
                         providerMessageId: item.id, folder: kind,
-                        failure: .invalidResponse("graph GET mailFolders/messages: message without receivedDateTime")
+                        failure: .invalidResponse("graph GET mailFolders/messages: message without a usable id or receivedDateTime")
                     ))
                     continue
                 }

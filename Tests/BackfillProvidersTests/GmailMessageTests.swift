@@ -43,6 +43,23 @@ struct GmailMessageTests {
         ])
     }
 
+    @Test("a message that is a single file (a scanner's mail) with a spam Date in the year 9999 is stored: the file is its top-level part, the sent time left out")
+    func singleFileOddDate() throws {
+        let json = """
+            {"id":"18c3e0b5a1f2d4c8","threadId":"18c3e0b5a1f2d4c8","labelIds":["INBOX"],"snippet":"","internalDate":"1610031722000",
+             "payload":{"partId":"","mimeType":"application/pdf","filename":"scan.pdf",
+               "headers":[{"name":"Subject","value":"Scan\\u0000"},{"name":"Date","value":"Fri, 31 Dec 9999 23:59:59 +0000"}],
+               "body":{"size":52011,"attachmentId":"ANGj-ephemeral-3"}}}
+            """
+        let message = try JSONDecoder().decode(GmailMessage.self, from: Data(json.utf8))
+        let stored = try #require(message.stored(connectionId: "c1", folder: .inbox, source: .realtime))
+        #expect(stored.sentAt == nil)
+        #expect(stored.attachments == [AttachmentMetadata(providerPartId: "", name: "scan.pdf", size: 52_011, contentType: "application/pdf")])
+        #expect(stored.hasAttachments)
+        #expect(stored.problem == nil, "the store takes it")
+        #expect(stored.subject == "Scan\u{0}", "the store itself replaces the NUL")
+    }
+
     @Test("header names match ignoring ASCII case only")
     func headerNames() {
         #expect(GmailMessage.sameName("Message-ID", "message-id"))

@@ -29,8 +29,8 @@ struct BadInputTests {
         BadMessage(with { $0.receivedAt = Date(timeIntervalSince1970: .nan) }, "receivedAt is out of range"),
         BadMessage(with { $0.sentAt = .distantFuture.addingTimeInterval(1e12) }, "sentAt is out of range"),
         BadMessage(
-            with { $0.attachments = [AttachmentMetadata(providerPartId: "", name: "a", size: 1, contentType: "x")] },
-            "attachment 0 has an empty providerPartId or one with a NUL character"
+            with { $0.attachments = [AttachmentMetadata(providerPartId: "0\u{0}1", name: "a", size: 1, contentType: "x")] },
+            "attachment 0 has a providerPartId with a NUL character"
         ),
         BadMessage(
             with { $0.attachments = [AttachmentMetadata(providerPartId: "p", name: "a", size: -1, contentType: "x")] },

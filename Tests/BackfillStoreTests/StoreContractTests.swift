@@ -51,6 +51,8 @@ struct StoreContractTests {
             let attachments = [
                 AttachmentMetadata(providerPartId: "0.1", name: "report, final.pdf", size: 123_456, contentType: "application/pdf"),
                 AttachmentMetadata(providerPartId: "0.2", name: "photo \"ü\".jpg", size: 0, contentType: "image/jpeg"),
+                // Gmail's top-level part: a message that is a single file.
+                AttachmentMetadata(providerPartId: "", name: "scan.pdf", size: 9, contentType: "application/pdf"),
             ]
             let message = StoredMessage(
                 connectionId: "conn-a", providerMessageId: "AAMkAD=", folder: .sent,
