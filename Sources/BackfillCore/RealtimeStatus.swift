@@ -18,14 +18,18 @@ public struct RealtimeStatus: Sendable, Equatable, Codable {
     /// When the push channel expires unless renewed (renewals come before); nil when polled.
     public var channelExpiresAt: Date?
 
-    public init(mode: Mode, lastCatchUpAt: Date?, channelExpiresAt: Date?) {
+    /// Catch-ups failing in a row for a passing reason (new mail is late); nil once one succeeds.
+    public var failing: RealtimeFailing?
+
+    public init(mode: Mode, lastCatchUpAt: Date?, channelExpiresAt: Date?, failing: RealtimeFailing? = nil) {
         self.mode = mode
         self.lastCatchUpAt = lastCatchUpAt
         self.channelExpiresAt = channelExpiresAt
+        self.failing = failing
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, lastCatchUpAt, channelExpiresAt
+        case mode, lastCatchUpAt, channelExpiresAt, failing
     }
 
     /// Every key is always present (null when unknown), as everywhere in the API.
@@ -34,5 +38,6 @@ public struct RealtimeStatus: Sendable, Equatable, Codable {
         try container.encode(mode, forKey: .mode)
         try container.encode(lastCatchUpAt, forKey: .lastCatchUpAt)
         try container.encode(channelExpiresAt, forKey: .channelExpiresAt)
+        try container.encode(failing, forKey: .failing)
     }
 }

@@ -1,7 +1,7 @@
 /// The fields of a connection's hash, `P:conn:{id}` (times in ms since 1970): the one list of their names. Swift
 /// reads and writes them through this type; the scripts write them by these names (`dirty`, `health`, `errorCode`,
-/// `errorMessage`, `lastCatchUpAt`, `catchUpFailures`), and a test checks that every name found in the hash is
-/// one of these.
+/// `errorMessage`, `lastCatchUpAt`, `catchUpFailures`, `catchUpErrorCode`, `catchUpErrorMessage`, `catchUpRetryAt`),
+/// and a test checks that every name found in the hash is one of these.
 enum ConnectionField: String, CaseIterable, Sendable {
     case id, provider, address, parentId, health, errorCode, errorMessage, createdAt
     /// The sealed OAuth tokens (absent for `auth: app` and once disconnected).
@@ -10,11 +10,14 @@ enum ConnectionField: String, CaseIterable, Sendable {
     case auth
     /// Notifications not yet caught up.
     case dirty
-    case realtimeMode, channelExpiresAt, lastCatchUpAt, catchUpFailures
+    case realtimeMode, channelExpiresAt, lastCatchUpAt
+    /// Catch-ups failed in a row for a passing reason, the latest one's error, and when the next is due (ms);
+    /// all removed by the next catch-up that succeeds.
+    case catchUpFailures, catchUpErrorCode, catchUpErrorMessage, catchUpRetryAt
 
-    /// What a view of the connection reads: everything but the credentials and the scheduler's counters.
+    /// What a view of the connection reads: everything but the credentials and the dirty count.
     static let view: [ConnectionField] = [
         .id, .provider, .address, .parentId, .health, .errorCode, .errorMessage, .createdAt, .realtimeMode,
-        .lastCatchUpAt, .channelExpiresAt, .auth,
+        .lastCatchUpAt, .channelExpiresAt, .auth, .catchUpFailures, .catchUpErrorCode, .catchUpErrorMessage, .catchUpRetryAt,
     ]
 }

@@ -245,13 +245,19 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         }
         guard let id = fields[.id], let provider = fields[.provider].flatMap(ProviderKind.init(rawValue:)),
               let address = fields[.address] else { return nil }
+        var failing: RealtimeFailing?
+        if let failures = fields[.catchUpFailures].flatMap(Int.init), failures > 0,
+           let code = fields[.catchUpErrorCode].flatMap(BackfillErrorCode.init(rawValue:)) {
+            failing = RealtimeFailing(
+                failures: failures, code: code, message: fields[.catchUpErrorMessage] ?? "", nextTryAt: date(.catchUpRetryAt))
+        }
         return Connection(
             id: id, provider: provider, address: address, parentId: fields[.parentId],
             health: fields[.health].flatMap(ConnectionHealth.init(rawValue:)) ?? .healthy,
             errorCode: fields[.errorCode].flatMap(BackfillErrorCode.init(rawValue:)), errorMessage: fields[.errorMessage],
             createdAt: date(.createdAt) ?? Date(timeIntervalSince1970: 0),
             realtime: fields[.realtimeMode].flatMap(RealtimeStatus.Mode.init(rawValue:)).map { mode in
-                RealtimeStatus(mode: mode, lastCatchUpAt: date(.lastCatchUpAt), channelExpiresAt: date(.channelExpiresAt))
+                RealtimeStatus(mode: mode, lastCatchUpAt: date(.lastCatchUpAt), channelExpiresAt: date(.channelExpiresAt), failing: failing)
             },
             auth: fields[.auth].flatMap(ConnectionAuth.init(rawValue:)) ?? .delegated
         )

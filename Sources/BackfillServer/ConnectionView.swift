@@ -12,7 +12,8 @@ public struct ConnectionView: Codable, Sendable, Equatable {
     public var health: ConnectionHealth
     public var error: ProblemView?
     public var backfill: BackfillView?
-    /// How new mail arrives (push or poll) and when it last did; nil until the push channel was looked at.
+    /// How new mail arrives (push or poll) and when it last did; nil until the push channel was looked at. Its
+    /// `failing` shows once catch-ups have failed `RealtimeFailing.shownAfter` times in a row (new mail is late).
     public var realtime: RealtimeStatus?
     /// Whose token reads the mailbox: its own (or its parent's) delegated tokens, or the service's app.
     public var auth: ConnectionAuth
@@ -28,7 +29,11 @@ public struct ConnectionView: Codable, Sendable, Equatable {
             ProblemView(code: $0, message: connection.errorMessage ?? "", retryable: $0.isRetryable)
         }
         backfill = record.map { BackfillView($0, leaseHeld: leaseHeld, now: now) }
-        realtime = connection.realtime
+        realtime = connection.realtime.map { status in
+            var shown = status
+            if status.failing?.isShown != true { shown.failing = nil }
+            return shown
+        }
         auth = connection.auth
     }
 

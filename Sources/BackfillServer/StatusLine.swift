@@ -60,6 +60,13 @@ public enum StatusLine {
         return minutes < 60 ? "in \(minutes) min" : "in \(minutes / 60) h \(minutes % 60) min"
     }
 
+    /// Real time's passing trouble once shown: "New mail delayed: <error> · 3 checks in a row failed · next try in 40 s".
+    public static func delayed(_ failing: RealtimeFailing, now: Date) -> String {
+        var parts = ["New mail delayed: \(failing.message)", "\(number(failing.failures)) checks in a row failed"]
+        if let next = failing.nextTryAt { parts.append("next try " + relative(next, now: now)) }
+        return parts.joined(separator: " · ")
+    }
+
     /// "3,247 of ~8,500 messages", or "3,247 messages" when there is no estimate or it is done.
     public static func count(_ backfill: BackfillView) -> String {
         let total = max(backfill.estimatedTotal, backfill.pulled)

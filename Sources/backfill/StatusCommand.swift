@@ -1,5 +1,7 @@
 import ArgumentParser
+import BackfillCore
 import BackfillServer
+import Foundation
 
 /// `backfill status [ID]`: a table of connections with health and progress.
 struct StatusCommand: AsyncParsableCommand {
@@ -21,6 +23,9 @@ struct StatusCommand: AsyncParsableCommand {
             if let error = connection.error, connection.backfill?.error == nil {
                 print(TerminalText.escaped("\(id): \(error.code.rawValue): \(error.message)"))
             }
+            if let failing = connection.realtime?.failing {
+                print(TerminalText.escaped("\(id): \(StatusLine.delayed(failing, now: Date()))"))
+            }
         }
     }
 
@@ -29,7 +34,8 @@ struct StatusCommand: AsyncParsableCommand {
         let rows = connections.map { connection -> [String] in
             let backfill = connection.backfill
             return [
-                connection.id, connection.provider.rawValue, connection.address, connection.health.rawValue,
+                connection.id, connection.provider.rawValue, connection.address,
+                connection.health.rawValue + (connection.realtime?.failing != nil ? " (mail delayed)" : ""),
                 backfill.map { $0.state.rawValue + ($0.stalled && !$0.state.isFinished ? " (stalled)" : "") } ?? "-",
                 backfill.map(ProgressText.shortCount) ?? "-", ProgressText.eta(backfill?.etaSeconds),
             ].map(TerminalText.escaped)

@@ -287,6 +287,41 @@ struct RealtimeTroubleTests {
         }
     }
 
+    @Test("catch-ups failing again and again show on the connection from the third in a row (error and next try); the next success clears it",
+          arguments: [ProviderKind.graph, .gmail])
+    func repeatedFailureShown(provider: ProviderKind) async throws {
+        try await EndToEnd.run(messageCount: 60, configure: Self.configure) { env in
+            let address = Self.address(provider)
+            let connector = env.connector(env.keeper())
+            let id = try await env.connectLive(connector, provider, address)
+            try await env.eventually("caught up once") { try await env.caughtUp(id) }
+            #expect(try await env.directory.connection(id)?.realtime?.failing == nil)
+
+            // Each catch-up's first request is answered 503 three times (sent again twice): six catch-ups fail, the
+            // trouble shows from the third and lasts the backoffs after it (0.4 s to the poll period, 2 s).
+            let route = provider == .graph ? "delta" : "history"
+            let faultsSet = Date()
+            try await env.control("POST", "faults", body: ["mailbox": address, "route": route, "status": 503, "count": 18])
+            let ids = try await env.inject(address, count: 1)
+            try await env.scheduler.notify(id)
+            try await env.eventually("the third failure in a row recorded", timeout: Self.margin + .seconds(5)) {
+                guard let failing = try await env.directory.connection(id)?.realtime?.failing, failing.isShown else { return false }
+                #expect(failing.code == .transient)
+                #expect(failing.message.contains("503"), "\(failing.message)")
+                // Due a backoff after the failure: at most the poll period (the longest backoff) from now.
+                let next = try #require(failing.nextTryAt)
+                #expect(next > faultsSet && next <= Date().addingTimeInterval(Double(Self.ms(Self.pollPeriod)) / 1000 + 1))
+                return true
+            }
+            #expect(try await env.directory.connection(id)?.health == .healthy, "a passing failure is not the connection's error")
+            try await env.eventually("the mail stored and the trouble cleared", timeout: Self.margin + .seconds(10)) {
+                guard ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id)) else { return false }
+                return try await env.directory.connection(id)?.realtime?.failing == nil
+            }
+            #expect(try await env.journalStatuses(address).filter { $0 == 503 }.count == 18)
+        }
+    }
+
     @Test("a mailbox without a push channel is polled: its mail is stored within a poll period with no notification at all",
           arguments: [ProviderKind.graph, .gmail])
     func polled(provider: ProviderKind) async throws {

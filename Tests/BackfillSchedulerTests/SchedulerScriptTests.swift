@@ -121,7 +121,7 @@ struct SchedulerScriptTests {
         #expect(try await directory.disconnect(child))
         found.formUnion(try await env.checkConnectionFields(child))
         // The check saw what the scripts write, not only what Swift writes.
-        #expect(found.isSuperset(of: ["dirty", "catchUpFailures", "lastCatchUpAt", "health", "errorCode", "errorMessage", "parentId",
+        #expect(found.isSuperset(of: ["dirty", "catchUpFailures", "catchUpErrorCode", "catchUpErrorMessage", "catchUpRetryAt", "lastCatchUpAt", "health", "errorCode", "errorMessage", "parentId",
                                       "realtimeMode", "channelExpiresAt", "credentials", "createdAt"]), "\(found.sorted())")
     }
 

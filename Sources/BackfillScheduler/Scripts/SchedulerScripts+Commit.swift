@@ -103,7 +103,7 @@ extension SchedulerScripts {
           redis.call('HDEL', KEYS[11], 'dirty')
         end
         redis.call('HSET', KEYS[11], 'lastCatchUpAt', now)
-        redis.call('HDEL', KEYS[11], 'catchUpFailures')
+        redis.call('HDEL', KEYS[11], 'catchUpFailures', 'catchUpErrorCode', 'catchUpErrorMessage', 'catchUpRetryAt')
         local conn = redis.call('HMGET', KEYS[11], 'health', 'realtimeMode')
         if conn[1] ~= 'error' and conn[1] ~= 'disconnected' then
           local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
@@ -114,7 +114,7 @@ extension SchedulerScripts {
 
     /// Records a catch-up that failed. `retry` (5xx, throttling, a bad answer): the connection stays healthy
     /// and dirty, and its next catch-up is due after the delay, doubled with each failure in a row up to the
-    /// longest. `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
+    /// longest; the failures in a row, the error and that due time are kept for the views (`clearDirty` removes them). `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
     /// the connection shows the failure (`error`, or `waiting_on_parent`) and is not caught up until a
     /// reconnect, which schedules it again.
     /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch,
@@ -128,6 +128,7 @@ extension SchedulerScripts {
           local delay = math.min(tonumber(ARGV[7]) * 2 ^ math.min(failures - 1, 20), tonumber(ARGV[8]))
           local at = now + math.floor(delay)
           schedule_retry(KEYS[13], KEYS[7], ARGV[1], at)
+          redis.call('HSET', KEYS[11], 'catchUpErrorCode', ARGV[5], 'catchUpErrorMessage', ARGV[6], 'catchUpRetryAt', at)
           return {'retry', tostring(at)}
         end
         redis.call('ZREM', KEYS[13], ARGV[1])

@@ -230,6 +230,15 @@ function view(c) {
   }
   // The connection's own trouble (a token refused after the backfill, a permission lost) comes first.
   if (c.health === "error" && b?.state !== "failed") return failure(c, c.error, []);
+  // Real time's passing trouble, once it has repeated (the API shows `failing` only then): new mail is late.
+  const failing = c.realtime?.failing;
+  if (failing && (!b || b.state === "completed" || b.state === "cancelled")) {
+    const next = failing.nextTryAt ? ` The next try is at ${clock(failing.nextTryAt)}.` : "";
+    return {
+      tone: "wait", label: "New mail delayed — retrying by itself",
+      detail: `${failing.message} (${numbers.format(failing.failures)} checks in a row failed).${next}`, actions: [],
+    };
+  }
   if (!b) {
     return { tone: "plain", label: "Healthy", detail: `${syncText(c)} No history pulled yet.`, actions: ["start-backfill"] };
   }
