@@ -252,7 +252,7 @@ struct RealtimeTroubleTests {
         }
     }
 
-    @Test("a passing failure (5xx) keeps the connection healthy and the catch-up is retried by itself until the mail is stored",
+    @Test("a passing failure (5xx) keeps the connection healthy and the catch-up is retried by itself until the mail is stored; from the third failure in a row the connection shows it (error and next try), and the success clears it",
           arguments: [ProviderKind.graph, .gmail])
     func retryableFailure(provider: ProviderKind) async throws {
         try await EndToEnd.run(messageCount: 60, configure: Self.configure) { env in
@@ -261,49 +261,19 @@ struct RealtimeTroubleTests {
             let id = try await env.connectLive(connector, provider, address)
             try await env.eventually("caught up once") { try await env.caughtUp(id) }
             #expect(try await env.directory.connection(id)?.realtime?.mode == .push)
+            #expect(try await env.directory.connection(id)?.realtime?.failing == nil)
 
-            // Each catch-up's first request is answered 5xx three times (the provider sends it again twice):
-            // two catch-ups in a row fail, the third stores the mail.
+            // Each catch-up's first request is answered 503 three times (the provider sends it again twice): six
+            // catch-ups in a row fail, the seventh stores the mail. The trouble shows from the third failure and lasts
+            // the backoffs after it (0.4 s doubling to the poll period, 2 s).
             let route = provider == .graph ? "delta" : "history"
-            try await env.control("POST", "faults", body: ["mailbox": address, "route": route, "status": 503, "count": 6])
+            let faultsSet = Date()
+            try await env.control("POST", "faults", body: ["mailbox": address, "route": route, "status": 503, "count": 18])
             let ids = try await env.inject(address, count: 2)
             try await env.scheduler.notify(id)
             try await env.eventually("a catch-up failed") { try await env.catchUpFailures(id) >= 1 }
             #expect(try await env.directory.connection(id)?.health == .healthy)
             #expect(try await env.isScheduled(id), "the next catch-up is scheduled")
-            try await env.eventually("the mail stored without another notification", timeout: Self.margin + .seconds(5)) {
-                ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
-            }
-            let faulted = try await env.journalStatuses(address).filter { $0 == 503 }.count
-            #expect(faulted == 6)
-            let connection = try #require(try await env.directory.connection(id))
-            #expect(connection.health == .healthy)
-            #expect(connection.errorCode == nil)
-            try await env.eventually("failures reset") {
-                let failures = try await env.catchUpFailures(id)
-                guard failures == 0 else { return false }
-                return try await env.caughtUp(id)
-            }
-        }
-    }
-
-    @Test("catch-ups failing again and again show on the connection from the third in a row (error and next try); the next success clears it",
-          arguments: [ProviderKind.graph, .gmail])
-    func repeatedFailureShown(provider: ProviderKind) async throws {
-        try await EndToEnd.run(messageCount: 60, configure: Self.configure) { env in
-            let address = Self.address(provider)
-            let connector = env.connector(env.keeper())
-            let id = try await env.connectLive(connector, provider, address)
-            try await env.eventually("caught up once") { try await env.caughtUp(id) }
-            #expect(try await env.directory.connection(id)?.realtime?.failing == nil)
-
-            // Each catch-up's first request is answered 503 three times (sent again twice): six catch-ups fail, the
-            // trouble shows from the third and lasts the backoffs after it (0.4 s to the poll period, 2 s).
-            let route = provider == .graph ? "delta" : "history"
-            let faultsSet = Date()
-            try await env.control("POST", "faults", body: ["mailbox": address, "route": route, "status": 503, "count": 18])
-            let ids = try await env.inject(address, count: 1)
-            try await env.scheduler.notify(id)
             try await env.eventually("the third failure in a row recorded", timeout: Self.margin + .seconds(5)) {
                 guard let failing = try await env.directory.connection(id)?.realtime?.failing, failing.isShown else { return false }
                 #expect(failing.code == .transient)
@@ -314,11 +284,19 @@ struct RealtimeTroubleTests {
                 return true
             }
             #expect(try await env.directory.connection(id)?.health == .healthy, "a passing failure is not the connection's error")
-            try await env.eventually("the mail stored and the trouble cleared", timeout: Self.margin + .seconds(10)) {
-                guard ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id)) else { return false }
-                return try await env.directory.connection(id)?.realtime?.failing == nil
+            try await env.eventually("the mail stored without another notification", timeout: Self.margin + .seconds(10)) {
+                ids.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
             }
-            #expect(try await env.journalStatuses(address).filter { $0 == 503 }.count == 18)
+            let faulted = try await env.journalStatuses(address).filter { $0 == 503 }.count
+            #expect(faulted == 18)
+            let connection = try #require(try await env.directory.connection(id))
+            #expect(connection.health == .healthy)
+            #expect(connection.errorCode == nil)
+            try await env.eventually("failures reset, the trouble cleared") {
+                guard try await env.catchUpFailures(id) == 0,
+                      try await env.directory.connection(id)?.realtime?.failing == nil else { return false }
+                return try await env.caughtUp(id)
+            }
         }
     }
 
