@@ -66,9 +66,12 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
     public func disconnect(_ id: String) async throws -> Bool {
         guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
         _ = try await redis.pipeline([
-            ["HDEL", keys.connection(id)] + [ConnectionField.credentials, .errorCode, .errorMessage].map(\.rawValue),
+            ["HDEL", keys.connection(id)] + [
+                ConnectionField.credentials, .errorCode, .errorMessage, .catchUpFailures, .catchUpErrorCode, .catchUpErrorMessage, .catchUpRetryAt,
+            ].map(\.rawValue),
             ["HSET", keys.connection(id), ConnectionField.health.rawValue, ConnectionHealth.disconnected.rawValue],
             ["ZREM", keys.realtimeDue, id],
+            ["SREM", keys.realtimeDelayed, id],
             ["ZREM", keys.renewals, id],
         ])
         return true

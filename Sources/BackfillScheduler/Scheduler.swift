@@ -140,6 +140,11 @@ public final class Scheduler: Sendable {
     }
 
     /// How many backfills are in each state, across all connections (kept by the scripts; one read).
+    /// How many connections' real time is delayed: catch-ups failed `RealtimeFailing.shownAfter` times in a row or more.
+    public func realtimeDelayedCount() async throws -> Int {
+        try await redis.send(["SCARD", keys.realtimeDelayed]).int ?? 0
+    }
+
     public func stateCounts() async throws -> [BackfillState: Int] {
         let flat = try await redis.send(["HGETALL", keys.stateCounts]).strings
         var counts = Dictionary(uniqueKeysWithValues: BackfillState.allCases.map { ($0, 0) })
@@ -222,6 +227,7 @@ public final class Scheduler: Sendable {
         let longest = delay ?? configuration.pollPeriod
         return try await FencedReply(script: "catchUpFailed", success: "retry", "recorded", reply: run(SchedulerScripts.catchUpFailed, lease.connectionId, lease.arguments + [
             outcome.rawValue, failure.code.rawValue, failure.message, String(first.milliseconds), String(max(first, longest).milliseconds),
+            String(RealtimeFailing.shownAfter),
         ]))
     }
 
@@ -272,7 +278,8 @@ public final class Scheduler: Sendable {
     /// The per-connection key list every connection script takes (see `SchedulerScripts`).
     private func connectionKeys(_ id: String) -> [String] {
         [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
-         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts, keys.realtimeDue, keys.skipped(id)]
+         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts, keys.realtimeDue, keys.skipped(id),
+         keys.realtimeDelayed]
     }
 
     func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {

@@ -25,6 +25,7 @@
 /// | `P:oauth:{state}` | string | a connect flow under way (BackfillServer's `OAuthConnect`): `{provider}:{PKCE verifier}`, expiring after 10 minutes, read and deleted at once by the callback |
 /// | `P:oauth:pending` | zset | connect flows under way: state → expiry (ms); at most `OAuthConnect.maximumPendingSignIns` (a refused start keeps nothing) |
 /// | `P:realtime:due` | zset | connection id → when its next real-time catch-up is due (ms): a poll period after the last for a mailbox without a push channel, a safety period for one with, sooner after a failed catch-up; the promoter starts what is due. Not in it: connections in `error`, `waiting_on_parent` or `disconnected` |
+/// | `P:realtime:delayed` | set | connection ids whose catch-ups failed `RealtimeFailing.shownAfter` times in a row or more for a passing reason (new mail is late); removed by a catch-up that succeeds, a refusal, a disconnect. `/metrics` shows its size |
 /// | `P:renewals` | zset | connection id → when its push channel (Graph subscription, Gmail watch) is to be renewed (ms); the tick renews only what is due |
 /// | `P:bfcounts` | hash | backfill state → how many backfills are in it (`/metrics`); kept by every script that changes a state (`set_state`), recounted at each startup |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks lostNudges` |
@@ -60,6 +61,7 @@ struct SchedulerKeys: Sendable {
     var tickLog: String { "\(prefix):tick:log" }
     var stats: String { "\(prefix):stats" }
     var realtimeDue: String { "\(prefix):realtime:due" }
+    var realtimeDelayed: String { "\(prefix):realtime:delayed" }
     var auditDue: String { "\(prefix):audit:due" }
     var renewals: String { "\(prefix):renewals" }
     /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.

@@ -15,6 +15,12 @@ struct OperationsRoutes: Sendable {
             namespace: "backfill", metricName: "backfills", unitName: "", helpText: "Current backfills by state."
         )
     }
+    static var realtimeDelayed: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "backfill", metricName: "realtime_delayed", unitName: "",
+            helpText: "Connections whose real-time catch-ups failed \(RealtimeFailing.shownAfter) or more times in a row: new mail is late."
+        )
+    }
 
     let registry: PrometheusCollectorRegistry
     let logger: Logger
@@ -53,11 +59,13 @@ struct OperationsRoutes: Sendable {
         )
     }
 
-    /// `backfill_backfills{state}`: current backfills by state, one Redis read per scrape (the scripts keep
-    /// the counts as states change).
+    /// `backfill_backfills{state}`: current backfills by state, and `backfill_realtime_delayed`: one Redis read
+    /// each per scrape (the scripts keep the counts and the set as states change).
     private func refreshBackfillGauge() async throws {
+        async let delayed = scheduler.realtimeDelayedCount()
         for (state, count) in try await scheduler.stateCounts() {
             registry.makeGauge(descriptor: Self.backfills, labels: [("state", state.rawValue)]).set(Double(count))
         }
+        registry.makeGauge(descriptor: Self.realtimeDelayed).set(Double(try await delayed))
     }
 }

@@ -125,6 +125,44 @@ struct SchedulerScriptTests {
                                       "realtimeMode", "channelExpiresAt", "credentials", "createdAt"]), "\(found.sorted())")
     }
 
+    @Test("a connection is counted as delayed from its third passing catch-up failure in a row until one succeeds, a refusal or a disconnect")
+    func realtimeDelayedSet() async throws {
+        let env = try TestEnvironment()
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
+        let credentials = OAuthCredentials(accessToken: "a", refreshToken: "r", expiresAt: nil)
+        let id = try await directory.connect(provider: .gmail, address: "late@example.com", credentials: credentials, parentId: nil).connection.id
+        try await directory.recordChannel(id, mode: .push, expiresAt: Date().addingTimeInterval(3600), renewAt: Date(), pollPeriod: .seconds(60))
+        #expect(try await env.scheduler.notify(id))
+        guard case .catchUpOnly(let lease, let seen) = try await env.scheduler.claim(connectionId: id, owner: "w") else {
+            Issue.record("no catch-up claim")
+            return
+        }
+        for failure in 1...RealtimeFailing.shownAfter {
+            #expect(try await env.scheduler.realtimeDelayedCount() == 0, "not delayed before failure \(failure)")
+            #expect(try await env.scheduler.catchUpFailed(lease, .retry, failure: .transient("503 from the provider")) == .done)
+        }
+        #expect(try await env.scheduler.realtimeDelayedCount() == 1)
+        let failing = try #require(try await directory.connection(id)?.realtime?.failing)
+        #expect(failing.failures == RealtimeFailing.shownAfter && failing.code == .transient && failing.nextTryAt != nil)
+        #expect(try await env.scheduler.catchUpFailed(lease, .retry, failure: .throttled(retryAfter: nil)) == .done)
+        #expect(try await env.scheduler.realtimeDelayedCount() == 1, "counted once")
+        #expect(try await directory.connection(id)?.realtime?.failing?.code == .throttled, "the latest failure shows")
+        #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
+        #expect(try await env.scheduler.realtimeDelayedCount() == 0)
+        #expect(try await directory.connection(id)?.realtime?.failing == nil)
+
+        for _ in 1...RealtimeFailing.shownAfter { _ = try await env.scheduler.catchUpFailed(lease, .retry, failure: .transient("5xx")) }
+        #expect(try await env.scheduler.realtimeDelayedCount() == 1)
+        #expect(try await env.scheduler.catchUpFailed(lease, .broken, failure: .tokenExpired("gone")) == .done)
+        #expect(try await env.scheduler.realtimeDelayedCount() == 0, "a refusal is the connection's error, not a delay")
+
+        for _ in 1...RealtimeFailing.shownAfter { _ = try await env.scheduler.catchUpFailed(lease, .retry, failure: .transient("5xx")) }
+        #expect(try await env.scheduler.realtimeDelayedCount() == 1)
+        #expect(try await directory.disconnect(id))
+        #expect(try await env.scheduler.realtimeDelayedCount() == 0)
+        #expect(try await directory.connection(id)?.realtime?.failing == nil)
+    }
+
     @Test("a nudge that finds the lease held is kept for the holder's release, which queues the connection again")
     func busyNudgeRequeuedOnRelease() async throws {
         let env = try TestEnvironment()

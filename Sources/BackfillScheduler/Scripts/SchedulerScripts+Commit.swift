@@ -89,7 +89,7 @@ extension SchedulerScripts {
     /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
     /// (`lastCatchUpAt`, failures reset) and schedules the next one in `realtime:due`: a poll period away
     /// for a polled mailbox, the safety period for one with a push channel (notifications can be lost).
-    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
+    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
     ///       5 next catch-up when polled (ms from now), 6 next catch-up with a push channel (ms from now).
     /// Replies: {'cleared', dirty count left} | {'stale'}.
     static let clearDirty = make("clearDirty", """
@@ -104,6 +104,7 @@ extension SchedulerScripts {
         end
         redis.call('HSET', KEYS[11], 'lastCatchUpAt', now)
         redis.call('HDEL', KEYS[11], 'catchUpFailures', 'catchUpErrorCode', 'catchUpErrorMessage', 'catchUpRetryAt')
+        redis.call('SREM', KEYS[15], ARGV[1])
         local conn = redis.call('HMGET', KEYS[11], 'health', 'realtimeMode')
         if conn[1] ~= 'error' and conn[1] ~= 'disconnected' then
           local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
@@ -117,8 +118,10 @@ extension SchedulerScripts {
     /// longest; the failures in a row, the error and that due time are kept for the views (`clearDirty` removes them). `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
     /// the connection shows the failure (`error`, or `waiting_on_parent`) and is not caught up until a
     /// reconnect, which schedules it again.
-    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due. ARGV: 1 connection id, 2 owner, 3 epoch,
-    ///       4 outcome `retry`|`broken`|`parent`, 5 error code, 6 error message, 7 first delay (ms), 8 longest delay (ms).
+    /// A connection failing `shownAfter` times in a row or more is in `realtime:delayed` (counted by `/metrics`).
+    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner,
+    ///       3 epoch, 4 outcome `retry`|`broken`|`parent`, 5 error code, 6 error message, 7 first delay (ms),
+    ///       8 longest delay (ms), 9 failures in a row from which new mail counts as delayed.
     /// Replies: {'retry', due time (ms)} | {'recorded'} | {'stale'}.
     static let catchUpFailed = make("catchUpFailed", """
         if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
@@ -129,9 +132,11 @@ extension SchedulerScripts {
           local at = now + math.floor(delay)
           schedule_retry(KEYS[13], KEYS[7], ARGV[1], at)
           redis.call('HSET', KEYS[11], 'catchUpErrorCode', ARGV[5], 'catchUpErrorMessage', ARGV[6], 'catchUpRetryAt', at)
+          if failures >= tonumber(ARGV[9]) then redis.call('SADD', KEYS[15], ARGV[1]) end
           return {'retry', tostring(at)}
         end
         redis.call('ZREM', KEYS[13], ARGV[1])
+        redis.call('SREM', KEYS[15], ARGV[1])
         -- Disconnected during the catch-up (its credentials are gone, hence the refusal): it stays so.
         if redis.call('HGET', KEYS[11], 'health') == 'disconnected' then return {'recorded'} end
         local health = ARGV[4] == 'parent' and 'waiting_on_parent' or 'error'

@@ -6,7 +6,7 @@ import BackfillRedis
 /// Most scripts take the same per-connection key list, `connectionKeys` in `Scheduler`:
 /// KEYS[1] `bf:{id}`, KEYS[2] `bfhist:{id}`, KEYS[3] `lease:{id}`, KEYS[4] `active`, KEYS[5] `leases`,
 /// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`,
-/// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`;
+/// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`, KEYS[15] `realtime:delayed`;
 /// ARGV[1] is always the connection id. Each script's header says which of them it uses.
 ///
 /// The scripts spell hash fields as literals: those of `bf:{id}` must be `BackfillField`'s, those of `conn:{id}`
