@@ -197,6 +197,7 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
             ["HSET", keys.connection(id), ConnectionField.health.rawValue, ConnectionHealth.error.rawValue,
              ConnectionField.errorCode.rawValue, code.rawValue, ConnectionField.errorMessage.rawValue, message],
             ["ZREM", keys.realtimeDue, id],
+            ["SREM", keys.realtimeDelayed, id],
         ])
         try await Scheduler.childrenWaitOnParent(id, redis: redis, keys: keys)
     }
