@@ -87,7 +87,7 @@ extension SchedulerScripts {
     /// Clears the dirty marks a catch-up answered, once it has stored the mail and moved the cursor: only
     /// the count the claim or commit showed is subtracted, so a notification that came during the catch-up
     /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
-    /// (`lastCatchUpAt`, failures reset) and schedules the next one in `realtime:due`: a poll period away
+    /// (`lastCatchUpAt`, the failures and their error removed, out of `realtime:delayed`) and schedules the next one in `realtime:due`: a poll period away
     /// for a polled mailbox, the safety period for one with a push channel (notifications can be lost).
     /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
     ///       5 next catch-up when polled (ms from now), 6 next catch-up with a push channel (ms from now).
@@ -115,7 +115,8 @@ extension SchedulerScripts {
 
     /// Records a catch-up that failed. `retry` (5xx, throttling, a bad answer): the connection stays healthy
     /// and dirty, and its next catch-up is due after the delay, doubled with each failure in a row up to the
-    /// longest; the failures in a row, the error and that due time are kept for the views (`clearDirty` removes them). `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
+    /// longest; the failures in a row, the error and that due time are kept for the views (`clearDirty`
+    /// removes them). `broken` (token expired, permission lost) and `parent` (the parent's token does not work):
     /// the connection shows the failure (`error`, or `waiting_on_parent`) and is not caught up until a
     /// reconnect, which schedules it again.
     /// A connection failing `shownAfter` times in a row or more is in `realtime:delayed` (counted by `/metrics`).
