@@ -87,10 +87,12 @@ extension SchedulerScripts {
     /// Clears the dirty marks a catch-up answered, once it has stored the mail and moved the cursor: only
     /// the count the claim or commit showed is subtracted, so a notification that came during the catch-up
     /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
-    /// (`lastCatchUpAt`, the failures and their error removed, out of `realtime:delayed`) and schedules the next one in `realtime:due`: a poll period away
-    /// for a polled mailbox, the safety period for one with a push channel (notifications can be lost).
-    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner, 3 epoch, 4 dirty count seen,
-    ///       5 next catch-up when polled (ms from now), 6 next catch-up with a push channel (ms from now).
+    /// (`lastCatchUpAt`; the failures and their error removed, out of `realtime:delayed`) and schedules the next
+    /// one in `realtime:due`: a poll period away for a polled mailbox, the safety period for one with a push
+    /// channel (notifications can be lost).
+    /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner,
+    ///       3 epoch, 4 dirty count seen, 5 next catch-up when polled (ms from now), 6 next catch-up with a push
+    ///       channel (ms from now).
     /// Replies: {'cleared', dirty count left} | {'stale'}.
     static let clearDirty = make("clearDirty", """
         if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
