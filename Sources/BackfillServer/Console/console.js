@@ -233,10 +233,10 @@ function view(c) {
   // Real time's passing trouble, once it has repeated (the API shows `failing` only then): new mail is late.
   const failing = c.realtime?.failing;
   if (failing && (!b || b.state === "completed" || b.state === "cancelled")) {
-    const next = failing.nextTryAt ? ` The next try is at ${clock(failing.nextTryAt)}.` : "";
+    const next = failing.nextTryAt ? `; the next is at ${clock(failing.nextTryAt)}` : "";
     return {
       tone: "wait", label: "New mail delayed — retrying by itself",
-      detail: `${failing.message} (${numbers.format(failing.failures)} checks in a row failed).${next}`, actions: [],
+      detail: `${failing.message}. ${numbers.format(failing.failures)} checks in a row failed${next}.`, actions: [],
     };
   }
   if (!b) {
