@@ -1,3 +1,5 @@
+import Foundation
+
 extension StoredMessage {
     /// The message as a store keeps it: a NUL character in its free text (subject, sender, snippet, the internet
     /// message and conversation ids, an attachment's name and type) becomes U+FFFD. PostgreSQL's `text` refuses a
@@ -22,12 +24,14 @@ extension StoredMessage {
         return message
     }
 
+    /// `memchr` over the string's own bytes: every message passes here on its way to the store.
     private static func holdsNUL(_ text: String?) -> Bool {
-        text?.utf8.contains(0) ?? false
+        guard var text else { return false }
+        return text.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
     }
 
     private static func storable(_ text: String) -> String {
-        guard text.utf8.contains(0) else { return text }
+        guard holdsNUL(text) else { return text }
         return String(decoding: text.utf8.flatMap { $0 == 0 ? Array("\u{FFFD}".utf8) : [$0] }, as: UTF8.self)
     }
 }
