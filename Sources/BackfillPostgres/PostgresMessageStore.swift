@@ -43,10 +43,17 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    /// Closes the pool's connections.
+    /// Closes the pool's connections: waits for the run loop to end, at most the operation timeout (past it, the loop
+    /// is left to end by itself, `AbandonableCall`).
     public func shutdown() async {
         running.cancel()
-        await running.value
+        let running = running
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await AbandonableCall.run { await running.value } }
+            group.addTask { try? await Task.sleep(for: self.configuration.operationTimeout) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: Writing
@@ -268,7 +275,7 @@ public final class PostgresMessageStore: MessageStore {
         let target = "\(configuration.host):\(configuration.port)"
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await work() }
+                group.addTask { try await AbandonableCall.run(work) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil

@@ -114,3 +114,46 @@ struct PostgresStoreTests {
         await store.shutdown()
     }
 }
+
+@Suite("A postgres-nio call that ignores cancellation")
+struct AbandonableCallTests {
+    /// Opens once released; its waiters do not answer cancellation (as the rare postgres-nio call did not).
+    final class Latch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var isOpen = false
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+
+        func wait() async {
+            await withCheckedContinuation { waiter in
+                lock.lock()
+                if isOpen {
+                    lock.unlock()
+                    return waiter.resume()
+                }
+                waiters.append(waiter)
+                lock.unlock()
+            }
+        }
+
+        func open() {
+            lock.lock()
+            isOpen = true
+            let waiting = waiters
+            waiters = []
+            lock.unlock()
+            for waiter in waiting { waiter.resume() }
+        }
+    }
+
+    @Test("is abandoned: its cancelled caller is answered at once, and an uncancelled one gets its result")
+    func abandoned() async throws {
+        let latch = Latch()
+        let caller = Task { try await AbandonableCall.run { await latch.wait(); return 1 } }
+        caller.cancel()
+        let started = ContinuousClock.now
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        latch.open()
+        #expect(try await AbandonableCall.run { await latch.wait(); return 2 } == 2)
+    }
+}
