@@ -101,9 +101,27 @@ actor OAuthTokenSource {
             refreshToken: grant.refresh_token ?? credentials.refreshToken,
             expiresAt: grant.expires_in.map { clock.now().addingTimeInterval(TimeInterval($0)) }
         )
-        try await directory.updateCredentials(renewed, for: owner)
+        // Kept here first: this process goes on with the new tokens even while they cannot be saved yet.
         remember(renewed, for: owner)
+        try await save(renewed, owner: owner)
         return renewed.accessToken
+    }
+
+    /// Waits between tries to save renewed credentials (about 16 s in all, then the last try's error).
+    static let saveWaits: [Duration] = [.milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8)]
+
+    /// A rotated refresh token is the only one that works from now on (the provider may retire the old one at once):
+    /// lost, the user must reconnect. So its save is tried again through a Redis outage (a restart takes a second or
+    /// two) before the refresh fails.
+    private func save(_ renewed: OAuthCredentials, owner: String) async throws {
+        for wait in Self.saveWaits {
+            do {
+                return try await directory.updateCredentials(renewed, for: owner)
+            } catch {
+                try await Task.sleep(for: wait)
+            }
+        }
+        try await directory.updateCredentials(renewed, for: owner)
     }
 
     /// Waits after a refused refresh before looking for a rotation by another instance (whose write may
