@@ -2,9 +2,9 @@ import BackfillCore
 import BackfillRedis
 import Foundation
 
-/// The shared part of every mailbox's admission, in Redis, one sorted set per mailbox, `P:slots:{id}`: the request
-/// slots (expiring permits, each member `units:permit`, so the script sums the units in flight) and the Retry-After
-/// gate (the member `gate`, scored by its not-before time).
+/// The shared part of every mailbox's admission, in Redis: the Retry-After gate `P:gate:{id}` (the not-before
+/// time, set with PX so an open gate is simply no key) and the request slots `P:slots:{id}` (expiring permits,
+/// each member `units:permit`, so the script sums the units in flight).
 /// One script admits a request (gate and slot in one round trip), one releases it (and closes the gate after a
 /// throttle).
 ///
@@ -20,8 +20,9 @@ public struct RedisSharedAdmission: SharedAdmission {
     public var slotLifetime: Duration { scheduler.configuration.requestSlotLifetime }
 
     public func admit(mailbox: String, permit: SlotPermit, limit: Int) async throws -> SharedAdmit {
+        let keys = scheduler.keys
         let reply = try await scheduler.redis.run(
-            SchedulerScripts.admit, keys: [scheduler.keys.slots(mailbox)],
+            SchedulerScripts.admit, keys: [keys.gate(mailbox), keys.slots(mailbox)],
             arguments: [Self.member(permit), String(max(limit, 1)), String(slotLifetime.milliseconds), String(permit.units(of: limit))]
         )
         return try AdmitReply(reply).admit
@@ -35,9 +36,10 @@ public struct RedisSharedAdmission: SharedAdmission {
     }
 
     public func release(mailbox: String, permit: SlotPermit, closingGateFor wait: Duration?) async throws {
+        let keys = scheduler.keys
         _ = try await scheduler.redis.run(
-            SchedulerScripts.releaseSlot, keys: [scheduler.keys.slots(mailbox)],
-            arguments: [Self.member(permit), String(wait.map { max($0.milliseconds, 1) } ?? 0), String(slotLifetime.milliseconds)]
+            SchedulerScripts.releaseSlot, keys: [keys.slots(mailbox), keys.gate(mailbox)],
+            arguments: [Self.member(permit), String(wait.map { max($0.milliseconds, 1) } ?? 0)]
         )
     }
 

@@ -6,7 +6,8 @@
 /// | `P:bf:{id}` | hash | the connection's current backfill: `id state range windowStart windowEnd cursor pagesDone pulled estimatedTotal prepared createdAt startedAt lastProgressAt completedAt retryAt rateSince rateSincePulled errorCode errorMessage errorRetryable attempts throttles pages stalled` (times in ms since 1970) |
 /// | `P:bfhist:{id}` | list | past backfills of the connection as JSON, newest first, at most 10 |
 /// | `P:lease:{id}` | hash | `owner` (instance/worker id, empty when free), `epoch` (fencing token, only ever increases), `expiresAt` (ms), `requeue` (a nudge came while it was held: its release queues the connection again), `news` (something the holder must look at came while it was held: a pause, cancel or resume, a notification, a due catch-up, a nudge; its next commit reads the state and the dirty count, which it otherwise takes as its claim read them, and clears it; a claim clears it too) |
-/// | `P:slots:{id}` | zset | the mailbox's admission: provider requests in flight, `units:permit` → expiry (ms; a running request renews its permit, so only a killed holder's permit expires), and the Retry-After gate, the member `gate` → not-before time (ms, Redis's clock; closed while ahead); every instance reads it before each provider request, in the same script that takes the slot |
+/// | `P:slots:{id}` | zset | provider requests in flight for the mailbox: permit id → expiry (ms); a running request renews its permit, so only a killed holder's permit expires |
+/// | `P:gate:{id}` | string | the mailbox's Retry-After gate: the not-before time (ms, Redis's clock), set with PX so it is gone once open; every instance reads it before each provider request |
 /// | `P:active` | set | connections whose backfill is not finished (the hourly tick nudges them) |
 /// | `P:leases` | zset | connection id → lease expiry (ms), for the auditor |
 /// | `P:retry` | zset | connection id → `retryAt` (ms): throttled or backing off |
@@ -39,6 +40,7 @@ struct SchedulerKeys: Sendable {
     func history(_ id: String) -> String { "\(prefix):bfhist:{\(id)}" }
     func lease(_ id: String) -> String { "\(prefix):lease:{\(id)}" }
     func slots(_ id: String) -> String { "\(prefix):slots:{\(id)}" }
+    func gate(_ id: String) -> String { "\(prefix):gate:{\(id)}" }
     func skipped(_ id: String) -> String { "\(prefix):skipped:{\(id)}" }
     func connection(_ id: String) -> String { "\(prefix):conn:{\(id)}" }
     func sync(_ id: String) -> String { "\(prefix):sync:{\(id)}" }

@@ -19,7 +19,7 @@ struct RetryGateTests {
             let other = env.otherInstance()
             async let first = env.router.fetchPage(job, cursor: nil)
             try await env.eventually("the gate closed") {
-                try await env.redis.send(["ZSCORE", env.scheduler.keys.slots(id), "gate"]).string != nil
+                try await env.redis.send(["PTTL", env.scheduler.keys.gate(id)]).int ?? -2 > 0
             }
             let second = try await other.fetchPage(job, cursor: nil)
             #expect(try await first.messages.count == second.messages.count)
