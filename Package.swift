@@ -239,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "BackfillSchedulerTests",
             dependencies: [
-                "BackfillScheduler", "BackfillRedis", "BackfillTestSupport",
+                "BackfillScheduler", "BackfillRedis", "BackfillStore", "BackfillTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -32,6 +32,16 @@ public enum BackfillCommand: String, Sendable, CaseIterable {
             .refused("cannot \(rawValue) a backfill that is \(state.rawValue.replacingOccurrences(of: "_", with: " "))")
         }
     }
+
+    /// The lifecycle event a move by this command records.
+    public var event: BackfillEvent.Kind {
+        switch self {
+        case .pause: .paused
+        case .resume: .resumed
+        case .cancel: .cancelled
+        case .retry: .retried
+        }
+    }
 }
 
 /// What a command does, decided before anything is written.

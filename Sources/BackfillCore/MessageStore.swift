@@ -13,9 +13,11 @@ public protocol MessageStore: Sendable {
     /// (the host's change feed). Sequence numbers are assigned at insert and grow in commit order as a
     /// reader sees it: a reader that saw number N never later sees a new message below N.
     func changes(after: Int64, limit: Int) async throws -> ChangePage
-    /// Records a backfill's lifecycle step, numbered like the change feed (in commit order) but in a sequence
-    /// of its own.
-    func record(_ event: BackfillEvent) async throws
+    /// Records backfill lifecycle steps in one transaction, in the given order, numbered like the change feed (in
+    /// commit order) but in a sequence of its own. An event whose `outboxId` is recorded already is left out
+    /// (the outbox is relayed at least once). Returns how many were new.
+    @discardableResult
+    func record(_ events: [BackfillEvent]) async throws -> Int
     /// Lifecycle events with a sequence number above `after`, in sequence order.
     func events(after: Int64, limit: Int) async throws -> BackfillEventPage
 }

@@ -188,14 +188,24 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    /// Records a backfill's lifecycle step (one round trip).
-    public func record(_ event: BackfillEvent) async throws {
-        let query: PostgresQuery = """
-            SELECT backfill_record_event(\(event.kind.rawValue), \(event.connectionId), \(event.backfillId),
-                \(StoreTime.milliseconds(event.at)), \(event.pulled.map(Int64.init)), \(event.errorCode))
-            """
-        try await classifying { [client, logger] in
-            for try await _ in try await client.query(query, logger: logger) {}
+    /// Records lifecycle steps in one transaction (one round trip), in order; one already recorded under its
+    /// outbox id is left out.
+    @discardableResult
+    public func record(_ events: [BackfillEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(events.map(\.kind.rawValue))
+        bindings.append(events.map(\.connectionId))
+        bindings.append(events.map(\.backfillId))
+        bindings.append(events.map { StoreTime.milliseconds($0.at) })
+        bindings.append(NullableArray(events.map { $0.pulled.map(Int64.init) }))
+        bindings.append(NullableArray(events.map(\.errorCode)))
+        bindings.append(NullableArray(events.map(\.outboxId)))
+        let query = PostgresQuery(unsafeSQL: "SELECT backfill_record_events($1, $2, $3, $4, $5, $6, $7)", binds: bindings)
+        return try await classifying { [client, logger] in
+            var recorded = 0
+            for try await count in try await client.query(query, logger: logger).decode(Int.self) { recorded = count }
+            return recorded
         }
     }
 
@@ -206,20 +216,20 @@ public final class PostgresMessageStore: MessageStore {
             throw MessageStoreError(code: .invalidCursor, message: "after must be a sequence number, 0 or more")
         }
         let query: PostgresQuery = """
-            SELECT seq, kind, connection_id, backfill_id, at, pulled, error_code FROM backfill_event
+            SELECT seq, kind, connection_id, backfill_id, at, pulled, error_code, outbox_id FROM backfill_event
             WHERE seq > \(after) ORDER BY seq LIMIT \(limit)
             """
         let entries = try await classifying { [client, logger] in
             var entries: [BackfillEventPage.Entry] = []
-            for try await (seq, kindName, connectionId, backfillId, at, pulled, errorCode) in try await client.query(
+            for try await (seq, kindName, connectionId, backfillId, at, pulled, errorCode, outboxId) in try await client.query(
                 query, logger: logger
-            ).decode((Int64, String, String, String, Int64, Int64?, String?).self) {
+            ).decode((Int64, String, String, String, Int64, Int64?, String?, String?).self) {
                 guard let kind = BackfillEvent.Kind(rawValue: kindName) else {
                     throw MessageStoreError(code: .unreadableRow, message: "a stored event has an unknown kind")
                 }
                 entries.append(BackfillEventPage.Entry(seq: seq, event: BackfillEvent(
                     kind: kind, connectionId: connectionId, backfillId: backfillId, at: StoreTime.date(milliseconds: at),
-                    pulled: pulled.map(Int.init), errorCode: errorCode)))
+                    pulled: pulled.map(Int.init), errorCode: errorCode, outboxId: outboxId)))
             }
             return entries
         }

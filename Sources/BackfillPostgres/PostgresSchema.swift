@@ -16,7 +16,7 @@ enum PostgresSchema {
     /// Every insert holds this lock while it takes sequence numbers and until it commits (see
     /// `backfill_insert_messages`).
     static let sequenceLock: Int64 = 0x4261_636B_6669_6C02
-    /// The same for `backfill_record_event`.
+    /// The same for `backfill_record_event` and `backfill_record_events`.
     static let eventLock: Int64 = 0x4261_636B_6669_6C03
 
     static let migrations: [Migration] = [
@@ -150,6 +150,44 @@ enum PostgresSchema {
                 VALUES (nextval('backfill_event_seq'), p_kind, p_connection, p_backfill, p_at, p_pulled, p_error_code)
                 RETURNING seq INTO assigned;
                 RETURN assigned;
+            END
+            $$
+            """,
+        ]),
+        Migration(version: 4, name: "events relayed from the outbox once", statements: [
+            // The Redis outbox entry an event came from: relayed at least once, recorded once. Older rows have
+            // none (NULLs never collide in a unique index).
+            "ALTER TABLE backfill_event ADD COLUMN outbox_id TEXT",
+            "CREATE UNIQUE INDEX backfill_event_by_outbox ON backfill_event (outbox_id)",
+            // A batch of events in one call, in order, numbered under the event lock as before; one whose outbox id
+            // is recorded already takes no number. Answers how many were new.
+            """
+            CREATE FUNCTION backfill_record_events(
+                p_kind TEXT[], p_connection TEXT[], p_backfill TEXT[], p_at BIGINT[], p_pulled BIGINT[],
+                p_error_code TEXT[], p_outbox TEXT[]
+            ) RETURNS INTEGER LANGUAGE plpgsql AS $$
+            DECLARE
+                inserted INTEGER;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(\(unescaped: String(eventLock)));
+                WITH stored AS (
+                    INSERT INTO backfill_event (seq, kind, connection_id, backfill_id, at, pulled, error_code, outbox_id)
+                    SELECT nextval('backfill_event_seq'), kind, connection_id, backfill_id, at, pulled, error_code, outbox_id
+                    FROM (
+                        SELECT * FROM unnest(p_kind, p_connection, p_backfill, p_at, p_pulled, p_error_code, p_outbox)
+                            WITH ORDINALITY AS e(kind, connection_id, backfill_id, at, pulled, error_code, outbox_id, position)
+                        ORDER BY position
+                    ) ordered
+                    -- Under the lock no other insert runs, so this leaves out exactly the recorded ones and they
+                    -- take no number; ON CONFLICT stays as a guard.
+                    WHERE ordered.outbox_id IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM backfill_event recorded WHERE recorded.outbox_id = ordered.outbox_id
+                    )
+                    ON CONFLICT (outbox_id) DO NOTHING
+                    RETURNING 1
+                )
+                SELECT count(*) INTO inserted FROM stored;
+                RETURN inserted;
             END
             $$
             """,

@@ -83,7 +83,7 @@ public final class Scheduler: Sendable {
 
     /// Pause, resume, cancel or retry, applied atomically with the same table as the core.
     public func apply(_ command: BackfillCommand, connectionId: String) async throws -> CommandResult {
-        let reply = try await run(SchedulerScripts.command, connectionId, [command.rawValue])
+        let reply = try await run(SchedulerScripts.command, connectionId, [command.rawValue, command.event.rawValue])
         let state = reply[safe: 1].flatMap(BackfillState.init(rawValue:))
         switch (reply.first, state) {
         case ("moved", let state?): return .moved(to: state)
@@ -139,12 +139,12 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// How many backfills are in each state, across all connections (kept by the scripts; one read).
     /// How many connections' real time is delayed: catch-ups failed `RealtimeFailing.shownAfter` times in a row or more.
     public func realtimeDelayedCount() async throws -> Int {
         try await redis.send(["SCARD", keys.realtimeDelayed]).int ?? 0
     }
 
+    /// How many backfills are in each state, across all connections (kept by the scripts; one read).
     public func stateCounts() async throws -> [BackfillState: Int] {
         let flat = try await redis.send(["HGETALL", keys.stateCounts]).strings
         var counts = Dictionary(uniqueKeysWithValues: BackfillState.allCases.map { ($0, 0) })
@@ -279,7 +279,7 @@ public final class Scheduler: Sendable {
     private func connectionKeys(_ id: String) -> [String] {
         [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
          keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts, keys.realtimeDue, keys.skipped(id),
-         keys.realtimeDelayed]
+         keys.realtimeDelayed, keys.events]
     }
 
     func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {

@@ -28,6 +28,7 @@
 /// | `P:realtime:delayed` | set | connection ids whose catch-ups failed `RealtimeFailing.shownAfter` times in a row or more for a passing reason (new mail is late); removed by a catch-up that succeeds, a refusal, a disconnect. `/metrics` shows its size |
 /// | `P:renewals` | zset | connection id → when its push channel (Graph subscription, Gmail watch) is to be renewed (ms); the tick renews only what is due |
 /// | `P:bfcounts` | hash | backfill state → how many backfills are in it (`/metrics`); kept by every script that changes a state (`set_state`), recounted at each startup |
+/// | `P:events` | stream | the lifecycle events' outbox: each entry (`kind connectionId backfillId at`, and `pulled` or `errorCode`; fields as `BackfillEventField`) is added by the script that makes the transition, in the same step; `EventRelay` (every instance) records entries in the message store, each once by its entry id, then deletes them. Trimmed to about `EventRelay.outboxCapacity` entries should the store refuse them for long |
 /// | `P:stats` | hash | counters shared by all instances: `staleCommits leaseRecoveries ticks throttleParks lostNudges` |
 struct SchedulerKeys: Sendable {
     let prefix: String
@@ -64,6 +65,7 @@ struct SchedulerKeys: Sendable {
     var realtimeDelayed: String { "\(prefix):realtime:delayed" }
     var auditDue: String { "\(prefix):audit:due" }
     var renewals: String { "\(prefix):renewals" }
+    var events: String { "\(prefix):events" }
     /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.
     var connectionPrefix: String { "\(prefix):conn:" }
     var leasePrefix: String { "\(prefix):lease:" }

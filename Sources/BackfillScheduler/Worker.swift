@@ -72,9 +72,7 @@ struct Worker: Sendable {
         func recordPreparation() async throws -> Bool {
             guard let total = unrecorded else { return true }
             unrecorded = nil
-            guard try await scheduler.prepared(lease, estimatedTotal: total) == .done else { return false }
-            await recordEvent(.started, lease, record, logger: logger)
-            return true
+            return try await scheduler.prepared(lease, estimatedTotal: total) == .done
         }
         let sliceEnd = ContinuousClock.now + scheduler.configuration.sliceDuration
         var pages = 0
@@ -89,7 +87,7 @@ struct Worker: Sendable {
             // last page): only the handoff and the completion are left.
             guard try await recordPreparation() else { return refused(logger) }
             try await provider.finish(job)
-            return await completed(try await scheduler.complete(lease), lease, record, pulled: record.pulled, logger: logger)
+            return await completed(try await scheduler.complete(lease), lease, logger: logger)
         }
         // The next page is fetched while this one is stored and committed (the cursor is known once it is fetched),
         // so a round trip is not spent idle per page. A page fetched ahead of a commit that ends the slice is
@@ -157,9 +155,6 @@ struct Worker: Sendable {
                     renewal: renewal, clearsError: showsError, estimatedTotal: unrecorded
                 )
                 let answer = try await scheduler.commit(lease, commit)
-                // This commit recorded the preparation: the backfill has started (once, by the lease holder, so
-                // before anything this worker records about it later).
-                if unrecorded != nil && answer != .stale { await recordEvent(.started, lease, record, logger: logger) }
                 unrecorded = nil
                 switch answer {
                 case .pause, .cancel: return
@@ -172,7 +167,7 @@ struct Worker: Sendable {
                     metrics.messages.increment(by: page.messages.count)
                 }
                 switch answer {
-                case .completed: return await completed(.completed, lease, record, pulled: commit.pulled, logger: logger)
+                case .completed: return await completed(.completed, lease, logger: logger)
                 case .proceed(_, let dirty):
                     pulled = commit.pulled
                     pagesTotal = commit.pages
@@ -187,13 +182,11 @@ struct Worker: Sendable {
         }
     }
 
-    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, _ record: BackfillRecord, pulled: Int, logger: Logger) async {
+    private func completed(_ reply: Scheduler.CompleteReply, _ lease: Lease, logger: Logger) async {
         switch reply {
         case .completed:
             metrics.completions.increment()
             logger.info("backfill completed")
-            await recordEvent(BackfillEvent(
-                kind: .completed, connectionId: lease.connectionId, backfillId: record.id, at: Date(), pulled: pulled), logger: logger)
             // The completeness audit runs at once; should this fail, the backfill simply goes unverified until a
             // support action or the next completion asks again.
             do {
@@ -275,20 +268,6 @@ struct Worker: Sendable {
         }
     }
 
-    private func recordEvent(_ kind: BackfillEvent.Kind, _ lease: Lease, _ record: BackfillRecord, logger: Logger) async {
-        await recordEvent(BackfillEvent(kind: kind, connectionId: lease.connectionId, backfillId: record.id, at: Date()), logger: logger)
-    }
-
-    /// Records a lifecycle step in the store's event feed. The transition itself is already in Redis: a store
-    /// that cannot take the event loses it (logged), it does not undo or hold up the backfill.
-    private func recordEvent(_ event: BackfillEvent, logger: Logger) async {
-        do {
-            try await store.record(event)
-        } catch {
-            logger.warning("could not record the backfill event", metadata: ["event": "\(event.kind.rawValue)", LogKey.error: "\(error)"])
-        }
-    }
-
     private func refused(_ logger: Logger) {
         metrics.staleCommits.increment()
         logger.warning("commit refused: another worker holds this connection now; stopping")
@@ -322,10 +301,6 @@ struct Worker: Sendable {
                 logger.error("backfill failed", metadata: [LogKey.errorCode: "\(failure.code.rawValue)"])
                 if try await scheduler.stop(lease, state: .failed, code: failure.code, message: failure.message) == .stale {
                     refused(logger)
-                } else {
-                    await recordEvent(BackfillEvent(
-                        kind: .failed, connectionId: lease.connectionId, backfillId: record.id, at: Date(),
-                        errorCode: failure.code.rawValue), logger: logger)
                 }
             }
         } catch {

@@ -124,7 +124,7 @@ public struct BackfillApp: Sendable {
         return router
     }
 
-    /// The services to run in one `ServiceGroup`: workers, promoter, auditor, the periodic tick (with the
+    /// The services to run in one `ServiceGroup`: the event relay, workers, promoter, auditor, the periodic tick (with the
     /// keeper's renewals and `tickHooks`) and the HTTP server. They are ordered so that a graceful
     /// shutdown stops the HTTP server first and the workers last. `onListening` gets the bound address
     /// (useful with port 0).
@@ -144,6 +144,8 @@ public struct BackfillApp: Sendable {
         )
         let audits: [any Service] = completenessAudit.map { [CompletenessAuditor(audit: $0, logger: logger)] } ?? []
         return [
+            // First, so that it stops last: the workers' final transitions are relayed before it ends.
+            EventRelay(scheduler: scheduler, store: store, logger: logger),
             WorkerPool(scheduler: scheduler, provider: provider, store: store, realtime: provider as? any RealtimeSync, logger: logger),
             Promoter(scheduler: scheduler, logger: logger),
             Auditor(scheduler: scheduler, logger: logger),

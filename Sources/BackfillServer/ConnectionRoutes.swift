@@ -183,11 +183,7 @@ struct ConnectionRoutes: Sendable {
         case .moved(let state):
             if state.isRunnable { try await scheduler.nudge([id]) }
             logger.info("backfill command applied", metadata: ["connection": "\(id)", "command": "\(command.rawValue)", "state": "\(state.rawValue)"])
-            let view = try await reader.view(id)
-            if let backfillId = view?.backfill?.id {
-                await recordEvent(Self.eventKind(of: command), connectionId: id, backfillId: backfillId)
-            }
-            if let view { return try Response.json(view) }
+            if let view = try await reader.view(id) { return try Response.json(view) }
         case .unchanged:
             break
         case .refused(_, let reason):
@@ -227,28 +223,6 @@ struct ConnectionRoutes: Sendable {
         let after = try query["after"].map { text throws(APIError) in try MessageCursorCoding.decode(String(text)) }
         let page = try await store.messages(connectionId: id, limit: limit, after: after)
         return try Response.json(MessagePageView(messages: page.messages, next: page.next.map(MessageCursorCoding.encode)))
-    }
-
-    /// The lifecycle event a command that moved the backfill records.
-    static func eventKind(of command: BackfillCommand) -> BackfillEvent.Kind {
-        switch command {
-        case .pause: .paused
-        case .resume: .resumed
-        case .cancel: .cancelled
-        case .retry: .retried
-        }
-    }
-
-    /// Records a lifecycle step in the store's event feed (`GET /v1/backfill-events`). The transition is
-    /// already in Redis: a store that cannot take the event loses it (logged) rather than failing the request.
-    private func recordEvent(_ kind: BackfillEvent.Kind, connectionId: String, backfillId: String) async {
-        do {
-            try await store.record(BackfillEvent(kind: kind, connectionId: connectionId, backfillId: backfillId, at: Date()))
-        } catch {
-            logger.warning("could not record the backfill event", metadata: [
-                "event": "\(kind.rawValue)", "connection": "\(connectionId)", "error": "\(error)",
-            ])
-        }
     }
 
     /// Work needs the mailbox's tokens: a disconnected mailbox must be reconnected first (409).

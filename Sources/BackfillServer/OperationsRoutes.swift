@@ -22,6 +22,13 @@ struct OperationsRoutes: Sendable {
         )
     }
 
+    static var outbox: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "backfill", metricName: "events_outbox", unitName: "",
+            helpText: "Lifecycle events waiting in Redis to be recorded in the store: growing, the store refuses them."
+        )
+    }
+
     let registry: PrometheusCollectorRegistry
     let logger: Logger
 
@@ -59,13 +66,15 @@ struct OperationsRoutes: Sendable {
         )
     }
 
-    /// `backfill_backfills{state}`: current backfills by state, and `backfill_realtime_delayed`: one Redis read
-    /// each per scrape (the scripts keep the counts and the set as states change).
+    /// `backfill_backfills{state}`: current backfills by state, `backfill_realtime_delayed` and
+    /// `backfill_events_outbox`: one Redis read each per scrape (the scripts keep the counts, the set and the stream).
     private func refreshBackfillGauge() async throws {
         async let delayed = scheduler.realtimeDelayedCount()
+        async let outbox = scheduler.outboxLength()
         for (state, count) in try await scheduler.stateCounts() {
             registry.makeGauge(descriptor: Self.backfills, labels: [("state", state.rawValue)]).set(Double(count))
         }
         registry.makeGauge(descriptor: Self.realtimeDelayed).set(Double(try await delayed))
+        registry.makeGauge(descriptor: Self.outbox).set(Double(try await outbox))
     }
 }

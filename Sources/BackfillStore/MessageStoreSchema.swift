@@ -66,6 +66,14 @@ enum MessageStoreSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v4: events relayed from the outbox once") { db in
+            // The Redis outbox entry an event came from: relayed at least once, recorded once. Older rows have none
+            // (NULLs never collide in a unique index).
+            try db.execute(sql: """
+                ALTER TABLE backfill_event ADD COLUMN outbox_id TEXT;
+                CREATE UNIQUE INDEX backfill_event_by_outbox ON backfill_event (outbox_id);
+                """)
+        }
         return migrator
     }
 }

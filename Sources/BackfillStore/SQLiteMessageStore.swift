@@ -190,18 +190,25 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    /// Records a backfill's lifecycle step.
-    public func record(_ event: BackfillEvent) async throws {
-        try await Self.classifyingUnavailability { try await self.pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO backfill_event (kind, connection_id, backfill_id, at, pulled, error_code)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+    /// Records lifecycle steps in one transaction, in order; one already recorded under its outbox id is left out.
+    @discardableResult
+    public func record(_ events: [BackfillEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        return try await Self.classifyingUnavailability { try await self.pool.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO backfill_event (kind, connection_id, backfill_id, at, pulled, error_code, outbox_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (outbox_id) DO NOTHING
+                """)
+            var recorded = 0
+            for event in events {
+                try statement.execute(arguments: [
                     event.kind.rawValue, event.connectionId, event.backfillId, StoreTime.milliseconds(event.at),
-                    event.pulled, event.errorCode,
+                    event.pulled, event.errorCode, event.outboxId,
                 ])
+                recorded += db.changesCount
+            }
+            return recorded
         } }
     }
 
@@ -217,7 +224,7 @@ public final class SQLiteMessageStore: MessageStore {
         return try await pool.read { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT seq, kind, connection_id, backfill_id, at, pulled, error_code FROM backfill_event
+                    SELECT seq, kind, connection_id, backfill_id, at, pulled, error_code, outbox_id FROM backfill_event
                     WHERE seq > ? ORDER BY seq LIMIT ?
                     """),
                 arguments: [after, limit])
@@ -230,7 +237,8 @@ public final class SQLiteMessageStore: MessageStore {
                     kind: kind, connectionId: try row.decode(forColumn: "connection_id"),
                     backfillId: try row.decode(forColumn: "backfill_id"),
                     at: StoreTime.date(milliseconds: try row.decode(forColumn: "at")),
-                    pulled: try row.decode(forColumn: "pulled"), errorCode: try row.decode(forColumn: "error_code")))
+                    pulled: try row.decode(forColumn: "pulled"), errorCode: try row.decode(forColumn: "error_code"),
+                    outboxId: try row.decode(forColumn: "outbox_id")))
             }
             return BackfillEventPage(events: entries, next: entries.last?.seq ?? after)
         }

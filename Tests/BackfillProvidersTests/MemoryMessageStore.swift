@@ -28,7 +28,7 @@ actor MemoryMessageStore: MessageStore {
 
     func changes(after: Int64, limit: Int) async throws -> ChangePage { ChangePage(changes: [], next: after) }
 
-    func record(_ event: BackfillEvent) async throws {}
+    func record(_ events: [BackfillEvent]) async throws -> Int { events.count }
 
     func events(after: Int64, limit: Int) async throws -> BackfillEventPage { BackfillEventPage(events: [], next: after) }
 }

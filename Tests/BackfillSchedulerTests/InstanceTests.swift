@@ -107,12 +107,13 @@ struct InstanceTests {
         let instance = try HarnessProcess(name: "idle", redisURL: server.url, prefix: "idle", settings: settings)
         let redis = RedisClient(configuration: try RedisConfiguration(url: server.url), logger: Logger(label: "test.idle"))
         try await Task.sleep(for: .seconds(1))  // let start-up traffic (first tick, script loads) pass
-        // What an idle instance sends: EVALSHA (promoter, auditor), BLPOP (dispatcher, promoter) and, once,
-        // SCRIPT LOAD. Commands that scripts run inside Redis are not round trips and are not counted.
+        // What an idle instance sends: EVALSHA (promoter, auditor), BLPOP (dispatcher, promoter), XREAD (the event
+        // relay) and, once, SCRIPT LOAD and XRANGE. Commands that scripts run inside Redis are not round trips and are
+        // not counted.
         func calls() async throws -> Int {
             let info = try await redis.send(["INFO", "commandstats"]).string ?? ""
             return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
-                guard ["cmdstat_evalsha:", "cmdstat_blpop:", "cmdstat_script|load:"].contains(where: line.hasPrefix),
+                guard ["cmdstat_evalsha:", "cmdstat_blpop:", "cmdstat_script|load:", "cmdstat_xread:", "cmdstat_xrange:"].contains(where: line.hasPrefix),
                       let range = line.range(of: "calls=") else { return total }
                 return total + (Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0)
             }

@@ -396,6 +396,6 @@ struct StoreAwaitingNextFetch: MessageStore {
     }
     func count(connectionId: String) async throws -> Int { try await inner.count(connectionId: connectionId) }
     func changes(after: Int64, limit: Int) async throws -> ChangePage { try await inner.changes(after: after, limit: limit) }
-    func record(_ event: BackfillEvent) async throws { try await inner.record(event) }
+    func record(_ events: [BackfillEvent]) async throws -> Int { try await inner.record(events) }
     func events(after: Int64, limit: Int) async throws -> BackfillEventPage { try await inner.events(after: after, limit: limit) }
 }

@@ -58,6 +58,8 @@ struct OperationsTests {
             #expect(lines.contains(#"backfill_backfills{state="queued"} 1.0"#))
             #expect(lines.contains(#"backfill_backfills{state="completed"} 0.0"#))
             #expect(lines.contains("backfill_realtime_delayed 0.0"))
+            // Lifecycle events not relayed yet: none, since a start appends none (`started` is the worker's).
+            #expect(lines.contains("backfill_events_outbox 0.0"))
             #expect(lines.contains(#"backfill_http_requests_total{route="/healthz",status="200"} 1"#))
             #expect(lines.contains(#"backfill_http_requests_total{route="/v1/connections/{id}/backfill",status="200"} 1"#))
             #expect(!metrics.text.contains(connection.id) && !metrics.text.contains("acme.com"))

@@ -163,6 +163,18 @@ struct ServerHarness: Sendable {
         throw TestSetupError("timed out after \(timeout) waiting for \(what)")
     }
 
+    /// The lifecycle feed's first page once it holds `count` events (the relay records them moments after their
+    /// transitions), checking every 20 ms, or fails after `timeout`.
+    func lifecycleEvents(count: Int, timeout: Duration = .seconds(10)) async throws -> BackfillEventPageView {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let page = try await request("GET", "/v1/backfill-events?limit=1000").decode(BackfillEventPageView.self)
+            if page.events.count >= count { return page }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSetupError("timed out after \(timeout) waiting for \(count) lifecycle events")
+    }
+
     /// The connection ids waiting in the nudge queue.
     func nudged() async throws -> [String] {
         try await scheduler.redis.send(["LRANGE", scheduler.keys.nudges, "0", "-1"]).array?.compactMap(\.string) ?? []

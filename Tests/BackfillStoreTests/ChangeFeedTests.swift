@@ -103,7 +103,8 @@ struct ChangeFeedTests {
                 BackfillEvent(kind: .completed, connectionId: "conn-a", backfillId: "bf-1", at: at.addingTimeInterval(4),
                               pulled: 8500),
             ]
-            for event in events { try await store.record(event) }
+            #expect(try await store.record(Array(events[..<2])) == 2)
+            #expect(try await store.record(Array(events[2...])) == 3)
             // Messages have a sequence of their own.
             #expect(try await store.insert(Messages.batch(1...2)) == 2)
 
@@ -121,6 +122,27 @@ struct ChangeFeedTests {
 
             let error = await #expect(throws: MessageStoreError.self) { try await store.events(after: 0, limit: 0) }
             #expect(error?.code == .invalidPageLimit)
+        }
+    }
+
+    @Test("an event relayed again under its outbox id is recorded once and takes no number; events without one never collide",
+          arguments: StoreKind.allCases)
+    func outboxIdsRecordedOnce(kind: StoreKind) async throws {
+        try await kind.withStore { (store: any ContractStore, reopen) async throws in
+            let at = Date(timeIntervalSince1970: 1_700_000_000)
+            func event(_ kind: BackfillEvent.Kind, _ outboxId: String?) -> BackfillEvent {
+                BackfillEvent(kind: kind, connectionId: "conn-a", backfillId: "bf-1", at: at, outboxId: outboxId)
+            }
+            #expect(try await store.record([event(.started, "1-0"), event(.paused, "2-0")]) == 2)
+            // A second relay of the same entries, and the next one: only the new one goes in, after the others.
+            #expect(try await store.record([event(.started, "1-0"), event(.paused, "2-0"), event(.resumed, "3-0")]) == 1)
+            #expect(try await reopen().record([event(.started, "1-0")]) == 0)
+            #expect(try await store.record([event(.cancelled, nil), event(.cancelled, nil)]) == 2)
+
+            let all = try await store.events(after: 0, limit: 100)
+            #expect(all.events.map(\.seq) == [1, 2, 3, 4, 5])
+            #expect(all.events.map(\.event.kind) == [.started, .paused, .resumed, .cancelled, .cancelled])
+            #expect(all.events.map(\.event.outboxId) == ["1-0", "2-0", "3-0", nil, nil])
         }
     }
 }

@@ -32,7 +32,7 @@ public struct RedisSetStore: MessageStore {
         ChangePage(changes: [], next: after)
     }
 
-    public func record(_ event: BackfillEvent) async throws {}
+    public func record(_ events: [BackfillEvent]) async throws -> Int { events.count }
 
     public func events(after: Int64, limit: Int) async throws -> BackfillEventPage {
         BackfillEventPage(events: [], next: after)

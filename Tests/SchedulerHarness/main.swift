@@ -37,8 +37,10 @@ let provider = CountingMailProvider(
     pageDelay: .milliseconds(setting("HARNESS_PAGE_DELAY_MS", 0)), instance: instance,
     slots: RedisSharedAdmission(scheduler: scheduler)
 )
+let store = RedisSetStore(redis: redis, keys: testKeys)
 let services: [any Service] = [
-    WorkerPool(scheduler: scheduler, provider: provider, store: RedisSetStore(redis: redis, keys: testKeys), logger: logger),
+    EventRelay(scheduler: scheduler, store: store, logger: logger),
+    WorkerPool(scheduler: scheduler, provider: provider, store: store, logger: logger),
     Promoter(scheduler: scheduler, logger: logger),
     Auditor(scheduler: scheduler, logger: logger),
     PeriodicTick(scheduler: scheduler, logger: logger),

@@ -5,8 +5,9 @@ extension SchedulerScripts {
     /// Applies a user or support command. Whether it moves, leaves or refuses a backfill is decided by the core's
     /// table, `BackfillCommand.outcome(in:)`, written into the script as a Lua table (`commandTable`): one table,
     /// generated once; the script adds only what each move writes.
-    /// KEYS: 1 bf, 3 lease, 4 active, 6 retry, 7 retry:wake, 8 nudges, 9 nudged, 12 bfcounts.
-    /// ARGV: 1 connection id, 2 command `pause`|`resume`|`cancel`|`retry`.
+    /// A move's event (`paused`, `resumed`, `cancelled`, `retried`: `BackfillCommand.event`) goes to the outbox.
+    /// KEYS: 1 bf, 3 lease, 4 active, 6 retry, 7 retry:wake, 8 nudges, 9 nudged, 12 bfcounts, 16 events.
+    /// ARGV: 1 connection id, 2 command `pause`|`resume`|`cancel`|`retry`, 3 the event a move records.
     /// Replies: {'moved', newState} | {'unchanged', state} | {'refused', state} | {'missing'}.
     /// A move leaves `news` on the lease, so a worker holding it reads the state at its next commit and stops
     /// there on a pause or cancel (its commits take the state as it was at the claim otherwise).
@@ -36,6 +37,7 @@ extension SchedulerScripts {
           wake_up(KEYS[1], KEYS[6], KEYS[7], KEYS[9], KEYS[8], ARGV[1], now)
         end
         redis.call('HSET', KEYS[3], 'news', 1)
+        emit(KEYS[16], KEYS[1], ARGV[3], ARGV[1])
         return {'moved', outcome}
         """)
 

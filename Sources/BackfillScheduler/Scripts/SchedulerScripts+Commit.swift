@@ -15,12 +15,12 @@ extension SchedulerScripts {
     ///   slice or a renewal period;
     /// - the worker's record showed an error (ARGV[10]): its fields are deleted;
     /// - it is the first commit after the provider's preparation (ARGV[11]): `prepared` and `estimatedTotal`
-    ///   are set in the same HSET;
+    ///   are set in the same HSET, and the backfill's `started` event goes to the outbox;
     /// - ARGV[7] is `last` (the backfill's last page, sent after the real-time handoff, `MailProvider.finish`):
-    ///   the backfill completes in the same script, as `complete` does; `yield` (the slice's last page by
+    ///   the backfill completes in the same script, as `complete` does (its `completed` event with it); `yield` (the slice's last page by
     ///   count): the lease is released and the connection queued again at the tail in the same script, as
     ///   `release` does. Both set `lastProgressAt`.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts, 16 events.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 `pulled` with this page, 5 `pages` with this page, 6 next
     ///       cursor, 7 `last`, `yield` or empty, 8 lease duration (ms), 9 `renew` or empty, 10 `1` to
     ///       delete the error fields, 11 the estimated total when the preparation is to be recorded (else empty).
@@ -40,6 +40,7 @@ extension SchedulerScripts {
         if ARGV[11] ~= '' then
           add('prepared', 1)
           add('estimatedTotal', ARGV[11])
+          emit(KEYS[16], KEYS[1], 'started', ARGV[1])
         end
         if ARGV[10] == '1' then redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable') end
         -- Holding the lease, the state can only be running, queued (resumed), paused or cancelled, and only
@@ -77,6 +78,7 @@ extension SchedulerScripts {
           add('completedAt', now)
           set_state(KEYS[1], KEYS[12], 'completed', state, fields)
           redis.call('SREM', KEYS[4], ARGV[1])
+          emit(KEYS[16], KEYS[1], 'completed', ARGV[1], {'pulled', ARGV[4]})
           return {'completed', ARGV[4]}
         end
         redis.call('HSET', KEYS[1], unpack(fields))
@@ -147,12 +149,13 @@ extension SchedulerScripts {
         return {'recorded'}
         """)
 
-    /// Records the provider's preparation (estimated total) before the first page.
-    /// KEYS: 1 bf, 3 lease, 10 stats. ARGV: 1 connection id, 2 owner, 3 epoch, 4 estimated total.
+    /// Records the provider's preparation (estimated total) before the first page, and the backfill's `started` event.
+    /// KEYS: 1 bf, 3 lease, 10 stats, 16 events. ARGV: 1 connection id, 2 owner, 3 epoch, 4 estimated total.
     /// Replies: {'ok'} | {'stale'}.
     static let prepared = make("prepared", """
         if not fenced(KEYS[3], ARGV[3], ARGV[2], KEYS[10]) then return {'stale'} end
         redis.call('HSET', KEYS[1], 'prepared', 1, 'estimatedTotal', ARGV[4])
+        emit(KEYS[16], KEYS[1], 'started', ARGV[1])
         return {'ok'}
         """)
 }

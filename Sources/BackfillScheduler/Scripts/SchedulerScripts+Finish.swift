@@ -3,7 +3,9 @@ import BackfillRedis
 extension SchedulerScripts {
     /// Marks the backfill completed after its last page and the real-time handoff. Holding the lease, the
     /// state is `running` unless `news` is on the lease (a pause, cancel or resume came): only then is it read.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 12 bfcounts. ARGV: 1 connection id, 2 owner, 3 epoch.
+    /// Its `completed` event, with `pulled`, goes to the outbox.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 8 nudges, 9 nudged, 10 stats, 12 bfcounts, 16 events.
+    /// ARGV: 1 connection id, 2 owner, 3 epoch.
     /// Replies: {'completed'} | {'pause'} | {'cancel'} (the user acted first) | {'stale'}.
     static let complete = make("complete", """
         local now = now_ms()
@@ -17,6 +19,7 @@ extension SchedulerScripts {
         set_state(KEYS[1], KEYS[12], 'completed', state, {'completedAt', now})
         redis.call('HDEL', KEYS[1], 'errorCode', 'errorMessage', 'errorRetryable', 'retryAt')
         redis.call('SREM', KEYS[4], ARGV[1])
+        emit(KEYS[16], KEYS[1], 'completed', ARGV[1], {'pulled', redis.call('HGET', KEYS[1], 'pulled') or '0'})
         return {'completed'}
         """)
 
@@ -46,7 +49,8 @@ extension SchedulerScripts {
 
     /// Stops the backfill on an error (`failed`) or until the parent connection is back (`waiting_on_parent`).
     /// A failure that is not retryable (token expired, permission lost) also puts the connection in `error`.
-    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts.
+    /// A `failed` backfill's event, with `errorCode`, goes to the outbox.
+    /// KEYS: 1 bf, 3 lease, 4 active, 5 leases, 6 retry, 8 nudges, 9 nudged, 10 stats, 11 conn, 12 bfcounts, 16 events.
     /// ARGV: 1 connection id, 2 owner, 3 epoch, 4 state `failed`|`waiting_on_parent`, 5 error code,
     ///       6 error message, 7 `1` if retryable.
     /// Replies: {'stopped'} | {state} (paused or cancelled meanwhile) | {'stale'}.
@@ -62,6 +66,7 @@ extension SchedulerScripts {
         if ARGV[4] == 'failed' then
           redis.call('HSET', KEYS[1], 'completedAt', now)
           redis.call('SREM', KEYS[4], ARGV[1])
+          emit(KEYS[16], KEYS[1], 'failed', ARGV[1], {'errorCode', ARGV[5]})
         end
         if ARGV[7] == '0' and redis.call('EXISTS', KEYS[11]) == 1 then
           redis.call('HSET', KEYS[11], 'health', 'error', 'errorCode', ARGV[5], 'errorMessage', ARGV[6])

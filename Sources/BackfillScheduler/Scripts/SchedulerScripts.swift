@@ -6,11 +6,13 @@ import BackfillRedis
 /// Most scripts take the same per-connection key list, `connectionKeys` in `Scheduler`:
 /// KEYS[1] `bf:{id}`, KEYS[2] `bfhist:{id}`, KEYS[3] `lease:{id}`, KEYS[4] `active`, KEYS[5] `leases`,
 /// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`,
-/// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`, KEYS[15] `realtime:delayed`;
+/// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`, KEYS[15] `realtime:delayed`,
+/// KEYS[16] `events`;
 /// ARGV[1] is always the connection id. Each script's header says which of them it uses.
 ///
 /// The scripts spell hash fields as literals: those of `bf:{id}` must be `BackfillField`'s, those of `conn:{id}`
-/// `ConnectionField`'s (the scheduler tests check both hashes against them on every read).
+/// `ConnectionField`'s (the scheduler tests check both hashes against them on every read), those of an `events`
+/// entry `BackfillEventField`'s (the relay decodes every entry with them).
 enum SchedulerScripts {
     /// Helpers prepended to every script.
     static let prelude = """
@@ -89,6 +91,14 @@ enum SchedulerScripts {
             redis.call('DEL', wake)
             redis.call('RPUSH', wake, '1')
           end
+        end
+        -- Appends a lifecycle event of the backfill in `bf` to the outbox stream `events`, in the same step as its
+        -- transition (`EventRelay` records it in the message store). `extra`: a flat list of fields (`pulled`,
+        -- `errorCode`). The stream is trimmed, roughly, to the outbox's capacity.
+        local function emit(events, bf, kind, id, extra)
+          local fields = {'kind', kind, 'connectionId', id, 'backfillId', redis.call('HGET', bf, 'id') or '', 'at', now_ms()}
+          for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
+          redis.call('XADD', events, 'MAXLEN', '~', \(EventRelay.outboxCapacity), '*', unpack(fields))
         end
         -- Runs a backfill now, or at its retryAt if the provider asked to wait.
         local function wake_up(bf, retry, wake, nudged, nudges, id, now)

@@ -68,7 +68,7 @@ struct CountingStore: MessageStore {
     }
     func count(connectionId: String) async throws -> Int { 0 }
     func changes(after: Int64, limit: Int) async throws -> ChangePage { ChangePage(changes: [], next: after) }
-    func record(_ event: BackfillEvent) async throws {}
+    func record(_ events: [BackfillEvent]) async throws -> Int { events.count }
     func events(after: Int64, limit: Int) async throws -> BackfillEventPage { BackfillEventPage(events: [], next: after) }
 }
 
