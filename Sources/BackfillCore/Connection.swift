@@ -80,6 +80,9 @@ public protocol ConnectionDirectory: Sendable {
     /// Records that the connection's own token was refused: it goes into `error` with this failure, as when
     /// a shared mailbox found that the parent token it borrows no longer works.
     func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws
+    /// Lists messages a real-time catch-up goes on without (`CatchUpRefusals`) with the connection's skipped
+    /// messages, where a "retry skipped" finds them. Listing one twice changes nothing.
+    func listSkipped(_ skipped: [SkippedMessage], for id: String) async throws
 }
 
 /// Seals credentials for storage at rest (authenticated encryption) and opens them again. The

@@ -4,6 +4,7 @@ public actor InMemoryConnectionDirectory: ConnectionDirectory {
     private var connections: [String: Connection] = [:]
     private var credentialsById: [String: OAuthCredentials] = [:]
     private var syncStates: [String: [String: String]] = [:]
+    private var skippedById: [String: [String: SkippedMessage]] = [:]
 
     public init() {}
 
@@ -48,5 +49,14 @@ public actor InMemoryConnectionDirectory: ConnectionDirectory {
         connections[id]?.health = .error
         connections[id]?.errorCode = code
         connections[id]?.errorMessage = message
+    }
+
+    public func listSkipped(_ skipped: [SkippedMessage], for id: String) {
+        for entry in skipped { skippedById[id, default: [:]][entry.providerMessageId] = entry }
+    }
+
+    /// The connection's listed skipped messages, by provider id.
+    public func skipped(for id: String) -> [SkippedMessage] {
+        (skippedById[id] ?? [:]).values.sorted { $0.providerMessageId < $1.providerMessageId }
     }
 }

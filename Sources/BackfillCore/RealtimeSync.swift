@@ -20,10 +20,14 @@ public struct CatchUpResult: Sendable, Equatable {
     /// The cursor had expired: mail between the old cursor and now may be missing, so a backfill of
     /// that gap (or a full re-sync) is needed.
     public var resyncNeeded: Bool
+    /// Messages the provider refused catch-up after catch-up, which this one went on without (`CatchUpRefusals`);
+    /// they are listed with the connection's skipped messages.
+    public var skipped: [SkippedMessage]
 
-    public init(inserted: Int, resyncNeeded: Bool) {
+    public init(inserted: Int, resyncNeeded: Bool, skipped: [SkippedMessage] = []) {
         self.inserted = inserted
         self.resyncNeeded = resyncNeeded
+        self.skipped = skipped
     }
 }
 

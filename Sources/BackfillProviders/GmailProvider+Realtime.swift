@@ -11,7 +11,9 @@ extension GmailProvider: RealtimeSync {
     /// Reads `history.list` (messageAdded) from the stored `historyId`, keeps INBOX/SENT additions, fetches
     /// and stores them, then saves the response's `historyId`. Mail from before the cursor was taken
     /// (`gapSince`) is listed by date once. A 404 (expired id) takes the profile's current id and lists by
-    /// date what came since the last catch-up (`ResyncPoint`), so an expired cursor leaves no gap.
+    /// date what came since the last catch-up (`ResyncPoint`), so an expired cursor leaves no gap. A message refused
+    /// while the others are served fails the catch-up, unless catch-ups in a row have refused it (`CatchUpRefusals`):
+    /// then it is listed as skipped, and the catch-up goes on without it.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
         let state = try await directory.syncState(for: connectionId)
@@ -64,8 +66,19 @@ extension GmailProvider: RealtimeSync {
             }
         }
         let fetched = try await messages(order, in: mailbox)
-        // Real time skips nothing: a message it cannot fetch fails the catch-up, which runs again from the same cursor.
-        if let refused = fetched.skipped.first { throw refused.failure }
+        var refusals = CatchUpRefusals(encoded: state[SyncKey.refusals])
+        var skipped: [SkippedMessage] = []
+        switch refusals.record(refused: fetched.skipped.map(\.id)) {
+        case .proceed: break
+        case .fail:
+            // Real time skips nothing it can help: the catch-up runs again from the same cursor, and counts.
+            try await directory.updateSyncState([SyncKey.refusals: refusals.encoded], for: connectionId)
+            throw fetched.skipped[0].failure
+        case .skip:
+            // Listed before the cursor moves past them: a crash in between lists them again, never loses them.
+            skipped = fetched.skipped.map { SkippedMessage(providerMessageId: $0.id, folder: added[$0.id] ?? .inbox, failure: $0.failure) }
+            try await directory.listSkipped(skipped, for: connectionId)
+        }
         let messages = fetched.messages.compactMap { message -> StoredMessage? in
             // Listing by date is in whole seconds: the gap's edge is cut exactly, as the backfill's window is.
             if let gapSince, gapIds.contains(message.id), let receivedAt = message.receivedAt, receivedAt < gapSince {
@@ -77,9 +90,10 @@ extension GmailProvider: RealtimeSync {
         }
         let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
         try await directory.updateSyncState(
-            [SyncKey.historyId: latest, SyncKey.gapSince: "", SyncKey.syncedAt: ResyncPoint.encode(started)], for: connectionId
+            [SyncKey.historyId: latest, SyncKey.gapSince: "", SyncKey.syncedAt: ResyncPoint.encode(started), SyncKey.refusals: ""],
+            for: connectionId
         )
-        return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded)
+        return CatchUpResult(inserted: inserted, resyncNeeded: resyncNeeded, skipped: skipped)
     }
 
     /// Calls `users.watch` on INBOX and SENT with `notificationURL` as the Pub/Sub topic, unless the

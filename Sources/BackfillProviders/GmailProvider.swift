@@ -21,6 +21,8 @@ public struct GmailProvider: MailProvider {
         static let gapSince = "gmail.gapSince"
         /// Ms since 1970: when the last completed catch-up began (or the cursor was taken); see `ResyncPoint`.
         static let syncedAt = "gmail.syncedAt"
+        /// Messages the last catch-ups could not fetch, with how many in a row refused each (`CatchUpRefusals`).
+        static let refusals = "gmail.refusals"
     }
 
     /// Message fetches per batch request, and one batch at a time: Gmail runs a batch's calls side by side and

@@ -191,6 +191,10 @@ public struct RedisConnectionDirectory: ConnectionDirectory {
         _ = try await redis.send(["HSET", keys.connection(id), ConnectionField.credentials.rawValue, sealed])
     }
 
+    public func listSkipped(_ skipped: [SkippedMessage], for id: String) async throws {
+        try await Scheduler.recordSkipped(skipped, connectionId: id, redis: redis, keys: keys)
+    }
+
     public func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws {
         guard try await redis.send(["HGET", keys.connection(id), ConnectionField.health.rawValue]).string != ConnectionHealth.disconnected.rawValue else { return }
         _ = try await redis.pipeline([

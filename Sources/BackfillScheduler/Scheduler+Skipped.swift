@@ -1,4 +1,5 @@
 import BackfillCore
+import BackfillRedis
 import Foundation
 
 /// Messages the provider refused to serve (`SkippedMessage`), listed per connection in `P:skipped:{id}` until they
@@ -6,13 +7,18 @@ import Foundation
 extension Scheduler {
     /// Lists `skipped` (a page's refusals) for the connection; the backfill's `skipped` count follows.
     public func recordSkipped(_ skipped: [SkippedMessage], connectionId: String) async throws {
+        try await Self.recordSkipped(skipped, connectionId: connectionId, redis: redis, keys: keys)
+    }
+
+    /// The same for the connection directory (a catch-up's skipped messages).
+    static func recordSkipped(_ skipped: [SkippedMessage], connectionId: String, redis: RedisClient, keys: SchedulerKeys) async throws {
         guard !skipped.isEmpty else { return }
         let encoder = JSONEncoder()
-        var arguments = ["add"]
+        var arguments = [connectionId, "add"]
         for entry in skipped {
             arguments += [entry.providerMessageId, String(decoding: try encoder.encode(entry), as: UTF8.self)]
         }
-        _ = try await run(SchedulerScripts.skipped, connectionId, arguments)
+        _ = try await redis.run(SchedulerScripts.skipped, keys: keys.scriptKeys(connectionId), arguments: arguments)
     }
 
     /// Forgets skipped messages that were stored after all.

@@ -276,14 +276,8 @@ public final class Scheduler: Sendable {
     // MARK: Script plumbing
 
     /// The per-connection key list every connection script takes (see `SchedulerScripts`).
-    private func connectionKeys(_ id: String) -> [String] {
-        [keys.backfill(id), keys.history(id), keys.lease(id), keys.active, keys.leases, keys.retry, keys.retryWake,
-         keys.nudges, keys.nudged, keys.stats, keys.connection(id), keys.stateCounts, keys.realtimeDue, keys.skipped(id),
-         keys.realtimeDelayed, keys.events]
-    }
-
     func run(_ script: RedisScript, _ connectionId: String, _ arguments: [String]) async throws -> [String] {
-        let reply = try await redis.run(script, keys: connectionKeys(connectionId), arguments: [connectionId] + arguments)
+        let reply = try await redis.run(script, keys: keys.scriptKeys(connectionId), arguments: [connectionId] + arguments)
         return reply.strings
     }
 }

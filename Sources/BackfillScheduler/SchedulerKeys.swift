@@ -66,6 +66,12 @@ struct SchedulerKeys: Sendable {
     var auditDue: String { "\(prefix):audit:due" }
     var renewals: String { "\(prefix):renewals" }
     var events: String { "\(prefix):events" }
+    /// The key list most scripts take for one connection (`SchedulerScripts`' header numbers them).
+    func scriptKeys(_ id: String) -> [String] {
+        [backfill(id), history(id), lease(id), active, leases, retry, retryWake, nudges, nudged, stats, connection(id),
+         stateCounts, realtimeDue, skipped(id), realtimeDelayed, events]
+    }
+
     /// The start of every `connection(_:)` and `lease(_:)` key, for scripts over many connections.
     var connectionPrefix: String { "\(prefix):conn:" }
     var leasePrefix: String { "\(prefix):lease:" }

@@ -214,6 +214,11 @@ struct Worker: Sendable {
             if result.resyncNeeded {
                 logger.notice("real-time cursor had expired; caught up from the last sync by date with a fresh one")
             }
+            if !result.skipped.isEmpty {
+                logger.warning("real-time catch-up went on without messages the provider kept refusing; listed as skipped", metadata: [
+                    "skipped": "\(result.skipped.count)", LogKey.errorCode: "\(result.skipped[0].code.rawValue)",
+                ])
+            }
             if try await scheduler.clearDirty(lease, seen: dirty) == .stale {
                 logger.notice("lease lost during the catch-up; its holder catches up again")
             }

@@ -300,6 +300,51 @@ struct RealtimeTroubleTests {
         }
     }
 
+    @Test("a Gmail message refused catch-up after catch-up while the mail beside it is served is skipped and listed; the rest is stored, real time goes on; a retry stores it")
+    func poisonInCatchUp() async throws {
+        try await EndToEnd.run(messageCount: 60, configure: Self.configure) { env in
+            let address = EndToEnd.gmailUser
+            let id = try await env.connectLive(env.connector(env.keeper()), .gmail, address)
+            try await env.eventually("caught up once") { try await env.caughtUp(id) }
+
+            let ids = try await env.inject(address, count: 2)
+            let poison = try #require(ids.sorted().first)
+            try await env.control("POST", "faults", body: [
+                "mailbox": address, "route": "messages.get", "path": "/messages/\(poison)", "status": 500, "count": 1000,
+            ])
+            try await env.scheduler.notify(id)
+            // The first catch-ups fail (real time skips nothing it can help) and store nothing, not even the other one.
+            try await env.eventually("a catch-up failed on it") { try await env.catchUpFailures(id) >= 1 }
+            #expect(try await env.store.providerMessageIds(connectionId: id).isDisjoint(with: ids))
+            // The third in a row goes on without it (`CatchUpRefusals.skipAfter`).
+            try await env.eventually("the other stored", timeout: Self.margin + .seconds(10)) {
+                ids.subtracting([poison]).isSubset(of: try await env.store.providerMessageIds(connectionId: id))
+            }
+            #expect(try await !env.store.providerMessageIds(connectionId: id).contains(poison))
+            let skipped = try await env.scheduler.skippedMessages(connectionId: id)
+            #expect(skipped.map(\.providerMessageId) == [poison])
+            #expect(skipped.first?.code == .transient && skipped.first?.folder == .inbox)
+            try await env.eventually("failures reset, nothing delayed") {
+                guard try await env.catchUpFailures(id) == 0, try await env.directory.connection(id)?.realtime?.failing == nil else {
+                    return false
+                }
+                return try await env.caughtUp(id)
+            }
+            #expect(try await env.directory.connection(id)?.health == .healthy)
+            // Real time goes on past it: new mail comes without waiting on the poison message again.
+            let later = try await env.inject(address, count: 1)
+            try await env.scheduler.notify(id)
+            try await env.eventually("later mail stored", timeout: Self.margin) {
+                later.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
+            }
+
+            // Served again, "retry skipped" stores it and it leaves the list.
+            try await env.control("DELETE", "faults")
+            let served = try await env.router.refetch(skipped, connectionId: id)
+            #expect(served.stored.map(\.providerMessageId) == [poison] && served.stillSkipped.isEmpty)
+        }
+    }
+
     @Test("a mailbox without a push channel is polled: its mail is stored within a poll period with no notification at all",
           arguments: [ProviderKind.graph, .gmail])
     func polled(provider: ProviderKind) async throws {

@@ -145,6 +145,9 @@ struct TokenSaveOutageTests {
         func recordRefusal(of id: String, code: BackfillErrorCode, message: String) async throws {
             try await directory.recordRefusal(of: id, code: code, message: message)
         }
+        func listSkipped(_ skipped: [SkippedMessage], for id: String) async throws {
+            try await directory.listSkipped(skipped, for: id)
+        }
     }
 
     // MARK: Helpers

@@ -3,7 +3,7 @@ import BackfillRedis
 /// The scheduler's Lua scripts: every state transition that touches more than one key is one script,
 /// loaded once and called by SHA. Times come from Redis (`TIME`), never from an instance's clock.
 ///
-/// Most scripts take the same per-connection key list, `connectionKeys` in `Scheduler`:
+/// Most scripts take the same per-connection key list, `SchedulerKeys.scriptKeys(_:)`:
 /// KEYS[1] `bf:{id}`, KEYS[2] `bfhist:{id}`, KEYS[3] `lease:{id}`, KEYS[4] `active`, KEYS[5] `leases`,
 /// KEYS[6] `retry`, KEYS[7] `retry:wake`, KEYS[8] `nudges`, KEYS[9] `nudged`, KEYS[10] `stats`,
 /// KEYS[11] `conn:{id}`, KEYS[12] `bfcounts`, KEYS[13] `realtime:due`, KEYS[14] `skipped:{id}`, KEYS[15] `realtime:delayed`,
