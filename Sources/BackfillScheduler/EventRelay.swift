@@ -13,8 +13,8 @@ import ServiceLifecycle
 /// of the same outbox. While the store refuses events they wait in the outbox (trimmed at `outboxCapacity`),
 /// and the relay tries again after a backoff.
 public struct EventRelay: Service {
-    /// The most entries the outbox keeps (roughly: Redis trims whole nodes) while the store refuses them: about
-    /// 20 MB, days of lifecycle steps for 100,000 mailboxes. Past it the oldest are dropped.
+    /// The most entries the outbox keeps (roughly: Redis trims whole nodes) while the store refuses them, about
+    /// 20 MB: a store outage loses no event until 100,000 lifecycle steps wait. Past it the oldest are dropped.
     static let outboxCapacity = 100_000
     /// Entries recorded per store call.
     static let batch = 100
