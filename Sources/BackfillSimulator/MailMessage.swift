@@ -38,6 +38,9 @@ struct MailFolder {
     let id: String
     let displayName: String
     let parent: Int?
+    /// Deleted by the user (`DELETE /_sim/mailboxes/{address}/folders/{id}`): Graph no longer finds it by id or lists
+    /// it, but it keeps its index so folder indices (delta states, changes, messages) stay valid.
+    var isDeleted = false
     /// The folder's items, oldest first: message indices, and -1 for non-message items (calendar items and
     /// the like) that count in `totalItemCount` and in `$skip` but are never listed.
     var entries: [Int] = []

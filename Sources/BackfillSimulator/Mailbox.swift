@@ -45,6 +45,8 @@ final class Mailbox {
         generate(now: Int64(now.timeIntervalSince1970), nonMessageEvery: nonMessageEvery)
     }
 
+    /// The original folder of a role: the first folders are one per role, in `Role.allCases` order; folders made
+    /// later (`createInboxChild`) come after them.
     func folder(_ role: MailFolder.Role) -> Int {
         MailFolder.Role.allCases.firstIndex(of: role)!
     }
@@ -116,11 +118,10 @@ final class Mailbox {
         return historyID
     }
 
-    /// Adds a new message to `role`'s folder (received at `time`) and logs it for delta and history.
-    func inject(into role: MailFolder.Role, subject: String?, attachments: MailMessage.Attachments, at time: Date) -> Int {
+    /// Adds a new message to a folder (received at `time`) and logs it for delta and history.
+    func inject(into folderIndex: Int, subject: String?, attachments: MailMessage.Attachments, at time: Date) -> Int {
         let index = messages.count
         let received = max(Int64(time.timeIntervalSince1970), (messages.last?.received ?? 0) + 1)
-        let folderIndex = folder(role)
         messages.append(MailMessage(
             serial: index, received: received, folder: folderIndex, attachments: attachments,
             isEvent: false, isRead: false, historyID: historyID, subject: subject
@@ -132,9 +133,8 @@ final class Mailbox {
     }
 
     /// Moves a message: its Graph id changes (unless immutable ids are asked for); Gmail sees label changes.
-    func move(_ index: Int, to role: MailFolder.Role, at time: Date) {
+    func move(_ index: Int, to destination: Int, at time: Date) {
         let source = messages[index].folder
-        let destination = folder(role)
         guard source != destination, !messages[index].isDeleted else { return }
         let oldLabels = labels(of: messages[index])
         folders[source].remove(message: index, received: messages[index].received)
@@ -149,6 +149,25 @@ final class Mailbox {
         let added = newLabels.filter { !oldLabels.contains($0) }
         if !removed.isEmpty { recordHistory(.labelRemoved, message: index, labels: removed, at: time) }
         if !added.isEmpty { recordHistory(.labelAdded, message: index, labels: added, at: time) }
+    }
+
+    /// Makes a new child folder of the Inbox, as a user does; its id continues the folder numbering.
+    func createInboxChild(displayName: String) -> Int {
+        let index = folders.count
+        folders.append(MailFolder(role: .inboxChild, id: IdentifierCodec.folderID(tag: tag, index: index),
+                                  displayName: displayName, parent: folder(.inbox)))
+        return index
+    }
+
+    /// Deletes a folder as Graph does: its messages go to Deleted Items, each as a move (so both folders' change
+    /// logs tell it), and the folder is gone from every Graph view.
+    func deleteFolder(_ index: Int, at time: Date) {
+        for message in folders[index].entries where message >= 0 {
+            move(message, to: folder(.deletedItems), at: time)
+        }
+        folders[index].entries.removeAll()
+        folders[index].times.removeAll()
+        folders[index].isDeleted = true
     }
 
     /// Deletes a message for good.
@@ -214,10 +233,15 @@ final class Mailbox {
         IdentifierCodec.gmailID(tag: tag, serial: index)
     }
 
-    /// Folder by id or well-known name (case-insensitive), as Graph paths accept.
+    /// Folder by id or well-known name (case-insensitive), as Graph paths accept; a deleted folder is not found.
     func folderIndex(named name: String) -> Int? {
         let lowered = name.lowercased()
-        return folders.firstIndex { $0.id == name || $0.wellKnownName == lowered }
+        return folders.firstIndex { !$0.isDeleted && ($0.id == name || $0.wellKnownName == lowered) }
+    }
+
+    /// The folders Graph lists under a folder (deleted ones gone).
+    func children(of parent: Int) -> [Int] {
+        folders.indices.filter { folders[$0].parent == parent && !folders[$0].isDeleted }
     }
 
     // MARK: Helpers

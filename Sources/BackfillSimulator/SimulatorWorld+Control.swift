@@ -1,6 +1,6 @@
 import Foundation
 
-/// The control API under `/_sim/` for tests and the demo: tokens, mail changes, revocations, knobs, clock,
+/// The control API under `/_sim/` for tests and the demo: tokens, mail and folder changes, revocations, knobs, clock,
 /// cursors, faults, the journal, statistics and the expected backfill set.
 extension SimulatorWorld {
     func handleControl(_ request: SimRequest, segments: [String]) -> (SimResponse, [OutboundPost]) {
@@ -110,7 +110,13 @@ extension SimulatorWorld {
             }.map { mailbox.isGraph ? mailbox.graphID(of: $0, immutable: true) : mailbox.gmailID(of: $0) }
             return (.json(200, object: ["count": ids.count, "ids": ids]), [])
         case ("POST", ["inject"]):
-            let role = (body["folder"] as? String).flatMap(MailFolder.Role.init(rawValue:)) ?? .inbox
+            var folder = mailbox.folder(.inbox)
+            if let name = body["folder"] {
+                switch controlFolder(mailbox, name as? String ?? "") {
+                case let .success(named): folder = named
+                case let .failure(response): return (response, [])
+                }
+            }
             let count = min(max(body["count"] as? Int ?? 1, 1), 10_000)
             let attachments: MailMessage.Attachments = switch body["attachments"] as? String {
             case "files": .files
@@ -118,7 +124,7 @@ extension SimulatorWorld {
             default: .none
             }
             let ids = (0 ..< count).map { _ in
-                let added = mailbox.inject(into: role, subject: body["subject"] as? String, attachments: attachments, at: now)
+                let added = mailbox.inject(into: folder, subject: body["subject"] as? String, attachments: attachments, at: now)
                 return mailbox.isGraph ? mailbox.graphID(of: added, immutable: true) : mailbox.gmailID(of: added)
             }
             return (.json(200, object: ["ids": ids, "historyId": String(mailbox.historyID)]),
@@ -128,15 +134,19 @@ extension SimulatorWorld {
                   let message = mailbox.isGraph ? mailbox.messageIndex(graphID: id) : mailbox.messageIndex(gmailID: id)
             else { return (controlError(404, "no such message"), []) }
             if action == ["move"] {
-                guard let role = (body["folder"] as? String).flatMap(MailFolder.Role.init(rawValue:)) else {
-                    return (controlError(400, "folder must be one of inbox, inboxChild, sent, drafts, archive, custom, deletedItems"), [])
+                switch controlFolder(mailbox, body["folder"] as? String ?? "") {
+                case let .success(folder): mailbox.move(message, to: folder, at: now)
+                case let .failure(response): return (response, [])
                 }
-                mailbox.move(message, to: role, at: now)
             } else {
                 mailbox.delete(message, at: now)
             }
             return (.json(200, object: ["id": mailbox.isGraph ? mailbox.graphID(of: message, immutable: false) : id]),
                     notifications(mailbox: index, changesFrom: changeMark, historyFrom: historyMark))
+        case ("POST", ["folders"]):
+            return (createFolder(mailbox: index, body: body), [])
+        case let ("DELETE", path) where path.count == 2 && path[0] == "folders":
+            return deleteFolder(mailbox: index, id: path[1])
         case ("POST", ["revoke-tokens"]), ("POST", ["restore-tokens"]):
             tokens.revokeRefreshTokens(of: mailbox.address, revoked: action == ["revoke-tokens"])
             return (SimResponse(status: 204), [])
@@ -187,8 +197,9 @@ extension SimulatorWorld {
             "address": mailbox.address, "provider": mailbox.spec.provider.rawValue, "kind": mailbox.spec.kind.rawValue,
             "userId": mailbox.userID, "messageCount": mailbox.messages.count, "historyId": String(mailbox.historyID),
             "grantRevoked": mailbox.grantRevoked,
-            "folders": mailbox.folders.map { ["role": $0.role.rawValue, "id": $0.id, "displayName": $0.displayName,
-                                               "messages": $0.messageCount] as [String: Any] },
+            "folders": mailbox.folders.filter { !$0.isDeleted }.map {
+                ["role": $0.role.rawValue, "id": $0.id, "displayName": $0.displayName, "messages": $0.messageCount] as [String: Any]
+            },
         ]
         object["owner"] = mailbox.spec.owner
         return object
@@ -207,7 +218,7 @@ extension SimulatorWorld {
         (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(knobs))) ?? [:]
     }
 
-    private func controlError(_ status: Int, _ message: String) -> SimResponse {
+    func controlError(_ status: Int, _ message: String) -> SimResponse {
         .json(status, object: ["error": ["code": "SimulatorControl", "message": message]])
     }
 }

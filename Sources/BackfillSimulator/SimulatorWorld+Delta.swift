@@ -9,6 +9,8 @@ extension SimulatorWorld {
             guard let stored = deltaStates[token], stored.mailbox == index else {
                 return GraphErrors.syncStateNotFound(generation: 0, highest: 0)
             }
+            // A token of a folder deleted since: the folder is gone, whatever path carries the token.
+            guard !mailbox.folders[stored.folder].isDeleted else { return GraphErrors.itemNotFound }
             let highest = deltaChains[stored.chain] ?? stored.generation
             guard stored.generation > highest - max(knobs.graphDeltaGenerationsKept, 1) else {
                 return GraphErrors.syncStateNotFound(generation: stored.generation, highest: highest)

@@ -78,7 +78,7 @@ extension SimulatorWorld {
                                        "mail": mailbox.address, "userPrincipalName": mailbox.address,
                                        "displayName": mailbox.address.split(separator: "@").first.map(String.init) ?? ""])
         case "graph.folders.list":
-            let roots = mailbox.folders.indices.filter { mailbox.folders[$0].parent == nil }
+            let roots = mailbox.folders.indices.filter { mailbox.folders[$0].parent == nil && !mailbox.folders[$0].isDeleted }
             return folderList(mailbox, roots)
         case "graph.folders.get":
             guard let folder = mailbox.folderIndex(named: rest[1]) else { return GraphErrors.itemNotFound }
@@ -87,7 +87,7 @@ extension SimulatorWorld {
             return .json(200, json.text)
         case "graph.folders.children":
             guard let folder = mailbox.folderIndex(named: rest[1]) else { return GraphErrors.itemNotFound }
-            return folderList(mailbox, mailbox.folders.indices.filter { mailbox.folders[$0].parent == folder })
+            return folderList(mailbox, mailbox.children(of: folder))
         case "graph.messages.list" where lowered.count == 3, "graph.messages.count":
             guard let folder = mailbox.folderIndex(named: rest[1]) else { return GraphErrors.itemNotFound }
             return listMessages(mailbox, folder: folder, request: request, prefix: prefix,
@@ -131,7 +131,7 @@ extension SimulatorWorld {
         json.string("id", folder.id)
         json.string("displayName", folder.displayName)
         json.string("parentFolderId", folder.parent.map { mailbox.folders[$0].id } ?? "AQMkADroot0000AAA=")
-        json.number("childFolderCount", mailbox.folders.filter { $0.parent == index }.count)
+        json.number("childFolderCount", mailbox.children(of: index).count)
         let unread = folder.entries.reduce(0) { $0 + ($1 >= 0 && !mailbox.messages[$1].isRead ? 1 : 0) }
         json.number("unreadItemCount", unread)
         json.number("totalItemCount", folder.entries.count)
