@@ -17,19 +17,40 @@ extension GraphProvider: RealtimeSync {
     /// Lifecycle events after which the subscription no longer delivers until it is made anew.
     public static let lapsingLifecycleEvents: Set<String> = ["subscriptionRemoved", "reauthorizationRequired"]
 
+    /// How often a catch-up reads the mailbox's folder tree again, so a folder made under the Inbox since (a rule's
+    /// "Inbox/Invoices") is synced too: about 3 requests a mailbox an hour. A deleted folder is noticed at once (its
+    /// round fails).
+    static let folderRefreshInterval: TimeInterval = 3600
+
     /// Runs the folders' delta rounds (the Inbox's first, then the others side by side), each from its stored link
     /// to a new `@odata.deltaLink`, stores the rounds' messages, then saves the new links (a failure saves none: the
     /// rounds are run again, and what they store again is already there). A dead link (410 / SyncStateNotFound) is replaced by a fresh round
     /// from the last catch-up (`ResyncPoint`), run at once, so an expired cursor leaves no gap; it is reported.
+    /// The folder tree is read again when it is older than `folderRefreshInterval`, and when a round answers 404
+    /// `ErrorItemNotFound` (a deleted folder; also, for a moment, a folder just made): a new folder is synced from
+    /// when the tree was read before, a deleted one is dropped.
     public func catchUp(connectionId: String, into store: any MessageStore) async throws -> CatchUpResult {
         let mailbox = try await mailbox(connectionId)
-        guard let folders = try await storedFolders(connectionId) else {
+        guard var folders = try await storedFolders(connectionId) else {
             try await ensureRealtimeCursors(mailbox, folders: resolveFolders(mailbox), since: clock.now())
             return CatchUpResult(inserted: 0, resyncNeeded: false)
         }
-        let state = try await directory.syncState(for: connectionId)
+        var state = try await directory.syncState(for: connectionId)
         let started = clock.now()
-        @Sendable func round(_ folder: GraphFolder) async throws -> (round: DeltaRound, resynced: Bool) {
+        var refreshed = false
+        var links = [SyncKey.syncedAt: ResyncPoint.encode(started)]
+        /// Reads the tree again; the links of new and deleted folders go with this catch-up's.
+        func refreshFolders() async throws {
+            let (current, changes) = try await refreshedFolders(mailbox, stored: folders, state: state, now: started)
+            folders = current
+            state.merge(changes) { _, new in new }
+            links.merge(changes) { _, new in new }
+            refreshed = true
+        }
+        let readAt = state[SyncKey.foldersAt].flatMap(Int64.init).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        if readAt.map({ started.timeIntervalSince($0) >= Self.folderRefreshInterval }) ?? true { try await refreshFolders() }
+        /// One folder's round from its link in `state` (the sync state with the refresh's new links).
+        @Sendable func round(_ folder: GraphFolder, _ state: [String: String]) async throws -> (round: DeltaRound, resynced: Bool) {
             let start = state[SyncKey.delta(folder.id)].flatMap { $0.isEmpty ? nil : $0 }
             do {
                 return (try await deltaRound(mailbox, folder: folder, from: start ?? mailbox.delta(in: folder.id, since: started)), false)
@@ -40,13 +61,51 @@ extension GraphProvider: RealtimeSync {
         }
         // The Inbox's round goes alone first, as in `resolveFolders`: a refused token or a throttle shows on one
         // request, not on one per folder.
-        let rounds = folders.isEmpty ? [] : [try await round(folders[0])] + (try await concurrently(Array(folders.dropFirst()), round))
-        let messages = rounds.flatMap(\.round.messages)
+        func rounds() async throws -> [(round: DeltaRound, resynced: Bool)] {
+            guard let inbox = folders.first else { return [] }
+            let links = state
+            return [try await round(inbox, links)] + (try await concurrently(Array(folders.dropFirst())) { try await round($0, links) })
+        }
+        let results: [(round: DeltaRound, resynced: Bool)]
+        do {
+            do {
+                results = try await rounds()
+            } catch is FolderNotFound where !refreshed {
+                // Deleted since the tree was read? Read it again and run the rounds over it; unchanged, the 404 stands.
+                let before = folders
+                try await refreshFolders()
+                guard folders != before else { throw ProviderFailure.transient("graph GET messages/delta: HTTP 404 ErrorItemNotFound") }
+                results = try await rounds()
+            }
+        } catch let notFound as FolderNotFound {
+            // A folder just made can answer 404 for a moment: tried again after the catch-up's backoff.
+            throw ProviderFailure.transient(notFound.detail)
+        }
+        let messages = results.flatMap(\.round.messages)
         let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
-        var links = [SyncKey.syncedAt: ResyncPoint.encode(started)]
-        for (folder, result) in zip(folders, rounds) { links[SyncKey.delta(folder.id)] = result.round.deltaLink }
+        for (folder, result) in zip(folders, results) { links[SyncKey.delta(folder.id)] = result.round.deltaLink }
         try await directory.updateSyncState(links, for: connectionId)
-        return CatchUpResult(inserted: inserted, resyncNeeded: rounds.contains(where: \.resynced))
+        return CatchUpResult(inserted: inserted, resyncNeeded: results.contains(where: \.resynced))
+    }
+
+    /// The folder tree as the mailbox has it now, and the sync-state changes that go with it: a new folder's round
+    /// starts from when the tree was read before (`ResyncPoint`'s margin included), so mail a rule put there since
+    /// is delivered; a deleted folder's link is removed (its mail went to Deleted Items, which is not synced).
+    private func refreshedFolders(
+        _ mailbox: GraphMailbox, stored: [GraphFolder], state: [String: String], now: Date
+    ) async throws -> (folders: [GraphFolder], changes: [String: String]) {
+        let current = try await resolveFolders(mailbox)
+        let since = ResyncPoint.start(syncedAt: state[SyncKey.foldersAt] ?? state[SyncKey.syncedAt], now: now)
+        var changes = [
+            SyncKey.folders: String(decoding: try JSONEncoder().encode(current), as: UTF8.self),
+            SyncKey.foldersAt: ResyncPoint.encode(now),
+        ]
+        let currentIds = Set(current.map(\.id))
+        for folder in current where (state[SyncKey.delta(folder.id)] ?? "").isEmpty {
+            changes[SyncKey.delta(folder.id)] = mailbox.delta(in: folder.id, since: since)
+        }
+        for folder in stored where !currentIds.contains(folder.id) { changes[SyncKey.delta(folder.id)] = "" }
+        return (current, changes)
     }
 
     public func ensureSubscription(connectionId: String, notificationURL: String, clientState: String) async throws
@@ -105,11 +164,24 @@ extension GraphProvider: RealtimeSync {
         var deltaLink: String
     }
 
+    /// A round's folder answered 404 `ErrorItemNotFound`: deleted since the tree was read, or made a moment ago.
+    private struct FolderNotFound: Error {
+        var detail: String
+    }
+
     private func deltaRound(_ mailbox: GraphMailbox, folder: GraphFolder, from link: String) async throws -> DeltaRound {
         var url = link
         var messages: [StoredMessage] = []
+        let route = "graph GET messages/delta"
         while true {
-            let page: GraphPage<GraphMessage> = try await get(mailbox, url: url, route: "graph GET messages/delta")
+            let response = try await send(mailbox, url: url, route: route, allowing: [404])
+            if response.status == 404 {
+                let failure = GraphErrorClassifier.failure(for: response, route: route, now: clock.now())
+                // Any other 404 (a mailbox that is gone) is the classifier's.
+                guard case .transient(let detail) = failure else { throw failure }
+                throw FolderNotFound(detail: detail)
+            }
+            let page = try ResponseDecoding.decode(GraphPage<GraphMessage>.self, from: response.body, route: route)
             for item in page.value where item.isStorable {
                 guard var message = item.stored(connectionId: mailbox.connectionId, folder: folder.kind, source: .realtime) else {
                     continue

@@ -13,6 +13,8 @@ public struct GraphProvider: MailProvider {
         /// Ms since 1970: when the last completed catch-up began (or the cursors were first taken); see `ResyncPoint`.
         static let syncedAt = "graph.syncedAt"
         static let subscriptionExpiresAt = "graph.subscriptionExpiresAt"
+        /// Ms since 1970: when `folders` was last read from the mailbox (the catch-up reads it again when it is old).
+        static let foldersAt = "graph.foldersAt"
     }
 
     let endpoints: ProviderEndpoints
@@ -273,7 +275,10 @@ public struct GraphProvider: MailProvider {
     /// but before that catch-up is delivered rather than skipped.
     func ensureRealtimeCursors(_ mailbox: GraphMailbox, folders: [GraphFolder], since: Date) async throws {
         let state = try await directory.syncState(for: mailbox.connectionId)
-        var changes = [SyncKey.folders: String(decoding: try JSONEncoder().encode(folders), as: UTF8.self)]
+        var changes = [
+            SyncKey.folders: String(decoding: try JSONEncoder().encode(folders), as: UTF8.self),
+            SyncKey.foldersAt: ResyncPoint.encode(clock.now()),
+        ]
         for folder in folders where (state[SyncKey.delta(folder.id)] ?? "").isEmpty {
             changes[SyncKey.delta(folder.id)] = mailbox.delta(in: folder.id, since: since)
         }

@@ -345,6 +345,52 @@ struct RealtimeTroubleTests {
         }
     }
 
+    @Test("Graph: a folder made under the Inbox after the handoff is synced once the tree is read again, with what a rule put there; a deleted folder does not stop real time")
+    func folderChanges() async throws {
+        try await EndToEnd.run(messageCount: 60, configure: Self.configure) { env in
+            let address = EndToEnd.graphUser
+            let id = try await env.connectLive(env.connector(env.keeper()), .graph, address)
+            try await env.eventually("caught up once") { try await env.caughtUp(id) }
+            /// How many folders the stored tree lists (each is an object with an `id`).
+            func storedFolderCount() async throws -> Int {
+                try #require(try await env.directory.syncState(for: id)["graph.folders"]).components(separatedBy: "\"id\"").count - 1
+            }
+            let folderCount = try await storedFolderCount()
+
+            // The user makes "Inbox/Invoices" and a rule puts two messages there. A catch-up before the tree is an hour
+            // old does not see the folder; one after (the last read set two hours back here) does, and delivers both.
+            let created = try await env.control("POST", "mailboxes/\(address)/folders", body: ["displayName": "Invoices"])
+            let folder = try #require(created["id"] as? String)
+            let ruled = try await env.inject(address, count: 2, folder: folder)
+            let inboxMail = try await env.inject(address, count: 1)
+            try await env.scheduler.notify(id)
+            try await env.eventually("the Inbox's mail stored") { inboxMail.isSubset(of: try await env.store.providerMessageIds(connectionId: id)) }
+            #expect(try await env.store.providerMessageIds(connectionId: id).isDisjoint(with: ruled))
+            let twoHoursAgo = Int64(Date().addingTimeInterval(-7200).timeIntervalSince1970 * 1000)
+            try await env.directory.updateSyncState(["graph.foldersAt": String(twoHoursAgo)], for: id)
+            try await env.scheduler.notify(id)
+            try await env.eventually("the new folder's mail stored") { ruled.isSubset(of: try await env.store.providerMessageIds(connectionId: id)) }
+            let state = try await env.directory.syncState(for: id)
+            #expect(state["graph.folders"]?.contains(folder) == true)
+            #expect(try await storedFolderCount() == folderCount + 1)
+            #expect(!(state["graph.delta.\(folder)"] ?? "").isEmpty)
+
+            // The folder is deleted: its round answers 404, the tree is read again at once, and real time goes on.
+            try await env.control("DELETE", "mailboxes/\(address)/folders/\(folder)")
+            let later = try await env.inject(address, count: 1)
+            try await env.scheduler.notify(id)
+            try await env.eventually("later mail stored", timeout: Self.margin) {
+                later.isSubset(of: try await env.store.providerMessageIds(connectionId: id))
+            }
+            let after = try await env.directory.syncState(for: id)
+            #expect(after["graph.folders"]?.contains(folder) == false)
+            #expect(try await storedFolderCount() == folderCount)
+            #expect(after["graph.delta.\(folder)"] == nil)
+            #expect(try await env.catchUpFailures(id) == 0)
+            #expect(try await env.directory.connection(id)?.realtime?.failing == nil)
+        }
+    }
+
     @Test("a mailbox without a push channel is polled: its mail is stored within a poll period with no notification at all",
           arguments: [ProviderKind.graph, .gmail])
     func polled(provider: ProviderKind) async throws {
@@ -430,8 +476,11 @@ extension EndToEnd {
         return try await connector.connect(provider: provider, address: address, credentials: credentials, parentId: parentId).connection.id
     }
 
-    func inject(_ address: String, count: Int) async throws -> Set<String> {
-        let injected = try await control("POST", "mailboxes/\(address)/inject", body: ["count": count])
+    /// New mail in the Inbox, or in `folder` (a role's name or a folder id).
+    func inject(_ address: String, count: Int, folder: String? = nil) async throws -> Set<String> {
+        var body: [String: Any] = ["count": count]
+        if let folder { body["folder"] = folder }
+        let injected = try await control("POST", "mailboxes/\(address)/inject", body: body)
         return Set(try #require(injected["ids"] as? [String]))
     }
 
