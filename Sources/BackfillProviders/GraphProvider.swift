@@ -91,12 +91,16 @@ public struct GraphProvider: MailProvider {
             let stream = position.streams[index]
             return stream.nextLink ?? mailbox.messages(in: position.folders[stream.folder].id, window: stream.window)
         }
-        let pages = try await concurrently(requests) { url -> GraphPage<GraphMessage> in
-            try await get(mailbox, url: url, route: "graph GET mailFolders/messages")
+        let route = "graph GET mailFolders/messages"
+        let responses = try await concurrently(requests) { url in try await send(mailbox, url: url, route: route, allowing: [404]) }
+        if let notFound = responses.first(where: { $0.status == 404 }) {
+            try await dropDeletedFolders(mailbox, &position, streams: zip(active, responses).filter { $0.1.status == 404 }.map(\.0),
+                                         failure: GraphErrorClassifier.failure(for: notFound, route: route, now: clock.now()))
         }
         var messages: [StoredMessage] = []
         var skipped: [SkippedMessage] = []
-        for (index, page) in zip(active, pages) {
+        for (index, response) in zip(active, responses) where response.status != 404 {
+            let page = try ResponseDecoding.decode(GraphPage<GraphMessage>.self, from: response.body, route: route)
             let kind = position.folders[position.streams[index].folder].kind
             for item in page.value where item.isStorable {
                 guard let message = item.stored(connectionId: job.connectionId, folder: kind, source: .backfill) else {
@@ -112,6 +116,21 @@ public struct GraphProvider: MailProvider {
             position.streams[index].advance(to: page.nextLink)
         }
         return BackfillPage(messages: messages, nextCursor: position.isFinished ? nil : position.encoded(), skipped: skipped)
+    }
+
+    /// Some of the page's streams answered 404: a folder deleted since the preparation read the tree (its mail went
+    /// to Deleted Items, which a backfill does not pull), and then every stream of it is done; or a 404 `failure`
+    /// stands (a folder just made can answer 404 for a moment, a mailbox that is gone always does).
+    private func dropDeletedFolders(
+        _ mailbox: GraphMailbox, _ position: inout GraphCursor, streams notFound: [Int], failure: ProviderFailure
+    ) async throws {
+        guard case .transient = failure else { throw failure }
+        let current = Set(try await resolveFolders(mailbox).map(\.id))
+        let deleted = Set(notFound.map { position.streams[$0].folder }.filter { !current.contains(position.folders[$0].id) })
+        guard notFound.allSatisfy({ deleted.contains(position.streams[$0].folder) }) else { throw failure }
+        for index in position.streams.indices where deleted.contains(position.streams[index].folder) {
+            position.streams[index].advance(to: nil)
+        }
     }
 
     /// Makes sure the real-time cursors exist (they normally do, from `prepare`).

@@ -78,6 +78,34 @@ struct ProviderSimulatorTests {
         }
     }
 
+    @Test("a Graph folder deleted after the preparation ends its streams: the backfill goes on to every message still in range, once; a 404 of a folder that exists still fails the page")
+    func graphFolderDeleted() async throws {
+        try await SimulatorHarness.run(messageCount: 1200) { sim in
+            let job = sim.job("graph-1")
+            var cursor = try await sim.graph.prepare(job).firstCursor
+            let position = try GraphCursor.decode(try #require(cursor), window: job.window)
+            // The tree is the Inbox, the folder under it, Sent Items.
+            #expect(position.folders.map(\.kind) == [.inbox, .inbox, .sent])
+            let notFound = #"{"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}"#
+            try await sim.fault(SimulatorHarness.graphUser, route: "messages.list", status: 404, body: notFound)
+            await #expect(throws: ProviderFailure.self) { try await sim.graph.fetchPage(job, cursor: cursor) }
+
+            let before = try await sim.expectedIds(SimulatorHarness.graphUser)
+            let child = try #require(position.folders[1].id.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            _ = try await sim.control("DELETE", "mailboxes/\(SimulatorHarness.graphUser)/folders/\(child)")
+            let after = try await sim.expectedIds(SimulatorHarness.graphUser)
+            #expect(after.count < before.count)
+            var ids: [String] = []
+            repeat {
+                let page = try await sim.graph.fetchPage(job, cursor: cursor)
+                ids += page.messages.map(\.providerMessageId)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(ids.count == Set(ids).count)
+            #expect(Set(ids) == after)
+        }
+    }
+
     @Test("a single-stream cursor committed by the previous version continues to the exact set, once")
     func graphOldCursor() async throws {
         /// The cursor format before streams.
