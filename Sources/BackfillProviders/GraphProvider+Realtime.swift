@@ -70,11 +70,11 @@ extension GraphProvider: RealtimeSync {
         do {
             do {
                 results = try await rounds()
-            } catch is FolderNotFound where !refreshed {
+            } catch let notFound as FolderNotFound where !refreshed {
                 // Deleted since the tree was read? Read it again and run the rounds over it; unchanged, the 404 stands.
                 let before = folders
                 try await refreshFolders()
-                guard folders != before else { throw ProviderFailure.transient("graph GET messages/delta: HTTP 404 ErrorItemNotFound") }
+                guard folders != before else { throw notFound }
                 results = try await rounds()
             }
         } catch let notFound as FolderNotFound {

@@ -346,9 +346,7 @@ extension RedisConnectionDirectory {
     /// what it saw. Returns whether the connection exists.
     @discardableResult
     public func markDirty(_ id: String) async throws -> Bool {
-        guard try await redis.send(["EXISTS", keys.connection(id)]).int == 1 else { return false }
-        _ = try await redis.send(["HINCRBY", keys.connection(id), ConnectionField.dirty.rawValue, "1"])
-        return true
+        try await redis.run(SchedulerScripts.markDirty, keys: [keys.connection(id)], arguments: []).int == 1
     }
 
     /// Notifications not yet caught up (0: none).

@@ -28,8 +28,7 @@ extension Scheduler {
         case renew
     }
 
-    /// The reply of a script whose only failure is a lost lease (`prepared`, `release`, `clearDirty`,
-    /// `catchUpFailed`).
+    /// The reply of a script whose only failure is a lost lease (`prepared`, `release`, `catchUpFailed`).
     enum FencedReply: Sendable, Equatable {
         case done, stale
 
@@ -39,6 +38,24 @@ extension Scheduler {
             case let word? where success.contains(word): self = .done
             case "stale": self = .stale
             default: throw SchedulerError.unexpectedReply(script: script, reply)
+            }
+        }
+    }
+
+    /// `clearDirty`'s reply.
+    enum ClearDirtyReply: Sendable, Equatable {
+        /// `waited`: how long the mail the catch-up answered had waited since it was first marked (nil: nothing was
+        /// marked with a time).
+        case cleared(waited: Duration?)
+        case stale
+
+        init(reply: [String]) throws {
+            switch (reply.first, reply.count) {
+            case ("cleared", 3):
+                guard let ms = Int64(reply[2]) else { throw SchedulerError.unexpectedReply(script: "clearDirty", reply) }
+                self = .cleared(waited: ms >= 0 ? .milliseconds(ms) : nil)
+            case ("stale", _): self = .stale
+            default: throw SchedulerError.unexpectedReply(script: "clearDirty", reply)
             }
         }
     }

@@ -203,9 +203,9 @@ public final class Scheduler: Sendable {
 
     /// Subtracts the dirty marks a finished catch-up answered and schedules the next catch-up; `.stale` when
     /// the lease was lost meanwhile.
-    func clearDirty(_ lease: Lease, seen: Int, jitter: Double = Double.random(in: -1...1)) async throws -> FencedReply {
+    func clearDirty(_ lease: Lease, seen: Int, jitter: Double = Double.random(in: -1...1)) async throws -> ClearDirtyReply {
         let poll = Int64(Double(configuration.pollPeriod.milliseconds) * (1 + 0.1 * min(max(jitter, -1), 1)))
-        return try await FencedReply(script: "clearDirty", success: "cleared", reply: run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [
+        return try await ClearDirtyReply(reply: run(SchedulerScripts.clearDirty, lease.connectionId, lease.arguments + [
             String(seen), String(poll), String(configuration.pushSafetyPeriod.milliseconds),
         ]))
     }

@@ -13,4 +13,7 @@ struct SchedulerMetrics: Sendable {
     let leaseRecoveries = Counter(label: "backfill_lease_recoveries_total")
     let ticks = Counter(label: "backfill_tick_runs_total")
     let nudgeToClaim = Timer(label: "backfill_nudge_to_claim_seconds")
+    /// How long new mail waited for real time: from a connection's first notification (or due catch-up) after its
+    /// last catch-up to the end of the catch-up that answered it, failed catch-ups between included.
+    let catchUpDelay = Timer(label: "backfill_realtime_catch_up_delay_seconds")
 }

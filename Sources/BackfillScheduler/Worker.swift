@@ -1,6 +1,7 @@
 import BackfillCore
 import Foundation
 import Logging
+import Metrics
 
 /// Runs one slice of one connection's backfill: claim, then pages (fetch, store, commit) until the slice
 /// ends, the user pauses or cancels, the provider pushes back, or the backfill completes.
@@ -31,7 +32,7 @@ struct Worker: Sendable {
                 try await scheduler.release(lease, afterSlice: false)
             case .claimed(let lease, let record, let latency, let dirty, let recovered):
                 if recovered { metrics.leaseRecoveries.increment() }
-                if let latency { metrics.nudgeToClaim.recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000) }
+                if let latency { metrics.nudgeToClaim.record(duration: latency) }
                 logger[metadataKey: LogKey.backfill] = "\(record.id)"
                 logger[metadataKey: LogKey.epoch] = "\(lease.epoch)"
                 // Before its preparation a backfill has no real-time cursor from its window's end: a catch-up
@@ -219,8 +220,10 @@ struct Worker: Sendable {
                     "skipped": "\(result.skipped.count)", LogKey.errorCode: "\(result.skipped[0].code.rawValue)",
                 ])
             }
-            if try await scheduler.clearDirty(lease, seen: dirty) == .stale {
-                logger.notice("lease lost during the catch-up; its holder catches up again")
+            switch try await scheduler.clearDirty(lease, seen: dirty) {
+            case .stale: logger.notice("lease lost during the catch-up; its holder catches up again")
+            case .cleared(let waited?): metrics.catchUpDelay.record(duration: waited)
+            case .cleared(nil): break
             }
         } catch {
             await catchUpFailed(lease, error: error, logger: logger)

@@ -131,9 +131,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         var metricsFactory = PrometheusMetricsFactory(registry: registry)
-        // A claim can wait minutes for a free worker under load: the default buckets stop at 10 s.
-        metricsFactory.durationHistogramBuckets["backfill_nudge_to_claim_seconds"] =
-            [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600].map { Duration.milliseconds(Int64($0 * 1000)) }
+        // A claim can wait minutes for a free worker under load, and new mail minutes behind a provider outage: the
+        // default buckets stop at 10 s.
+        let longWaits = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600].map { Duration.milliseconds(Int64($0 * 1000)) }
+        metricsFactory.durationHistogramBuckets["backfill_nudge_to_claim_seconds"] = longWaits
+        metricsFactory.durationHistogramBuckets["backfill_realtime_catch_up_delay_seconds"] = longWaits
         MetricsSystem.bootstrap(metricsFactory)
         let logger = Logger(label: "backfill")
 

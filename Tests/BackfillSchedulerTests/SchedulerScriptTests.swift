@@ -83,7 +83,7 @@ struct SchedulerScriptTests {
             // Worker B catches up; a notification arrives meanwhile.
             #expect(seen == 1)
             #expect(try await directory.markDirty(id))
-            #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
+            #expect(try await env.scheduler.clearDirty(lease, seen: seen) != .stale)
             return true
         }
         #expect(try await directory.dirtyCount(id) == 1)
@@ -110,7 +110,7 @@ struct SchedulerScriptTests {
         // `catchUpFailed` (retry), then `clearDirty`, then `catchUpFailed` (broken): each writes its fields.
         #expect(try await env.scheduler.catchUpFailed(lease, .retry, failure: .transient("5xx")) == .done)
         var found = try await env.checkConnectionFields(parent)
-        #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
+        #expect(try await env.scheduler.clearDirty(lease, seen: seen) != .stale)
         found.formUnion(try await env.checkConnectionFields(parent))
         #expect(try await env.scheduler.catchUpFailed(lease, .broken, failure: .tokenExpired("gone")) == .done)
         found.formUnion(try await env.checkConnectionFields(parent))
@@ -121,8 +121,43 @@ struct SchedulerScriptTests {
         #expect(try await directory.disconnect(child))
         found.formUnion(try await env.checkConnectionFields(child))
         // The check saw what the scripts write, not only what Swift writes.
-        #expect(found.isSuperset(of: ["dirty", "catchUpFailures", "catchUpErrorCode", "catchUpErrorMessage", "catchUpRetryAt", "lastCatchUpAt", "health", "errorCode", "errorMessage", "parentId",
+        #expect(found.isSuperset(of: ["dirty", "dirtySince", "catchUpFailures", "catchUpErrorCode", "catchUpErrorMessage", "catchUpRetryAt", "lastCatchUpAt", "health", "errorCode", "errorMessage", "parentId",
                                       "realtimeMode", "channelExpiresAt", "credentials", "createdAt"]), "\(found.sorted())")
+    }
+
+    @Test("clearDirty answers how long the mail waited: from the first mark since the last catch-up; marks during it count from its end")
+    func catchUpDelay() async throws {
+        let env = try TestEnvironment()
+        let directory = env.scheduler.connectionDirectory(sealer: PlainSealer())
+        let credentials = OAuthCredentials(accessToken: "a", refreshToken: "r", expiresAt: nil)
+        let id = try await directory.connect(provider: .gmail, address: "waited@example.com", credentials: credentials, parentId: nil).connection.id
+        let clock = ContinuousClock()
+        let firstMark = clock.now
+        #expect(try await env.scheduler.notify(id))
+        // Time passes between the first notification and the second (which keeps the first one's time).
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await env.scheduler.notify(id))
+        guard case .catchUpOnly(let lease, let seen) = try await env.scheduler.claim(connectionId: id, owner: "w") else {
+            Issue.record("no catch-up claim")
+            return
+        }
+        #expect(seen == 2)
+        #expect(try await directory.markDirty(id), "a notification during the catch-up")
+        guard case .cleared(let waited?) = try await env.scheduler.clearDirty(lease, seen: seen) else {
+            Issue.record("no wait reported")
+            return
+        }
+        #expect(waited >= .milliseconds(300) && waited <= clock.now - firstMark + .milliseconds(50), "\(waited)")
+        #expect(try await directory.dirtyCount(id) == 1)
+        // The one that came during the catch-up is counted from the catch-up's end.
+        guard case .cleared(let rest?) = try await env.scheduler.clearDirty(lease, seen: 1) else {
+            Issue.record("no wait reported for the rest")
+            return
+        }
+        #expect(rest < .milliseconds(300), "\(rest)")
+        #expect(try await env.checkConnectionFields(id).isDisjoint(with: ["dirty", "dirtySince"]))
+        // A catch-up that answered nothing reports no wait.
+        #expect(try await env.scheduler.clearDirty(lease, seen: 0) == .cleared(waited: nil))
     }
 
     @Test("a connection is counted as delayed from its third passing catch-up failure in a row until one succeeds, a refusal or a disconnect")
@@ -147,7 +182,7 @@ struct SchedulerScriptTests {
         #expect(try await env.scheduler.catchUpFailed(lease, .retry, failure: .throttled(retryAfter: nil)) == .done)
         #expect(try await env.scheduler.realtimeDelayedCount() == 1, "counted once")
         #expect(try await directory.connection(id)?.realtime?.failing?.code == .throttled, "the latest failure shows")
-        #expect(try await env.scheduler.clearDirty(lease, seen: seen) == .done)
+        #expect(try await env.scheduler.clearDirty(lease, seen: seen) != .stale)
         #expect(try await env.scheduler.realtimeDelayedCount() == 0)
         #expect(try await directory.connection(id)?.realtime?.failing == nil)
 

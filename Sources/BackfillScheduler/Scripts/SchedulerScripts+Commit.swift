@@ -91,20 +91,24 @@ extension SchedulerScripts {
     /// keeps the connection dirty. Only the lease holder may clear. It also records the catch-up
     /// (`lastCatchUpAt`; the failures and their error removed, out of `realtime:delayed`) and schedules the next
     /// one in `realtime:due`: a poll period away for a polled mailbox, the safety period for one with a push
-    /// channel (notifications can be lost).
+    /// channel (notifications can be lost). It answers how long the mail it answered waited: from the first
+    /// notification or due catch-up after the last catch-up (`dirtySince`) to now; notifications that came
+    /// during this catch-up are counted from now.
     /// KEYS: 3 lease, 7 retry:wake, 11 conn, 13 realtime:due, 15 realtime:delayed. ARGV: 1 connection id, 2 owner,
     ///       3 epoch, 4 dirty count seen, 5 next catch-up when polled (ms from now), 6 next catch-up with a push
     ///       channel (ms from now).
-    /// Replies: {'cleared', dirty count left} | {'stale'}.
+    /// Replies: {'cleared', dirty count left, ms waited or -1 (nothing marked, or marked by an older version)} | {'stale'}.
     static let clearDirty = make("clearDirty", """
         if not holds(KEYS[3], ARGV[3], ARGV[2]) then return {'stale'} end
         local now = now_ms()
-        local left = tonumber(redis.call('HGET', KEYS[11], 'dirty') or '0') or 0
-        left = math.max(left - tonumber(ARGV[4]), 0)
+        local marked = redis.call('HMGET', KEYS[11], 'dirty', 'dirtySince')
+        local left = math.max((tonumber(marked[1] or '0') or 0) - tonumber(ARGV[4]), 0)
+        local since = tonumber(marked[2] or '')
+        local waited = since and tonumber(ARGV[4]) > 0 and math.max(now - since, 0) or -1
         if left > 0 then
-          redis.call('HSET', KEYS[11], 'dirty', left)
+          redis.call('HSET', KEYS[11], 'dirty', left, 'dirtySince', now)
         else
-          redis.call('HDEL', KEYS[11], 'dirty')
+          redis.call('HDEL', KEYS[11], 'dirty', 'dirtySince')
         end
         redis.call('HSET', KEYS[11], 'lastCatchUpAt', now)
         redis.call('HDEL', KEYS[11], 'catchUpFailures', 'catchUpErrorCode', 'catchUpErrorMessage', 'catchUpRetryAt')
@@ -114,7 +118,7 @@ extension SchedulerScripts {
           local delay = conn[2] == 'push' and ARGV[6] or ARGV[5]
           schedule_retry(KEYS[13], KEYS[7], ARGV[1], now + tonumber(delay))
         end
-        return {'cleared', tostring(left)}
+        return {'cleared', tostring(left), tostring(waited)}
         """)
 
     /// Records a catch-up that failed. `retry` (5xx, throttling, a bad answer): the connection stays healthy

@@ -100,6 +100,11 @@ enum SchedulerScripts {
           for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
           redis.call('XADD', events, 'MAXLEN', '~', \(EventRelay.outboxCapacity), '*', unpack(fields))
         end
+        -- One more on the connection's dirty count (a notification, a due catch-up); the first since the last
+        -- catch-up notes when (`dirtySince`), so `clearDirty` can tell how long new mail waited.
+        local function mark_dirty(conn, now)
+          if redis.call('HINCRBY', conn, 'dirty', 1) == 1 then redis.call('HSET', conn, 'dirtySince', now) end
+        end
         -- Runs a backfill now, or at its retryAt if the provider asked to wait.
         local function wake_up(bf, retry, wake, nudged, nudges, id, now)
           local at = tonumber(redis.call('HGET', bf, 'retryAt') or '')
