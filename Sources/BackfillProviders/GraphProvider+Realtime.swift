@@ -66,20 +66,18 @@ extension GraphProvider: RealtimeSync {
             let links = state
             return [try await round(inbox, links)] + (try await concurrently(Array(folders.dropFirst())) { try await round($0, links) })
         }
-        let results: [(round: DeltaRound, resynced: Bool)]
-        do {
+        var results: [(round: DeltaRound, resynced: Bool)]
+        while true {
             do {
                 results = try await rounds()
-            } catch let notFound as FolderNotFound where !refreshed {
-                // Deleted since the tree was read? Read it again and run the rounds over it; unchanged, the 404 stands.
+                break
+            } catch let notFound as FolderNotFound {
+                // Deleted since the tree was read? Read it again, once, and run the rounds over it. Read already, or
+                // unchanged, the 404 stands: a folder just made can answer it for a moment (tried after the backoff).
                 let before = folders
-                try await refreshFolders()
-                guard folders != before else { throw notFound }
-                results = try await rounds()
+                if !refreshed { try await refreshFolders() }
+                guard folders != before else { throw ProviderFailure.transient(notFound.detail) }
             }
-        } catch let notFound as FolderNotFound {
-            // A folder just made can answer 404 for a moment: tried again after the catch-up's backoff.
-            throw ProviderFailure.transient(notFound.detail)
         }
         let messages = results.flatMap(\.round.messages)
         let inserted = messages.isEmpty ? 0 : try await store.insert(messages)
